@@ -1,0 +1,173 @@
+#define _GNU_SOURCE
+#include "CLinux.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <linux/magic.h>
+#include <linux/netlink.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/statfs.h>
+#include <sys/timerfd.h>
+#include <syslog.h>
+#include <unistd.h>
+
+const uint32_t CLinux_EPOLLIN = EPOLLIN, CLinux_EPOLLOUT = EPOLLOUT, CLinux_EPOLLERR = EPOLLERR,
+    CLinux_EPOLLHUP = EPOLLHUP, CLinux_EPOLLRDHUP = EPOLLRDHUP, CLinux_EPOLLET = EPOLLET;
+
+int CLinux_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+static int epoll_control(int epfd, int op, int fd, uint32_t events, uint64_t data) {
+    struct epoll_event ev = { .events = events, .data.u64 = data };
+    return epoll_ctl(epfd, op, fd, &ev);
+}
+
+int CLinux_epoll_add(int epfd, int fd, uint32_t events, uint64_t data) {
+    return epoll_control(epfd, EPOLL_CTL_ADD, fd, events, data);
+}
+
+int CLinux_epoll_modify(int epfd, int fd, uint32_t events, uint64_t data) {
+    return epoll_control(epfd, EPOLL_CTL_MOD, fd, events, data);
+}
+
+int CLinux_epoll_remove(int epfd, int fd) { return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL); }
+
+int CLinux_epoll_wait(int epfd, CLinux_epoll_event *out, int max, int timeout_ms) {
+    struct epoll_event events[256];
+    if (max > 256) max = 256;
+    int n = epoll_wait(epfd, events, max, timeout_ms);
+    for (int i = 0; i < n; i++) {
+        out[i].events = events[i].events;
+        out[i].data = events[i].data.u64;
+    }
+    return n;
+}
+
+const int CLinux_CLONE_NEWNET = CLONE_NEWNET, CLinux_CLONE_NEWUSER = CLONE_NEWUSER, CLinux_CLONE_NEWNS = CLONE_NEWNS;
+
+int CLinux_setns(int fd, int nstype) { return setns(fd, nstype); }
+int CLinux_unshare(int flags) { return unshare(flags); }
+
+const int CLinux_O_PATH = O_PATH, CLinux_O_DIRECTORY = O_DIRECTORY, CLinux_O_CLOEXEC = O_CLOEXEC,
+    CLinux_O_NONBLOCK = O_NONBLOCK, CLinux_O_NOFOLLOW = O_NOFOLLOW;
+
+int CLinux_open(const char *path, int flags, mode_t mode) { return open(path, flags, mode); }
+int CLinux_openat(int dirfd, const char *path, int flags) { return openat(dirfd, path, flags); }
+
+int CLinux_set_nonblocking(int fd) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return -1;
+    return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+int CLinux_set_cloexec(int fd) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0) return -1;
+    return fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+}
+
+long CLinux_fstatfs_type(int fd) {
+    struct statfs s;
+    if (fstatfs(fd, &s) < 0) return -1;
+    return (long)s.f_type;
+}
+
+const long CLinux_PROC_SUPER_MAGIC = PROC_SUPER_MAGIC, CLinux_SYSFS_MAGIC = SYSFS_MAGIC,
+    CLinux_DEVPTS_SUPER_MAGIC = DEVPTS_SUPER_MAGIC, CLinux_NSFS_MAGIC = NSFS_MAGIC;
+
+int CLinux_timerfd_create(void) { return timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK); }
+
+int CLinux_timerfd_arm(int fd, long initial_ms, long interval_ms) {
+    struct itimerspec it = {
+        .it_value = { .tv_sec = initial_ms / 1000, .tv_nsec = (initial_ms % 1000) * 1000000L },
+        .it_interval = { .tv_sec = interval_ms / 1000, .tv_nsec = (interval_ms % 1000) * 1000000L },
+    };
+    return timerfd_settime(fd, 0, &it, NULL);
+}
+
+int CLinux_signalfd_for(const int *signals, int count) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) return -1;
+    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+int CLinux_signalfd_read(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t n = read(fd, &info, sizeof(info));
+    if (n == (ssize_t)sizeof(info)) return (int)info.ssi_signo;
+    if (n < 0 && errno == EAGAIN) return 0;
+    return -1;
+}
+
+void CLinux_unblock_all_signals(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigprocmask(SIG_SETMASK, &set, NULL);
+}
+
+int CLinux_inotify_init(void) { return inotify_init1(IN_CLOEXEC | IN_NONBLOCK); }
+int CLinux_inotify_watch_delete(int fd, const char *path) { return inotify_add_watch(fd, path, IN_DELETE); }
+const uint32_t CLinux_IN_DELETE = IN_DELETE, CLinux_IN_DELETE_SELF = IN_DELETE_SELF, CLinux_IN_IGNORED = IN_IGNORED;
+
+const int CLinux_IFNAMSIZ = IFNAMSIZ;
+
+int CLinux_tap_attach(int fd, const char *name, char *out_name) {
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    if (name) strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) return -1;
+    if (out_name) memcpy(out_name, ifr.ifr_name, IFNAMSIZ);
+    return 0;
+}
+
+int CLinux_netlink_route_socket(void) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0) return -1;
+    struct sockaddr_nl addr = { .nl_family = AF_NETLINK };
+    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    int one = 1;
+    // Ask for extended error reports so failures name the offending attribute where the kernel can.
+    setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+    return fd;
+}
+
+int CLinux_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+pid_t CLinux_fork(void) { return fork(); }
+int CLinux_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
+void CLinux_syslog(int priority, const char *message) { syslog(priority, "%s", message); }
+void CLinux_openlog(const char *ident) { openlog(ident, LOG_PID, LOG_DAEMON); }
+
+struct thread_call { void (*body)(void *); void *context; };
+
+static void *thread_trampoline(void *arg) {
+    struct thread_call *call = arg;
+    call->body(call->context);
+    return NULL;
+}
+
+int CLinux_run_on_thread(void (*body)(void *), void *context) {
+    struct thread_call call = { body, context };
+    pthread_t thread;
+    int rc = pthread_create(&thread, NULL, thread_trampoline, &call);
+    if (rc != 0) { errno = rc; return -1; }
+    pthread_join(thread, NULL);
+    return 0;
+}

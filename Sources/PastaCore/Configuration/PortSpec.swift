@@ -1,0 +1,161 @@
+/// One `-t`/`-u`/`-T`/`-U` value that lists ports: `[ADDR][%IFACE]/` then comma-separated
+/// `FIRST[-LAST][:TOFIRST[-TOLAST]]` ranges and `~FIRST[-LAST]` exclusions.
+public struct PortSpec: Equatable, CustomStringConvertible {
+    /// Ports `ports` forwarded to `targetFirst`, `targetFirst + 1`, ...
+    public struct Range: Equatable {
+        public var ports: ClosedRange<UInt16>
+        public var targetFirst: UInt16
+    }
+
+    public var bindAddress: IPAddress?
+    public var bindInterface: String?
+    public var ranges: [Range] = []
+    public var exclusions: [ClosedRange<UInt16>] = []
+
+    /// Exclusions alone mean "every non-ephemeral port but these".
+    public var forwardsAllNonEphemeral: Bool { ranges.isEmpty }
+
+    public var text: String
+
+    public var description: String { text }
+
+    public init(parsing text: String) throws {
+        self.text = text
+        var list = Substring(text)
+        if let slash = text.lastIndex(of: "/") {
+            try parsePrefix(text[..<slash])
+            list = text[text.index(after: slash)...]
+        }
+        guard !list.isEmpty else { throw PortSpecError(text, "no ports given") }
+        for item in list.split(separator: ",", omittingEmptySubsequences: false) {
+            if item.first == "~" {
+                exclusions.append(try PortSpec.parseRange(item.dropFirst(), in: text))
+                continue
+            }
+            let parts = item.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count <= 2 else { throw PortSpecError(text, "too many ':' in '\(item)'") }
+            let ports = try PortSpec.parseRange(parts[0], in: text)
+            var targetFirst = ports.lowerBound
+            if parts.count == 2 {
+                let target = try PortSpec.parseRange(parts[1], in: text)
+                if target.count != 1 && target.count != ports.count {
+                    throw PortSpecError(text, "target range \(parts[1]) differs in length from \(parts[0])")
+                }
+                targetFirst = target.lowerBound
+                if Int(targetFirst) + ports.count - 1 > Int(UInt16.max) {
+                    throw PortSpecError(text, "target ports of '\(item)' exceed 65535")
+                }
+            }
+            ranges.append(Range(ports: ports, targetFirst: targetFirst))
+        }
+        try checkOverlaps()
+    }
+
+    private mutating func parsePrefix(_ prefix: Substring) throws {
+        var addressText = prefix
+        if let percent = prefix.firstIndex(of: "%") {
+            let name = prefix[prefix.index(after: percent)...]
+            guard !name.isEmpty, name.utf8.count < 16, !name.contains("/"), name != ".", name != ".." else {
+                throw PortSpecError(text, "invalid interface name '\(name)'")
+            }
+            bindInterface = String(name)
+            addressText = prefix[..<percent]
+        }
+        if !addressText.isEmpty {
+            guard let address = IPAddress(String(addressText)) else {
+                throw PortSpecError(text, "invalid address '\(addressText)'")
+            }
+            bindAddress = address
+        } else if bindInterface == nil {
+            throw PortSpecError(text, "empty address before '/'")
+        }
+    }
+
+    private func checkOverlaps() throws {
+        let sorted = ranges.map(\.ports).sorted { $0.lowerBound < $1.lowerBound }
+        for (a, b) in zip(sorted, sorted.dropFirst()) where a.overlaps(b) {
+            throw PortSpecError(text, "port \(b.lowerBound) is listed twice")
+        }
+    }
+
+    static func parseRange(_ text: Substring, in spec: String) throws -> ClosedRange<UInt16> {
+        let bounds = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard bounds.count <= 2 else { throw PortSpecError(spec, "invalid range '\(text)'") }
+        let first = try parsePort(bounds[0], in: spec)
+        let last = bounds.count == 2 ? try parsePort(bounds[1], in: spec) : first
+        guard first <= last else { throw PortSpecError(spec, "range \(text) is reversed") }
+        return first...last
+    }
+
+    static func parsePort(_ text: Substring, in spec: String) throws -> UInt16 {
+        guard !text.isEmpty, text.utf8.count <= 5, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
+              let value = UInt16(text), value > 0
+        else { throw PortSpecError(spec, "invalid port '\(text)'") }
+        return value
+    }
+
+    /// The port `port` is forwarded to, or nil when this spec does not forward it.
+    /// `ephemeralStart` bounds "all non-ephemeral ports" for exclusion-only specs.
+    public func target(of port: UInt16, ephemeralStart: UInt16 = 32768) -> UInt16? {
+        if exclusions.contains(where: { $0.contains(port) }) { return nil }
+        if forwardsAllNonEphemeral { return port > 0 && port < ephemeralStart ? port : nil }
+        for range in ranges where range.ports.contains(port) {
+            return range.targetFirst &+ (port - range.ports.lowerBound)
+        }
+        return nil
+    }
+}
+
+public struct PortSpecError: Error, CustomStringConvertible {
+    public let spec: String
+    public let reason: String
+
+    init(_ spec: String, _ reason: String) {
+        self.spec = spec
+        self.reason = reason
+    }
+
+    public var description: String { "invalid port specification '\(spec)': \(reason)" }
+}
+
+/// Everything forwarded in one direction by one protocol: the result of all `-t` (or `-u`, `-T`, `-U`) options.
+public enum PortForwarding: Equatable, CustomStringConvertible {
+    case none
+    /// Follow what is bound on the other side (pasta only).
+    case auto
+    /// Every non-ephemeral port.
+    case all
+    case specs([PortSpec])
+
+    /// Folds one more option value into what earlier options of the same kind gave (nil: none yet).
+    public static func folding(_ current: PortForwarding?, _ text: String, option: String, isPasta: Bool) throws
+        -> PortForwarding
+    {
+        let keyword: PortForwarding?
+        switch text {
+        case "none": keyword = PortForwarding.none
+        case "auto":
+            guard isPasta else { throw PortSpecError(text, "'auto' is only valid for pasta") }
+            keyword = .auto
+        case "all": keyword = .all
+        default: keyword = nil
+        }
+        switch (current, keyword) {
+        case (nil, let k?): return k
+        case (nil, nil): return .specs([try PortSpec(parsing: text)])
+        case (.specs(let list)?, nil): return .specs(list + [try PortSpec(parsing: text)])
+        case (let c?, let k?) where c == k: return c
+        default:
+            throw PortSpecError(text, "can't be combined with the earlier \(option) \(current!)")
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .none: return "none"
+        case .auto: return "auto"
+        case .all: return "all"
+        case .specs(let list): return list.map(\.text).joined(separator: " ")
+        }
+    }
+}

@@ -1,0 +1,52 @@
+extension RuntimeConfiguration {
+    /// The start-up summary, in the layout of the man page's examples.
+    public var summary: String {
+        var lines: [String] = []
+        let names = [ipv4?.templateName, ipv6?.templateName].compactMap { $0 }
+        let outbound: String
+        if localMode {
+            outbound = "none (local mode)"
+        } else if Set(names).count > 1 {
+            outbound = "\(names[0]) (IPv4), \(names[1]) (IPv6)"
+        } else {
+            outbound = names.first ?? "none"
+        }
+        if options.mode == .pasta {
+            lines.append("Outbound interface: \(outbound), namespace interface: \(namespaceInterfaceName)")
+        } else {
+            lines.append("Outbound interface: \(outbound)")
+        }
+        lines.append("ARP:")
+        lines.append("    address: \(ourMAC)")
+        if let v4 = ipv4 {
+            lines.append("DHCP:")
+            lines.append("    assign: \(v4.address)")
+            lines.append("    mask: \(IPv4Address.mask(prefixLength: v4.prefixLength))")
+            if let gateway = v4.gateway { lines.append("    router: \(gateway)") }
+        }
+        let dns4 = dnsServers.filter { if case .v4 = $0 { return true }; return false }
+        let dns6 = dnsServers.filter { if case .v6 = $0 { return true }; return false }
+        if !dns4.isEmpty {
+            lines.append("DNS:")
+            lines += dns4.map { "    \($0)" }
+        }
+        if !searchDomains.isEmpty && ipv4 != nil {
+            lines.append("DNS search list:")
+            lines += searchDomains.map { "    \($0)" }
+        }
+        if let v6 = ipv6 {
+            lines.append("NDP/DHCPv6:")
+            if !localMode { lines.append("    assign: \(v6.address)") }
+            if let gateway = v6.gateway { lines.append("    router: \(gateway)") }
+            if !dns6.isEmpty {
+                lines.append("DNS:")
+                lines += dns6.map { "    \($0)" }
+            }
+            if !searchDomains.isEmpty {
+                lines.append("DNS search list:")
+                lines += searchDomains.map { "    \($0)" }
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,89 @@
+import CLinux
+import Glibc
+
+/// The single-threaded epoll loop: tap frames in batches, signals, and the namespace quit watcher.
+public final class EventLoop {
+    private let poll: EventPoll
+    private let tap: TapDevice
+    private let batch = FrameBatch()
+    private let pcap: PcapWriter?
+    private let signals: Descriptor
+    private let quitWatcher: NamespaceQuitWatcher?
+    private let command: SpawnedCommand?
+    private var exitCode: Int32?
+    private let tracing: Bool
+
+    public init(tap: TapDevice, pcap: PcapWriter?, quitWatcher: NamespaceQuitWatcher?, command: SpawnedCommand?) throws {
+        poll = try EventPoll()
+        self.tap = tap
+        self.pcap = pcap
+        self.quitWatcher = quitWatcher
+        self.command = command
+        tracing = Logger.shared.enabled(.trace)
+        // With a command in our foreground, ^C belongs to the command: we leave when it does.
+        var handled = [SIGTERM, SIGQUIT, SIGCHLD, SIGHUP]
+        if command != nil { handled.append(SIGINT) }
+        let fd = handled.withUnsafeBufferPointer { CLinux_signalfd_for($0.baseAddress, Int32($0.count)) }
+        guard fd >= 0 else { throw SystemError("signalfd") }
+        signals = Descriptor(fd)
+        try tap.descriptor.setNonBlocking()
+        try poll.add(tap.descriptor.raw, EventReference(.tap))
+        try poll.add(signals.raw, EventReference(.signal))
+        if let quitWatcher {
+            try poll.add(quitWatcher.descriptor.raw,
+                         EventReference(quitWatcher.mechanism == .timer ? .quitTimer : .quitInotify))
+        }
+    }
+
+    /// Runs until a signal, the namespace's deletion or the command's exit; returns the exit status.
+    public func run() throws -> Int32 {
+        // The namespace may have gone between setting up the watcher and now.
+        if let quitWatcher, !quitWatcher.entryExists() { return namespaceGone() }
+        if let status = command?.reap() { return status }
+        while exitCode == nil {
+            try poll.wait(timeoutMilliseconds: -1) { event in
+                switch event.reference.kind {
+                case .tap: try readTap()
+                case .signal: handleSignals()
+                case .quitTimer, .quitInotify:
+                    if quitWatcher?.namespaceGone() == true { exitCode = namespaceGone() }
+                case .periodicTimer: break
+                }
+            }
+        }
+        return exitCode ?? 0
+    }
+
+    private func namespaceGone() -> Int32 {
+        logInfo("namespace is gone, exiting")
+        return 0
+    }
+
+    private func readTap() throws {
+        while true {
+            let count = try batch.fill(from: tap.descriptor)
+            for index in 0..<count {
+                let frame = batch[index]
+                pcap?.record(frame)
+                if tracing { logTrace("tap: \(frame.count) bytes from the namespace") }
+            }
+            if count < batch.capacity { return }
+        }
+    }
+
+    private func handleSignals() {
+        while true {
+            let signal = CLinux_signalfd_read(signals.raw)
+            if signal <= 0 { return }
+            switch signal {
+            case SIGCHLD:
+                if let status = command?.reap() { exitCode = status }
+            case SIGINT:
+                continue  // delivered to the command too; its exit ends us
+            default:
+                logInfo("received signal \(signal), exiting")
+                exitCode = 0
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import Glibc
+
+/// The whole start-up sequence: parse, discover, connect the namespace, announce readiness, serve.
+public enum PastaMain {
+    /// Runs pasta (or passt) for `arguments` (argv, including argv[0]) and returns the exit status.
+    public static func run(_ arguments: [String]) -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        let mode = ProgramMode(invokedAs: arguments.first ?? "pasta")
+        let options: Options
+        do {
+            options = try Options.parse(Array(arguments.dropFirst()), mode: mode)
+        } catch {
+            printError(mode, "\(error)")
+            printError(mode, "Try '\(mode.rawValue) --help' for more information.", prefix: false)
+            return 1
+        }
+        if options.showHelp {
+            print(Usage.helpText(mode))
+            return 0
+        }
+        if options.showVersion {
+            print(Usage.versionText(mode))
+            return 0
+        }
+        do {
+            try Logger.shared.configure(options: options)
+        } catch {
+            printError(mode, "can't open log file \(options.logFile ?? ""): \(error)")
+            return 1
+        }
+        ProcessSetup.closeInheritedDescriptors(keeping: Set(options.socketFD.map { [$0] } ?? []))
+
+        guard mode == .pasta else {
+            logError("passt mode (the UNIX socket backend for virtual machines) is not available in this build")
+            return 1
+        }
+
+        var pidFile: PidFile?
+        var command: SpawnedCommand?
+        do {
+            pidFile = try options.pidFile.map { try PidFile(path: $0) }
+            let session = try PastaSession.start(options: options, spawn: { command = $0 })
+            if !options.quiet {
+                session.configuration.summary.split(separator: "\n").forEach { logInfo(String($0)) }
+            }
+            if let runAs = options.runAs { try ProcessSetup.runAs(runAs) }
+            if let command {
+                pidFile?.write(pid: getpid())
+                command.start()
+            } else if options.foreground {
+                pidFile?.write(pid: getpid())
+            } else {
+                ProcessSetup.daemonize(pidFile: pidFile)
+            }
+            return try session.loop.run()
+        } catch {
+            logError("\(error)")
+            command?.terminate()
+            pidFile?.discard()
+            return 1
+        }
+    }
+
+    static func printError(_ mode: ProgramMode, _ message: String, prefix: Bool = true) {
+        var line = (prefix ? "\(mode.rawValue): " : "") + message + "\n"
+        line.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+/// Everything set up before readiness: the target namespace connected and the loop ready to run.
+struct PastaSession {
+    let configuration: RuntimeConfiguration
+    let loop: EventLoop
+
+    static func start(options: Options, spawn: (SpawnedCommand) -> Void) throws -> PastaSession {
+        let pcap = try options.pcapFile.map { try PcapWriter(path: $0) }
+        let hostNetlink = try RouteNetlinkSocket()
+        let host = try HostNetwork.discover(
+            using: hostNetlink,
+            interface4: options.templateInterface ?? options.outboundInterface4,
+            interface6: options.templateInterface ?? options.outboundInterface6)
+        let configuration = RuntimeConfiguration(options: options, host: host, resolvConf: .load())
+        if configuration.localMode { logWarning("no usable host interface: running in local mode") }
+
+        let namespacePath: String
+        var watchPath: String?
+        var command: SpawnedCommand?
+        switch options.target {
+        case .pid(let pid):
+            guard kill(pid, 0) == 0 || errno == EPERM else { throw OptionError("no process with PID \(pid)") }
+            namespacePath = "/proc/\(pid)/ns/net"
+            let userPath = options.userNamespace ?? (options.netnsOnly ? nil : "/proc/\(pid)/ns/user")
+            if let userPath, geteuid() != 0 || options.userNamespace != nil { try joinUserNamespace(path: userPath) }
+            watchPath = namespacePath
+        case .path(let path):
+            namespacePath = path
+            if let userPath = options.userNamespace { try joinUserNamespace(path: userPath) }
+            watchPath = path
+        case .spawn(let argv):
+            let spawned = try SpawnedCommand(command: argv)
+            command = spawned
+            spawn(spawned)
+            namespacePath = spawned.networkNamespacePath
+        }
+        if options.noNetnsQuit { watchPath = nil }
+
+        let namespace = try NetworkNamespace(path: namespacePath)
+        let tap = try namespace.run { () throws -> TapDevice in
+            let tap = try TapDevice.create(name: configuration.namespaceInterfaceName)
+            try NamespaceNetworkSetup.apply(configuration, tap: tap)
+            return tap
+        }
+        let watcher = try watchPath.map { try NamespaceQuitWatcher(path: $0) }
+        let loop = try EventLoop(tap: tap, pcap: pcap, quitWatcher: watcher, command: command)
+        return PastaSession(configuration: configuration, loop: loop)
+    }
+}

@@ -1,0 +1,111 @@
+import CLinux
+import Glibc
+
+/// Process-level chores around start-up: inherited descriptors, the PID file, privileges, daemonising.
+public enum ProcessSetup {
+    /// Closes every descriptor above stderr except `keep`: an OCI runtime waits for EOF on the pipes its
+    /// hooks inherit, so holding them would hang it.
+    public static func closeInheritedDescriptors(keeping keep: Set<Int32>) {
+        guard let directory = opendir("/proc/self/fd") else { return }
+        let own = dirfd(directory)
+        var inherited: [Int32] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if let fd = Int32(name), fd > 2, fd != own, !keep.contains(fd) { inherited.append(fd) }
+        }
+        closedir(directory)
+        inherited.forEach { Glibc.close($0) }
+    }
+
+    /// Detaches into the background: the parent writes the child's PID and exits 0; the child gets a
+    /// session of its own and /dev/null for standard input and output.
+    public static func daemonize(pidFile: PidFile?) {
+        let child = CLinux_fork()
+        if child < 0 {
+            logError("can't fork: \(String(cString: strerror(errno)))")
+            pidFile?.discard()
+            exit(1)
+        }
+        if child > 0 {
+            if let pidFile, !pidFile.write(pid: child) {
+                kill(child, SIGTERM)
+                pidFile.discard()
+                exit(1)
+            }
+            exit(0)
+        }
+        setsid()
+        let null = open("/dev/null", O_RDWR)
+        if null >= 0 {
+            dup2(null, 0); dup2(null, 1); dup2(null, 2)
+            if null > 2 { Glibc.close(null) }
+        }
+        Logger.shared.detachedFromTerminal(keepStandardError: false)
+    }
+
+    /// Switches to `spec` (UID, UID:GID, LOGIN or LOGIN:GROUP).
+    public static func runAs(_ spec: String) throws {
+        let parts = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        var uid: uid_t
+        var gid: gid_t
+        if let numeric = UInt32(parts[0]) {
+            uid = numeric
+            gid = getpwuid(numeric).map { $0.pointee.pw_gid } ?? numeric
+        } else if let entry = getpwnam(parts[0]) {
+            uid = entry.pointee.pw_uid
+            gid = entry.pointee.pw_gid
+        } else {
+            throw OptionError("--runas: no user '\(parts[0])'")
+        }
+        if parts.count == 2 {
+            if let numeric = UInt32(parts[1]) {
+                gid = numeric
+            } else if let group = getgrnam(parts[1]) {
+                gid = group.pointee.gr_gid
+            } else {
+                throw OptionError("--runas: no group '\(parts[1])'")
+            }
+        }
+        if uid == geteuid() && gid == getegid() { return }
+        guard setgroups(0, nil) == 0 || errno == EPERM, setgid(gid) == 0, setuid(uid) == 0 else {
+            throw OptionError("--runas \(spec): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// The `-P/--pid` file: opened before anything starts so a bad path fails early, removed on failure.
+public final class PidFile {
+    private let path: String
+    private let descriptor: Descriptor
+    private let createdByUs: Bool
+
+    public init(path: String) throws {
+        self.path = path
+        createdByUs = access(path, F_OK) != 0
+        do {
+            descriptor = try Descriptor.open(path, O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        } catch let error as SystemError {
+            throw OptionError("can't open PID file \(path): \(String(cString: strerror(error.code)))")
+        }
+    }
+
+    @discardableResult
+    public func write(pid: pid_t) -> Bool {
+        do {
+            try descriptor.writeAll("\(pid)\n")
+            descriptor.close()
+            return true
+        } catch {
+            logError("can't write PID file \(path): \(error)")
+            return false
+        }
+    }
+
+    /// Removes the file after a failure, when we were the ones who created it.
+    public func discard() {
+        descriptor.close()
+        if createdByUs { unlink(path) }
+    }
+}

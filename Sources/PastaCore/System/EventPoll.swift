@@ -1,0 +1,73 @@
+import CLinux
+import Glibc
+
+/// What a registered descriptor is, so dispatch is a switch on the tag rather than a lookup.
+public enum EventKind: UInt8 {
+    case tap = 1
+    case signal
+    case quitTimer
+    case quitInotify
+    case periodicTimer
+}
+
+/// A tagged epoll reference: kind in the top byte, an index for the kind's own table below it.
+public struct EventReference: Equatable {
+    public let kind: EventKind
+    public let index: UInt32
+
+    public init(_ kind: EventKind, index: UInt32 = 0) {
+        self.kind = kind
+        self.index = index
+    }
+
+    var packed: UInt64 { UInt64(kind.rawValue) << 56 | UInt64(index) }
+
+    init?(packed: UInt64) {
+        guard let kind = EventKind(rawValue: UInt8(truncatingIfNeeded: packed >> 56)) else { return nil }
+        self.kind = kind
+        self.index = UInt32(truncatingIfNeeded: packed)
+    }
+}
+
+public struct ReadyEvent {
+    public let reference: EventReference
+    public let events: UInt32
+
+    public var isReadable: Bool { events & CLinux_EPOLLIN != 0 }
+    public var isHangup: Bool { events & (CLinux_EPOLLHUP | CLinux_EPOLLERR) != 0 }
+}
+
+/// An epoll instance whose registrations carry `EventReference`s.
+public final class EventPoll {
+    private let descriptor: Descriptor
+    private var buffer = [CLinux_epoll_event](repeating: CLinux_epoll_event(), count: 64)
+
+    public init() throws {
+        descriptor = Descriptor(try retryingEINTR("epoll_create1") { CLinux_epoll_create() })
+    }
+
+    public func add(_ fd: Int32, _ reference: EventReference, events: UInt32 = CLinux_EPOLLIN) throws {
+        try retryingEINTR("epoll_ctl add") { CLinux_epoll_add(descriptor.raw, fd, events, reference.packed) }
+    }
+
+    public func remove(_ fd: Int32) {
+        _ = CLinux_epoll_remove(descriptor.raw, fd)
+    }
+
+    /// Waits up to `timeoutMilliseconds` (-1: forever) and hands each ready event to `body`.
+    public func wait(timeoutMilliseconds: Int32, _ body: (ReadyEvent) throws -> Void) throws {
+        let count = buffer.count
+        let n = buffer.withUnsafeMutableBufferPointer {
+            CLinux_epoll_wait(descriptor.raw, $0.baseAddress, Int32(count), timeoutMilliseconds)
+        }
+        if n < 0 {
+            if errno == EINTR { return }
+            throw SystemError("epoll_wait")
+        }
+        for i in 0..<Int(n) {
+            let event = buffer[i]
+            guard let reference = EventReference(packed: event.data) else { continue }
+            try body(ReadyEvent(reference: reference, events: event.events))
+        }
+    }
+}

@@ -1,0 +1,20 @@
+import CLinux
+import Glibc
+
+/// A monotonic timerfd, for periodic work inside the event loop.
+public final class TimerDescriptor {
+    public let descriptor: Descriptor
+
+    public init(intervalMilliseconds: Int) throws {
+        descriptor = Descriptor(try retryingEINTR("timerfd_create") { CLinux_timerfd_create() })
+        try retryingEINTR("timerfd_settime") {
+            CLinux_timerfd_arm(descriptor.raw, intervalMilliseconds, intervalMilliseconds)
+        }
+    }
+
+    /// Consumes the expiration count so the descriptor stops being readable.
+    public func acknowledge() {
+        var expirations: UInt64 = 0
+        _ = Glibc.read(descriptor.raw, &expirations, 8)
+    }
+}

@@ -1,0 +1,4 @@
+import Glibc
+import PastaCore
+
+exit(PastaMain.run(CommandLine.arguments))
