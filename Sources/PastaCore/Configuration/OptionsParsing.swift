@@ -252,7 +252,6 @@ extension Options {
         if prefixLength4 != nil && address4 == nil {
             throw OptionError("-n/--netmask needs an IPv4 address given with -a/--address")
         }
-        if quiet && debug { throw OptionError("-q/--quiet and -d/--debug (or --trace) can't be combined") }
         if logFile != nil && logToStderr { throw OptionError("-l/--log-file and -e/--stderr can't be combined") }
         if socketFD != nil && socketPath != nil { throw OptionError("-F/--fd and -s/--socket can't be combined") }
     }

@@ -17,6 +17,7 @@ public enum NamespaceNetworkSetup {
         guard options.configureNetwork else { return }
         let mtu = configuration.mtu == 0 ? RuntimeConfiguration.defaultMTU : configuration.mtu
         try step("set MTU \(mtu) on \(tap.name)") { try netlink.setLink(index: tapLink.index, mtu: UInt32(mtu)) }
+        disableDuplicateAddressDetection(tap.name)
         try step("bring up \(tap.name)") { try netlink.setLink(index: tapLink.index, up: true) }
 
         let addresses = (configuration.ipv4?.addresses ?? []) + (configuration.ipv6?.addresses ?? [])
@@ -57,6 +58,16 @@ public enum NamespaceNetworkSetup {
             if route.isDefault { throw OptionError("can't add \(text)") }
             logWarning("can't add \(text)")
         }
+    }
+
+    /// No DAD on the tap: nothing else is on that link, and a tentative link-local address would
+    /// delay IPv6 for a second or more. /proc/sys/net shows the namespace of the thread that opens it.
+    private static func disableDuplicateAddressDetection(_ interface: String) {
+        guard let fd = try? Descriptor.open("/proc/sys/net/ipv6/conf/\(interface)/accept_dad", O_WRONLY) else {
+            logDebug("can't disable IPv6 DAD on \(interface) (IPv6 disabled?)")
+            return
+        }
+        try? fd.writeAll("0\n")
     }
 
     private static func step(_ what: String, _ body: () throws -> Void) throws {

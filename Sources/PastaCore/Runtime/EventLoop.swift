@@ -7,7 +7,7 @@ public final class EventLoop {
     private let tap: TapDevice
     private let batch = FrameBatch()
     private let pcap: PcapWriter?
-    private let signals: Descriptor
+    private var signals: Descriptor?
     private let quitWatcher: NamespaceQuitWatcher?
     private let command: SpawnedCommand?
     private var exitCode: Int32?
@@ -20,15 +20,8 @@ public final class EventLoop {
         self.quitWatcher = quitWatcher
         self.command = command
         tracing = Logger.shared.enabled(.trace)
-        // With a command in our foreground, ^C belongs to the command: we leave when it does.
-        var handled = [SIGTERM, SIGQUIT, SIGCHLD, SIGHUP]
-        if command != nil { handled.append(SIGINT) }
-        let fd = handled.withUnsafeBufferPointer { CLinux_signalfd_for($0.baseAddress, Int32($0.count)) }
-        guard fd >= 0 else { throw SystemError("signalfd") }
-        signals = Descriptor(fd)
         try tap.descriptor.setNonBlocking()
         try poll.add(tap.descriptor.raw, EventReference(.tap))
-        try poll.add(signals.raw, EventReference(.signal))
         if let quitWatcher {
             try poll.add(quitWatcher.descriptor.raw,
                          EventReference(quitWatcher.mechanism == .timer ? .quitTimer : .quitInotify))
@@ -37,6 +30,7 @@ public final class EventLoop {
 
     /// Runs until a signal, the namespace's deletion or the command's exit; returns the exit status.
     public func run() throws -> Int32 {
+        try watchSignals()
         // The namespace may have gone between setting up the watcher and now.
         if let quitWatcher, !quitWatcher.entryExists() { return namespaceGone() }
         if let status = command?.reap() { return status }
@@ -52,6 +46,18 @@ public final class EventLoop {
             }
         }
         return exitCode ?? 0
+    }
+
+    /// Created by the process that runs the loop: a signalfd only wakes epoll for signals of the
+    /// process that registered it, so one made before daemonising would stay silent in the child.
+    private func watchSignals() throws {
+        // With a command in our foreground, ^C belongs to the command: we leave when it does.
+        var handled = [SIGTERM, SIGQUIT, SIGCHLD, SIGHUP]
+        if command != nil { handled.append(SIGINT) }
+        let fd = handled.withUnsafeBufferPointer { CLinux_signalfd_for($0.baseAddress, Int32($0.count)) }
+        guard fd >= 0 else { throw SystemError("signalfd") }
+        signals = Descriptor(fd)
+        try poll.add(fd, EventReference(.signal))
     }
 
     private func namespaceGone() -> Int32 {
@@ -73,6 +79,7 @@ public final class EventLoop {
 
     private func handleSignals() {
         while true {
+            guard let signals else { return }
             let signal = CLinux_signalfd_read(signals.raw)
             if signal <= 0 { return }
             switch signal {

@@ -1,0 +1,24 @@
+# Assertions for integration tests: each check prints ok/FAIL and counts; finish exits non-zero on failure.
+CHECKS_FAILED=0
+CHECKS_PASSED=0
+PASTA="${PASTA:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.build/debug/pasta}"
+
+pass() { CHECKS_PASSED=$((CHECKS_PASSED + 1)); echo "  ok   $*"; }
+fail() { CHECKS_FAILED=$((CHECKS_FAILED + 1)); echo "  FAIL $*"; }
+
+# check DESCRIPTION COMMAND...: passes when the command succeeds.
+check() {
+    local what="$1"; shift
+    if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+finish() {
+    echo "  ($CHECKS_PASSED checks passed, $CHECKS_FAILED failed)"
+    [ "$CHECKS_FAILED" -eq 0 ]
+}
+
+# json_has JSON FILTER: the jq filter selects something in JSON.
+json_has() { jq -e "$2" <<<"$1" >/dev/null 2>&1; }
+
+# Milliseconds since the epoch, for timing checks.
+now_ms() { date +%s%3N; }

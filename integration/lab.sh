@@ -1,0 +1,85 @@
+# Lab helpers for integration tests: every test builds its own namespaces and tears them down.
+# Source this file; call lab_setup, then use $LAB_HOST, $LAB_INET, and lab_cleanup runs from the trap.
+#
+# Topology (documentation ranges only; nothing leaves these namespaces):
+#   $LAB_INET  "internet": veth 198.51.100.1/24, 2001:db8:1::1/64 (the lab host's gateway)
+#              plus 203.0.113.10/24, 2001:db8:2::10/64 on a second veth pair to nowhere but itself
+#   $LAB_HOST  where pasta runs: uplink eth0 198.51.100.2/24 via 198.51.100.1, 2001:db8:1::2/64 via 2001:db8:1::1
+
+LAB_ID="${LAB_ID:-l$$}"
+LAB_HOST="${LAB_ID}-host"
+LAB_INET="${LAB_ID}-inet"
+LAB_NAMESPACES=()
+LAB_PIDS=()
+LAB_FILES=()
+
+# Runs a command in a lab namespace.
+lab_in() { local ns="$1"; shift; ip netns exec "$ns" "$@"; }
+
+lab_add_ns() {
+    ip netns add "$1"
+    LAB_NAMESPACES+=("$1")
+    ip -n "$1" link set lo up
+}
+
+lab_setup() {
+    lab_add_ns "$LAB_HOST"
+    lab_add_ns "$LAB_INET"
+    ip link add "${LAB_ID}-u" netns "$LAB_HOST" type veth peer name "${LAB_ID}-g" netns "$LAB_INET"
+    ip -n "$LAB_HOST" link set "${LAB_ID}-u" name eth0
+    ip -n "$LAB_INET" link set "${LAB_ID}-g" name gw0
+    lab_in "$LAB_HOST" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+    lab_in "$LAB_INET" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+        net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+    ip -n "$LAB_INET" addr add 198.51.100.1/24 dev gw0
+    ip -n "$LAB_INET" addr add 2001:db8:1::1/64 dev gw0 nodad
+    ip -n "$LAB_INET" addr add 203.0.113.10/24 dev lo
+    ip -n "$LAB_INET" addr add 2001:db8:2::10/64 dev lo nodad
+    ip -n "$LAB_INET" link set gw0 up
+    ip -n "$LAB_HOST" link set eth0 address 02:00:00:00:00:02
+    ip -n "$LAB_HOST" addr add 198.51.100.2/24 dev eth0
+    ip -n "$LAB_HOST" addr add 2001:db8:1::2/64 dev eth0 nodad
+    ip -n "$LAB_HOST" link set eth0 up
+    ip -n "$LAB_HOST" route add default via 198.51.100.1
+    ip -n "$LAB_HOST" -6 route add default via 2001:db8:1::1
+}
+
+# Starts a background command and remembers its PID for cleanup.
+lab_spawn() {
+    "$@" &
+    LAB_PIDS+=("$!")
+}
+
+lab_track_pid() { LAB_PIDS+=("$1"); }
+lab_track_file() { LAB_FILES+=("$1"); }
+
+lab_cleanup() {
+    local pid ns
+    for pid in "${LAB_PIDS[@]}"; do
+        [ -n "$pid" ] && kill "$pid" 2>/dev/null
+    done
+    for pid in "${LAB_PIDS[@]}"; do
+        [ -n "$pid" ] && wait "$pid" 2>/dev/null
+    done
+    for ns in "${LAB_NAMESPACES[@]}"; do
+        ip netns del "$ns" 2>/dev/null
+    done
+    for f in "${LAB_FILES[@]}"; do rm -rf "$f"; done
+    LAB_PIDS=(); LAB_NAMESPACES=(); LAB_FILES=()
+}
+
+# Waits until `cmd` succeeds, up to $1 tenths of a second.
+lab_wait_for() {
+    local tenths="$1"; shift
+    local i
+    for ((i = 0; i < tenths; i++)); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# Is a process still alive (and not a zombie)?
+lab_alive() {
+    [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
+}
