@@ -38,12 +38,13 @@ public enum PastaMain {
         var pidFile: PidFile?
         var command: SpawnedCommand?
         do {
+            let identity = try options.runAs.map { try ProcessSetup.identity($0) }
             pidFile = try options.pidFile.map { try PidFile(path: $0) }
             let session = try PastaSession.start(options: options, spawn: { command = $0 })
             if !options.quiet {
                 session.configuration.summary.split(separator: "\n").forEach { logInfo(String($0)) }
             }
-            if let runAs = options.runAs { try ProcessSetup.runAs(runAs) }
+            if let identity { try ProcessSetup.switchIdentity(uid: identity.uid, gid: identity.gid) }
             if let command {
                 pidFile?.write(pid: getpid())
                 command.start()

@@ -45,8 +45,8 @@ public enum ProcessSetup {
         Logger.shared.detachedFromTerminal(keepStandardError: false)
     }
 
-    /// Switches to `spec` (UID, UID:GID, LOGIN or LOGIN:GROUP).
-    public static func runAs(_ spec: String) throws {
+    /// Resolves `spec` (UID, UID:GID, LOGIN or LOGIN:GROUP) to IDs, before anything starts.
+    public static func identity(_ spec: String) throws -> (uid: uid_t, gid: gid_t) {
         let parts = spec.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         var uid: uid_t
         var gid: gid_t
@@ -68,9 +68,14 @@ public enum ProcessSetup {
                 throw OptionError("--runas: no group '\(parts[1])'")
             }
         }
+        return (uid, gid)
+    }
+
+    /// Switches to the given IDs.
+    public static func switchIdentity(uid: uid_t, gid: gid_t) throws {
         if uid == geteuid() && gid == getegid() { return }
         guard setgroups(0, nil) == 0 || errno == EPERM, setgid(gid) == 0, setuid(uid) == 0 else {
-            throw OptionError("--runas \(spec): \(String(cString: strerror(errno)))")
+            throw OptionError("--runas \(uid):\(gid): \(String(cString: strerror(errno)))")
         }
     }
 }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Done-when 4: spawn mode runs the command in a new user+network namespace configured by pasta and
+# exits with the command's status.
+set -u
+here=$(dirname "$0"); source "$here/lab.sh"; source "$here/assert.sh"
+trap lab_cleanup EXIT
+lab_setup
+
+out=$(lab_in "$LAB_HOST" "$PASTA" --config-net -q -t none -u none -T none -U none -- ip -j addr)
+rc=$?
+check "spawned ip exits 0 and pasta passes it on (rc=$rc)" [ "$rc" -eq 0 ]
+check "the command saw 198.51.100.2/24 on eth0" \
+    json_has "$out" '.[] | select(.ifname=="eth0") | .addr_info[] | select(.local=="198.51.100.2" and .prefixlen==24)'
+check "the command saw 2001:db8:1::2/64 on eth0" \
+    json_has "$out" '.[] | select(.ifname=="eth0") | .addr_info[] | select(.local=="2001:db8:1::2" and .prefixlen==64)'
+check "the command ran in a new network namespace" \
+    bash -c "[ \"\$(ip netns exec $LAB_HOST \"$PASTA\" -q -t none -u none -T none -U none -- readlink /proc/self/ns/net)\" != \"\$(ip netns exec $LAB_HOST readlink /proc/self/ns/net)\" ]"
+
+lab_in "$LAB_HOST" "$PASTA" -q -t none -u none -T none -U none -- sh -c 'exit 7'
+rc=$?
+check "pasta -- sh -c 'exit 7' exits 7 (rc=$rc)" [ "$rc" -eq 7 ]
+
+lab_in "$LAB_HOST" "$PASTA" -q -t none -u none -T none -U none -- /nonexistent/command 2>/dev/null
+rc=$?
+check "a command that can't run gives 127 (rc=$rc)" [ "$rc" -eq 127 ]
+
+out=$(SHELL=/bin/sh lab_in "$LAB_HOST" "$PASTA" -q -t none -u none -T none -U none <<<'echo from-default-shell')
+check "without a command, \$SHELL runs (got '$out')" [ "$out" = from-default-shell ]
+finish
