@@ -1,0 +1,103 @@
+import XCTest
+@testable import PastaCore
+
+final class PortSpecTests: XCTestCase {
+    func testSinglePortForwardsToItself() throws {
+        let spec = try PortSpec(parsing: "22")
+        XCTAssertEqual(spec.target(of: 22), 22)
+        XCTAssertNil(spec.target(of: 23))
+    }
+
+    func testTargetPortAfterColon() throws {
+        let spec = try PortSpec(parsing: "22:23")
+        XCTAssertEqual(spec.target(of: 22), 23)
+    }
+
+    func testListAndRanges() throws {
+        let spec = try PortSpec(parsing: "22,25,100-110")
+        XCTAssertEqual(spec.target(of: 25), 25)
+        XCTAssertEqual(spec.target(of: 105), 105)
+        XCTAssertNil(spec.target(of: 24))
+    }
+
+    func testRangeMappedToRange() throws {
+        let spec = try PortSpec(parsing: "22-80:32-90")
+        XCTAssertEqual(spec.target(of: 22), 32)
+        XCTAssertEqual(spec.target(of: 80), 90)
+        XCTAssertNil(spec.target(of: 81))
+    }
+
+    func testRangeMappedFromSingleTargetKeepsOffset() throws {
+        let spec = try PortSpec(parsing: "8000-8002:9000")
+        XCTAssertEqual(spec.target(of: 8002), 9002)
+    }
+
+    func testAddressAndInterfacePrefixes() throws {
+        let a = try PortSpec(parsing: "192.0.2.1/22")
+        XCTAssertEqual(a.bindAddress, IPAddress("192.0.2.1"))
+        XCTAssertNil(a.bindInterface)
+        let b = try PortSpec(parsing: "192.0.2.1%eth0/22")
+        XCTAssertEqual(b.bindAddress, IPAddress("192.0.2.1"))
+        XCTAssertEqual(b.bindInterface, "eth0")
+        let c = try PortSpec(parsing: "%eth0/22")
+        XCTAssertNil(c.bindAddress)
+        XCTAssertEqual(c.bindInterface, "eth0")
+        let d = try PortSpec(parsing: "2001:db8::1/443")
+        XCTAssertEqual(d.bindAddress, IPAddress("2001:db8::1"))
+        XCTAssertEqual(d.target(of: 443), 443)
+    }
+
+    func testExclusionsInsideRange() throws {
+        let spec = try PortSpec(parsing: "2000-5000,~3000-3010")
+        XCTAssertEqual(spec.target(of: 2999), 2999)
+        XCTAssertNil(spec.target(of: 3005))
+        XCTAssertEqual(spec.target(of: 3011), 3011)
+        let single = try PortSpec(parsing: "192.0.2.1/20-30,~25")
+        XCTAssertNil(single.target(of: 25))
+        XCTAssertEqual(single.target(of: 24), 24)
+    }
+
+    func testExclusionsAloneForwardAllNonEphemeral() throws {
+        let spec = try PortSpec(parsing: "~20000-20010")
+        XCTAssertTrue(spec.forwardsAllNonEphemeral)
+        XCTAssertEqual(spec.target(of: 1), 1)
+        XCTAssertNil(spec.target(of: 20005))
+        XCTAssertNil(spec.target(of: 40000, ephemeralStart: 32768))
+    }
+
+    func testMalformedSpecsAreRejected() {
+        let bad = [
+            "", "0", "65536", "70000", "-1", "80-70", "22-80:32-33", "abc", "1:2:3", "22,,23", ",", "~",
+            "192.0.2.300/22", "%/22", "/22", "192.0.2.1/", "22-", "-22", "1-2-3", "22:", ":22", "22:0",
+            "65535:65535-65536", "60000-65535:65000", "22,22", "20-30,25", "%aaaaaaaaaaaaaaaaaaaaaaa/22",
+            "123456", "2 2", "+22", "0x16", "22 ",
+        ]
+        for text in bad {
+            XCTAssertThrowsError(try PortSpec(parsing: text), "accepted '\(text)'")
+        }
+    }
+
+    func testForwardingKeywordsAndAccumulation() throws {
+        var forwarding = try PortForwarding.folding(nil, "8080:80", option: "-t", isPasta: true)
+        forwarding = try PortForwarding.folding(forwarding, "9090:90", option: "-t", isPasta: true)
+        guard case .specs(let list) = forwarding else { return XCTFail("expected specs") }
+        XCTAssertEqual(list.map(\.text), ["8080:80", "9090:90"])
+        XCTAssertEqual(try PortForwarding.folding(nil, "none", option: "-t", isPasta: true), PortForwarding.none)
+        XCTAssertEqual(try PortForwarding.folding(nil, "auto", option: "-t", isPasta: true), .auto)
+        XCTAssertEqual(try PortForwarding.folding(nil, "all", option: "-t", isPasta: false), .all)
+        XCTAssertThrowsError(try PortForwarding.folding(nil, "auto", option: "-t", isPasta: false))
+        XCTAssertThrowsError(try PortForwarding.folding(PortForwarding.none, "80", option: "-t", isPasta: true))
+        XCTAssertThrowsError(try PortForwarding.folding(forwarding, "none", option: "-t", isPasta: true))
+        XCTAssertThrowsError(try PortForwarding.folding(.auto, "all", option: "-t", isPasta: true))
+    }
+
+    func testRandomTextNeverTraps() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("0123456789-:,~/%.abcdef: ")
+        for _ in 0..<20000 {
+            let length = Int.random(in: 0...24, using: &generator)
+            let text = String((0..<length).map { _ in alphabet.randomElement(using: &generator)! })
+            _ = try? PortSpec(parsing: text)
+        }
+    }
+}

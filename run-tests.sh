@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds, runs the unit tests, then the integration tests (root: they create network namespaces).
+set -u
+cd "$(dirname "$0")"
+export PATH="$PATH:/opt/swift/usr/bin"
+
+swift build 2>&1 | tail -n 3
+[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "tests: 0 passed, 1 failed (build)"; exit 1; }
+
+unit_log=$(mktemp)
+swift test 2>&1 | tee "$unit_log" | grep -E "error:|failed|Executed .* tests" | tail -n 20
+unit_status=${PIPESTATUS[0]}
+summary=$(grep -E "Executed [0-9]+ tests, with [0-9]+ failures" "$unit_log" | tail -n 1)
+rm -f "$unit_log"
+unit_total=$(sed -E 's/.*Executed ([0-9]+) tests.*/\1/' <<<"$summary")
+unit_failed=$(sed -E 's/.*with ([0-9]+) failures.*/\1/' <<<"$summary")
+[ -n "$unit_total" ] || { unit_total=0; unit_failed=1; }
+[ "$unit_status" -eq 0 ] || [ "$unit_failed" -gt 0 ] || unit_failed=1
+
+bash integration/run.sh
+integration_status=$?
+read -r int_passed int_failed < integration/.last-counts
+rm -f integration/.last-counts
+
+passed=$(( unit_total - unit_failed + int_passed ))
+failed=$(( unit_failed + int_failed ))
+echo "unit tests: $((unit_total - unit_failed)) passed, $unit_failed failed"
+echo "integration checks: $int_passed passed, $int_failed failed"
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$integration_status" -eq 0 ]
