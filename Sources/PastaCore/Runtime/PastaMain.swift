@@ -22,13 +22,14 @@ public enum PastaMain {
             print(Usage.versionText(mode))
             return 0
         }
+        // First, before opening anything of our own: closing later could close our own files.
+        ProcessSetup.closeInheritedDescriptors(keeping: Set(options.socketFD.map { [$0] } ?? []))
         do {
             try Logger.shared.configure(options: options)
         } catch {
             printError(mode, "can't open log file \(options.logFile ?? ""): \(error)")
             return 1
         }
-        ProcessSetup.closeInheritedDescriptors(keeping: Set(options.socketFD.map { [$0] } ?? []))
 
         guard mode == .pasta else {
             logError("passt mode (the UNIX socket backend for virtual machines) is not available in this build")
