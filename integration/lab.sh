@@ -44,6 +44,15 @@ lab_setup() {
     ip -n "$LAB_HOST" -6 route add default via 2001:db8:1::1
 }
 
+# Builds the lab and removes it on exit. Sets $CTR, a container namespace name; "with-container"
+# creates it too.
+lab_begin() {
+    trap lab_cleanup EXIT
+    lab_setup
+    CTR="${LAB_ID}-ctr"
+    if [ "${1:-}" = with-container ]; then lab_add_ns "$CTR"; fi
+}
+
 # Starts a background command and remembers its PID for cleanup.
 lab_spawn() {
     "$@" &

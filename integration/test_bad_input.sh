@@ -2,10 +2,7 @@
 # Done-when 6: bad input exits 1 with a message naming the problem, starts nothing, leaves no PID file.
 set -u
 here=$(dirname "$0"); source "$here/lab.sh"; source "$here/assert.sh"
-trap lab_cleanup EXIT
-lab_setup
-CTR="${LAB_ID}-ctr"
-lab_add_ns "$CTR"
+lab_begin with-container
 PIDFILE=$(mktemp -u /tmp/pasta-test.XXXXXX.pid); lab_track_file "$PIDFILE"
 T="--netns $CTR"
 

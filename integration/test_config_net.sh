@@ -3,10 +3,7 @@
 # daemon writes its PID file, and it exits when the namespace is deleted (unless --no-netns-quit).
 set -u
 here=$(dirname "$0"); source "$here/lab.sh"; source "$here/assert.sh"
-trap lab_cleanup EXIT
-lab_setup
-CTR="${LAB_ID}-ctr"
-lab_add_ns "$CTR"
+lab_begin with-container
 PIDFILE=$(mktemp -u /tmp/pasta-test.XXXXXX.pid); lab_track_file "$PIDFILE"
 
 start=$(now_ms)

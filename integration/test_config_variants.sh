@@ -3,9 +3,7 @@
 # uplink; -l log file.
 set -u
 here=$(dirname "$0"); source "$here/lab.sh"; source "$here/assert.sh"
-trap lab_cleanup EXIT
-lab_setup
-CTR="${LAB_ID}-ctr"
+lab_begin
 DIR=$(mktemp -d /tmp/pasta-test.XXXXXX); lab_track_file "$DIR"
 NONE="-t none -u none -T none -U none"
 

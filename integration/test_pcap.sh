@@ -2,10 +2,7 @@
 # Done-when 5: -p FILE captures namespace-side frames that tcpdump decodes.
 set -u
 here=$(dirname "$0"); source "$here/lab.sh"; source "$here/assert.sh"
-trap lab_cleanup EXIT
-lab_setup
-CTR="${LAB_ID}-ctr"
-lab_add_ns "$CTR"
+lab_begin with-container
 PCAP=$(mktemp -u /tmp/pasta-test.XXXXXX.pcap); lab_track_file "$PCAP"
 PIDFILE=$(mktemp -u /tmp/pasta-test.XXXXXX.pid); lab_track_file "$PIDFILE"
 

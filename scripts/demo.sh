@@ -11,10 +11,7 @@ PASTA="$PWD/.build/debug/pasta"
 
 LAB_ID="demo$$"
 source integration/lab.sh
-trap lab_cleanup EXIT
-lab_setup
-CTR="$LAB_ID-ctr"
-lab_add_ns "$CTR"
+lab_begin with-container
 PIDFILE="/tmp/$LAB_ID.pid"; lab_track_file "$PIDFILE"
 PCAP="/tmp/$LAB_ID.pcap"; lab_track_file "$PCAP"
 

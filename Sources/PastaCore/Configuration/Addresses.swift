@@ -165,3 +165,28 @@ public struct MACAddress: Hashable, CustomStringConvertible {
     public static let fallback = MACAddress(bytes: [0x9a, 0x55, 0x9a, 0x55, 0x9a, 0x55])!
     public static let broadcast = MACAddress(bytes: [0xff, 0xff, 0xff, 0xff, 0xff, 0xff])!
 }
+
+/// IPv4Address and IPv6Address, where code is the same for both families.
+protocol FamilyAddress: Hashable {
+    /// The address of this family inside `address`, nil for the other family.
+    init?(_ address: IPAddress)
+    var ip: IPAddress { get }
+}
+
+extension IPv4Address: FamilyAddress {
+    init?(_ address: IPAddress) {
+        guard case .v4(let a) = address else { return nil }
+        self = a
+    }
+
+    var ip: IPAddress { .v4(self) }
+}
+
+extension IPv6Address: FamilyAddress {
+    init?(_ address: IPAddress) {
+        guard case .v6(let a) = address else { return nil }
+        self = a
+    }
+
+    var ip: IPAddress { .v6(self) }
+}

@@ -80,45 +80,40 @@ public struct RuntimeConfiguration {
 
     private static func family4(_ options: Options, _ template: InterfaceTemplate?) -> FamilyConfiguration<IPv4Address>? {
         if options.ipv6Only { return nil }
-        let hostAddresses: [(IPv4Address, Int)] = template?.addresses.compactMap {
-            if case .v4(let a) = $0.address { return (a, $0.prefixLength) }
-            return nil
-        } ?? []
-        let gateway = options.gateway4 ?? template?.gateway.flatMap { if case .v4(let g) = $0 { return g }; return nil }
-        if let address = options.address4 {
-            let prefix = options.prefixLength4 ?? hostAddresses.first { $0.0 == address }?.1 ?? address.classfulPrefixLength
-            let single = [AddressInfo(interfaceIndex: 0, address: .v4(address), prefixLength: prefix, scope: 0)]
-            return FamilyConfiguration(
-                address: address, prefixLength: prefix, gateway: gateway,
-                addresses: single,
-                routes: routes(options, template, gateway.map { .v4($0) }), templateName: template?.link.name)
+        return family(options, template, address: options.address4, gateway: options.gateway4) {
+            options.prefixLength4 ?? $1 ?? $0.classfulPrefixLength
         }
-        guard let template, let first = hostAddresses.first else { return nil }
-        let addresses = options.noCopyAddresses ? [template.addresses[0]] : template.addresses
-        return FamilyConfiguration(
-            address: first.0, prefixLength: first.1, gateway: gateway, addresses: addresses,
-            routes: routes(options, template, gateway.map { .v4($0) }), templateName: template.link.name)
     }
 
     private static func family6(_ options: Options, _ template: InterfaceTemplate?) -> FamilyConfiguration<IPv6Address>? {
         if options.ipv4Only { return nil }
-        let hostAddresses: [(IPv6Address, Int)] = template?.addresses.compactMap {
-            if case .v6(let a) = $0.address { return (a, $0.prefixLength) }
-            return nil
+        return family(options, template, address: options.address6, gateway: options.gateway6) { $1 ?? 64 }
+    }
+
+    /// One family's configuration: the `-a` address alone if given (its prefix from `prefix(address,
+    /// host's prefix for it)`), else the template's addresses; `-g` or the template's gateway.
+    private static func family<A: FamilyAddress>(
+        _ options: Options, _ template: InterfaceTemplate?, address explicit: A?, gateway explicitGateway: A?,
+        prefix: (A, Int?) -> Int
+    ) -> FamilyConfiguration<A>? {
+        let hostAddresses: [(A, Int)] = template?.addresses.compactMap { entry in
+            A(entry.address).map { ($0, entry.prefixLength) }
         } ?? []
-        let gateway = options.gateway6 ?? template?.gateway.flatMap { if case .v6(let g) = $0 { return g }; return nil }
-        if let address = options.address6 {
-            let prefix = hostAddresses.first { $0.0 == address }?.1 ?? 64
-            let single = [AddressInfo(interfaceIndex: 0, address: .v6(address), prefixLength: prefix, scope: 0)]
+        let gateway = explicitGateway ?? template?.gateway.flatMap(A.init)
+        let routes = routes(options, template, gateway?.ip)
+        if let address = explicit {
+            let length = prefix(address, hostAddresses.first { $0.0 == address }?.1)
             return FamilyConfiguration(
-                address: address, prefixLength: prefix, gateway: gateway, addresses: single,
-                routes: routes(options, template, gateway.map { .v6($0) }), templateName: template?.link.name)
+                address: address, prefixLength: length, gateway: gateway,
+                addresses: [AddressInfo(interfaceIndex: 0, address: address.ip, prefixLength: length, scope: 0)],
+                routes: routes, templateName: template?.link.name)
         }
         guard let template, let first = hostAddresses.first else { return nil }
-        let addresses = options.noCopyAddresses ? [template.addresses[0]] : template.addresses
+        let own = template.addresses.filter { A($0.address) != nil }
         return FamilyConfiguration(
-            address: first.0, prefixLength: first.1, gateway: gateway, addresses: addresses,
-            routes: routes(options, template, gateway.map { .v6($0) }), templateName: template.link.name)
+            address: first.0, prefixLength: first.1, gateway: gateway,
+            addresses: options.noCopyAddresses ? [own[0]] : own,
+            routes: routes, templateName: template.link.name)
     }
 
     /// All the template's routes, or just a default route when `-g` or `--no-copy-routes` asks for it.
