@@ -54,6 +54,7 @@ can't open pcap file /nonexistent/dir/x.pcap|-p /nonexistent/dir/x.pcap TARGET
 --runas: no user 'nosuchuser'|--runas nosuchuser TARGET
 option '--no' is ambiguous|--no TARGET
 invalid PID '0'|0
+interface lo already exists in namespace|-I lo TARGET
 ROWS
 )
 

@@ -108,7 +108,12 @@ struct PastaSession {
 
         let namespace = try NetworkNamespace(path: namespacePath)
         let tap = try namespace.run { () throws -> TapDevice in
-            let tap = try TapDevice.create(name: configuration.namespaceInterfaceName)
+            let name = configuration.namespaceInterfaceName
+            // TUNSETIFF on a name taken by another kind of device fails with a bare EINVAL: say what it means.
+            if try RouteNetlinkSocket().link(named: name) != nil {
+                throw OptionError("interface \(name) already exists in namespace \(namespacePath); pick another name with -I")
+            }
+            let tap = try TapDevice.create(name: name)
             try NamespaceNetworkSetup.apply(configuration, tap: tap)
             return tap
         }
