@@ -12,9 +12,13 @@ public final class EventLoop {
     private let command: SpawnedCommand?
     private var exitCode: Int32?
     private let tracing: Bool
+    private let ourMAC: MACAddress
+    private let replyBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
 
-    public init(tap: TapDevice, pcap: PcapWriter?, quitWatcher: NamespaceQuitWatcher?, command: SpawnedCommand?) throws {
+    public init(tap: TapDevice, ourMAC: MACAddress, pcap: PcapWriter?, quitWatcher: NamespaceQuitWatcher?,
+                command: SpawnedCommand?) throws {
         poll = try EventPoll()
+        self.ourMAC = ourMAC
         self.tap = tap
         self.pcap = pcap
         self.quitWatcher = quitWatcher
@@ -72,10 +76,25 @@ public final class EventLoop {
                 let frame = batch[index]
                 pcap?.record(frame)
                 if tracing { logTrace("tap: \(frame.count) bytes from the namespace") }
+                handleFrame(frame)
             }
             if count < batch.capacity { return }
         }
     }
+
+    /// Answers what we can answer locally; everything else is dropped until its protocol handler exists.
+    private func handleFrame(_ frame: UnsafeRawBufferPointer) {
+        if let length = ArpResponder.reply(to: frame, ourMAC: ourMAC, into: replyBuffer) {
+            sendToTap(UnsafeRawBufferPointer(rebasing: replyBuffer[0..<length]))
+        }
+    }
+
+    private func sendToTap(_ frame: UnsafeRawBufferPointer) {
+        pcap?.record(frame)
+        tap.send(frame)
+    }
+
+    deinit { replyBuffer.deallocate() }
 
     private func handleSignals() {
         while true {

@@ -1,0 +1,42 @@
+/// ARP proxy (RFC 826): every address but the asker's own is answered with our MAC, so the namespace
+/// or guest sends everything to us.
+public enum ArpResponder {
+    static let packetLength = 28
+    static let hardwareEthernet: UInt16 = 1
+    static let operationRequest: UInt16 = 1
+    static let operationReply: UInt16 = 2
+
+    /// Writes the reply to an ARP request `frame` into `reply`; returns its length, or nil when the frame
+    /// is not a well-formed Ethernet/IPv4 request we should answer (probes, announcements, our own address).
+    public static func reply(to frame: UnsafeRawBufferPointer, ourMAC: MACAddress,
+                             into reply: UnsafeMutableRawBufferPointer) -> Int? {
+        guard let ethernet = EthernetFrame(frame), ethernet.etherType == EtherType.arp else { return nil }
+        let arp = ethernet.payload
+        guard arp.count >= packetLength,
+              arp.bigEndianUInt16(at: 0) == hardwareEthernet, arp.bigEndianUInt16(at: 2) == EtherType.ipv4,
+              arp[4] == 6, arp[5] == 4, arp.bigEndianUInt16(at: 6) == operationRequest
+        else { return nil }
+        let senderMAC = arp[8..<14], senderIP = arp[14..<18], targetIP = arp[24..<28]
+        // A probe (sender 0.0.0.0) or an announcement (sender == target) asks nobody; answering a probe
+        // would make the guest think its address is taken.
+        if senderIP.allSatisfy({ $0 == 0 }) || senderIP.elementsEqual(targetIP) { return nil }
+        let length = EthernetFrame.headerLength + packetLength
+        guard reply.count >= length, ourMAC.bytes.count == 6 else { return nil }
+        var offset = 0
+        func put<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+            for byte in bytes {
+                reply[offset] = byte
+                offset += 1
+            }
+        }
+        put(senderMAC)
+        put(ourMAC.bytes)
+        put([UInt8(EtherType.arp >> 8), UInt8(EtherType.arp & 0xff)])
+        put([0, 1, 0x08, 0x00, 6, 4, 0, UInt8(operationReply)])
+        put(ourMAC.bytes)
+        put(targetIP)
+        put(senderMAC)
+        put(senderIP)
+        return length
+    }
+}
