@@ -22,21 +22,30 @@ public enum ArpResponder {
         if senderIP.allSatisfy({ $0 == 0 }) || senderIP.elementsEqual(targetIP) { return nil }
         let length = EthernetFrame.headerLength + packetLength
         guard reply.count >= length, ourMAC.bytes.count == 6 else { return nil }
-        var offset = 0
-        func put<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-            for byte in bytes {
-                reply[offset] = byte
-                offset += 1
-            }
-        }
-        put(senderMAC)
-        put(ourMAC.bytes)
-        put([UInt8(EtherType.arp >> 8), UInt8(EtherType.arp & 0xff)])
-        put([0, 1, 0x08, 0x00, 6, 4, 0, UInt8(operationReply)])
-        put(ourMAC.bytes)
-        put(targetIP)
-        put(senderMAC)
-        put(senderIP)
+        // Ethernet: back to the asker, from us. ARP: the fixed header as asked, operation reply.
+        copy(senderMAC, into: reply, at: 0)
+        copy(ourMAC.bytes, into: reply, at: 6)
+        reply.storeBigEndian(EtherType.arp, at: 12)
+        let body = EthernetFrame.headerLength
+        reply.storeBigEndian(hardwareEthernet, at: body)
+        reply.storeBigEndian(EtherType.ipv4, at: body + 2)
+        reply[body + 4] = 6
+        reply[body + 5] = 4
+        reply.storeBigEndian(operationReply, at: body + 6)
+        copy(ourMAC.bytes, into: reply, at: body + 8)
+        copy(targetIP, into: reply, at: body + 14)
+        copy(senderMAC, into: reply, at: body + 18)
+        copy(senderIP, into: reply, at: body + 24)
         return length
+    }
+
+    private static func copy<C: Collection>(_ bytes: C, into buffer: UnsafeMutableRawBufferPointer, at offset: Int)
+        where C.Element == UInt8
+    {
+        var index = offset
+        for byte in bytes {
+            buffer[index] = byte
+            index += 1
+        }
     }
 }
