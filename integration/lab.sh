@@ -53,6 +53,17 @@ lab_begin() {
     if [ "${1:-}" = with-container ]; then lab_add_ns "$CTR"; fi
 }
 
+# Starts our pasta daemon in the lab host with a PID file of its own, and tracks it for cleanup.
+# Sets PASTA_PID; returns pasta's exit status.
+lab_start_pasta() {
+    local pidfile; pidfile=$(mktemp -u /tmp/pasta-test.XXXXXX.pid); lab_track_file "$pidfile"
+    lab_in "$LAB_HOST" "$PASTA" -P "$pidfile" "$@"
+    local rc=$?
+    PASTA_PID=$(cat "$pidfile" 2>/dev/null)
+    [ -n "$PASTA_PID" ] && lab_track_pid "$PASTA_PID"
+    return $rc
+}
+
 # Starts a background command and remembers its PID for cleanup.
 lab_spawn() {
     "$@" &

@@ -5,10 +5,8 @@ set -u
 here=$(dirname "$0"); source "$here/lab.sh"; source "$here/assert.sh"
 lab_begin with-container
 PCAP=$(mktemp -u /tmp/pasta-test.XXXXXX.pcap); lab_track_file "$PCAP"
-PIDFILE=$(mktemp -u /tmp/pasta-test.XXXXXX.pid); lab_track_file "$PIDFILE"
 
-lab_in "$LAB_HOST" "$PASTA" --config-net -q -t none -u none -T none -U none -p "$PCAP" -P "$PIDFILE" --netns "$CTR"
-lab_track_pid "$(cat "$PIDFILE")"
+check "pasta starts" lab_start_pasta --config-net -q -t none -u none -T none -U none -p "$PCAP" --netns "$CTR"
 lab_in "$CTR" ping -c 1 -W 1 198.51.100.1 >/dev/null 2>&1
 lab_in "$CTR" ping -c 1 -W 1 198.51.100.77 >/dev/null 2>&1
 neigh=$(ip -n "$CTR" -j neigh show dev eth0)
