@@ -2,7 +2,8 @@
 # Installs what the build, the demo and the tests need on Debian 12 (run as root).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-packages=(iproute2 jq tcpdump iputils-ping util-linux procps)
+packages=(iproute2 jq tcpdump iputils-ping util-linux procps
+          busybox isc-dhcp-client ndisc6 iputils-arping)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

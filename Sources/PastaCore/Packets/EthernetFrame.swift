@@ -20,19 +20,3 @@ public struct EthernetFrame {
     public var etherType: UInt16 { bytes.bigEndianUInt16(at: 12) }
     public var payload: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: bytes[Self.headerLength...]) }
 }
-
-extension UnsafeRawBufferPointer {
-    /// Reads a big-endian 16-bit field; the caller has checked `offset + 2 <= count`.
-    @inline(__always)
-    func bigEndianUInt16(at offset: Int) -> UInt16 {
-        UInt16(self[offset]) << 8 | UInt16(self[offset + 1])
-    }
-}
-
-extension UnsafeMutableRawBufferPointer {
-    @inline(__always)
-    func storeBigEndian(_ value: UInt16, at offset: Int) {
-        self[offset] = UInt8(value >> 8)
-        self[offset + 1] = UInt8(truncatingIfNeeded: value)
-    }
-}

@@ -1,7 +1,8 @@
 import CLinux
 import Glibc
 
-/// The single-threaded epoll loop: tap frames in batches, signals, and the namespace quit watcher.
+/// The single-threaded epoll loop: tap frames in batches, signals, a one-second housekeeping timer and
+/// the namespace quit watcher.
 public final class EventLoop {
     private let poll: EventPoll
     private let tap: TapDevice
@@ -12,20 +13,26 @@ public final class EventLoop {
     private let command: SpawnedCommand?
     private var exitCode: Int32?
     private let tracing: Bool
-    private let ourMAC: MACAddress
-    private let replyBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
+    private let services: LocalServices
+    private var guest = GuestLink()
+    private let housekeeping: TimerDescriptor
+    private var advertisements: AdvertisementSchedule
+    private let replyBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
 
-    public init(tap: TapDevice, ourMAC: MACAddress, pcap: PcapWriter?, quitWatcher: NamespaceQuitWatcher?,
+    public init(tap: TapDevice, services: LocalServices, pcap: PcapWriter?, quitWatcher: NamespaceQuitWatcher?,
                 command: SpawnedCommand?) throws {
         poll = try EventPoll()
-        self.ourMAC = ourMAC
+        self.services = services
         self.tap = tap
         self.pcap = pcap
         self.quitWatcher = quitWatcher
         self.command = command
         tracing = Logger.shared.enabled(.trace)
+        housekeeping = try TimerDescriptor(intervalMilliseconds: 1000)
+        advertisements = AdvertisementSchedule(now: MonotonicClock.seconds())
         try tap.descriptor.setNonBlocking()
         try poll.add(tap.descriptor.raw, EventReference(.tap))
+        try poll.add(housekeeping.descriptor.raw, EventReference(.periodicTimer))
         if let quitWatcher {
             try poll.add(quitWatcher.descriptor.raw,
                          EventReference(quitWatcher.mechanism == .timer ? .quitTimer : .quitInotify))
@@ -45,7 +52,7 @@ public final class EventLoop {
                 case .signal: handleSignals()
                 case .quitTimer, .quitInotify:
                     if quitWatcher?.namespaceGone() == true { exitCode = namespaceGone() }
-                case .periodicTimer: break
+                case .periodicTimer: runHousekeeping()
                 }
             }
         }
@@ -84,7 +91,25 @@ public final class EventLoop {
 
     /// Answers what we can answer locally; everything else is dropped until its protocol handler exists.
     private func handleFrame(_ frame: UnsafeRawBufferPointer) {
-        if let length = ArpResponder.reply(to: frame, ourMAC: ourMAC, into: replyBuffer) {
+        if let ethernet = EthernetFrame(frame), guest.learn(from: ethernet, ours: services.settings.ourMAC),
+           let mac = guest.mac {
+            logDebug("guest MAC address: \(mac)")
+        }
+        switch services.answer(frame, into: replyBuffer) {
+        case .reply(let length):
+            sendToTap(UnsafeRawBufferPointer(rebasing: replyBuffer[0..<length]))
+        case .dropped(let reason):
+            logDebug(reason)
+        case .notForUs:
+            break
+        }
+    }
+
+    /// Once a second: unsolicited Router Advertisements when due.
+    private func runHousekeeping() {
+        housekeeping.acknowledge()
+        if advertisements.due(now: MonotonicClock.seconds()),
+           let length = NDPResponder.unsolicitedAdvertisement(settings: services.settings, into: replyBuffer) {
             sendToTap(UnsafeRawBufferPointer(rebasing: replyBuffer[0..<length]))
         }
     }

@@ -23,8 +23,8 @@ public enum ArpResponder {
         let length = EthernetFrame.headerLength + packetLength
         guard reply.count >= length, ourMAC.bytes.count == 6 else { return nil }
         // Ethernet: back to the asker, from us. ARP: the fixed header as asked, operation reply.
-        copy(senderMAC, into: reply, at: 0)
-        copy(ourMAC.bytes, into: reply, at: 6)
+        reply.copy(senderMAC, at: 0)
+        reply.copy(ourMAC.bytes, at: 6)
         reply.storeBigEndian(EtherType.arp, at: 12)
         let body = EthernetFrame.headerLength
         reply.storeBigEndian(hardwareEthernet, at: body)
@@ -32,20 +32,10 @@ public enum ArpResponder {
         reply[body + 4] = 6
         reply[body + 5] = 4
         reply.storeBigEndian(operationReply, at: body + 6)
-        copy(ourMAC.bytes, into: reply, at: body + 8)
-        copy(targetIP, into: reply, at: body + 14)
-        copy(senderMAC, into: reply, at: body + 18)
-        copy(senderIP, into: reply, at: body + 24)
+        reply.copy(ourMAC.bytes, at: body + 8)
+        reply.copy(targetIP, at: body + 14)
+        reply.copy(senderMAC, at: body + 18)
+        reply.copy(senderIP, at: body + 24)
         return length
-    }
-
-    private static func copy<C: Collection>(_ bytes: C, into buffer: UnsafeMutableRawBufferPointer, at offset: Int)
-        where C.Element == UInt8
-    {
-        var index = offset
-        for byte in bytes {
-            buffer[index] = byte
-            index += 1
-        }
     }
 }

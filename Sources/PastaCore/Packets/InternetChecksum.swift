@@ -1,0 +1,57 @@
+/// The Internet checksum (RFC 1071): a ones'-complement sum of 16-bit big-endian words, accumulated in
+/// 32 bits and folded at the end.
+public struct InternetChecksum {
+    private var sum: UInt64 = 0
+
+    public init() {}
+
+    /// Adds bytes as big-endian words; an odd trailing byte is padded with zero. Sums over several calls
+    /// are only correct if every call but the last has an even length.
+    @inline(__always)
+    public mutating func add(_ bytes: UnsafeRawBufferPointer) {
+        var index = 0
+        let count = bytes.count
+        while index + 1 < count {
+            sum &+= UInt64(bytes[index]) << 8 | UInt64(bytes[index + 1])
+            index += 2
+        }
+        if index < count { sum &+= UInt64(bytes[index]) << 8 }
+    }
+
+    @inline(__always)
+    public mutating func add(_ word: UInt16) { sum &+= UInt64(word) }
+
+    @inline(__always)
+    public mutating func add(_ value: UInt32) { sum &+= UInt64(value >> 16) &+ UInt64(value & 0xFFFF) }
+
+    /// The ones'-complement of the folded sum, as stored in a header.
+    public var value: UInt16 {
+        var folded = sum
+        while folded >> 16 != 0 { folded = (folded & 0xFFFF) &+ (folded >> 16) }
+        return ~UInt16(folded)
+    }
+
+    /// Checksum of the IPv4 pseudo-header (RFC 768) plus `segment`.
+    public static func ipv4(source: UnsafeRawBufferPointer, destination: UnsafeRawBufferPointer,
+                            protocolNumber: UInt8, segment: UnsafeRawBufferPointer) -> UInt16 {
+        var checksum = InternetChecksum()
+        checksum.add(source)
+        checksum.add(destination)
+        checksum.add(UInt16(protocolNumber))
+        checksum.add(UInt16(truncatingIfNeeded: segment.count))
+        checksum.add(segment)
+        return checksum.value
+    }
+
+    /// Checksum of the IPv6 pseudo-header (RFC 8200 section 8.1) plus `segment`.
+    public static func ipv6(source: UnsafeRawBufferPointer, destination: UnsafeRawBufferPointer,
+                            nextHeader: UInt8, segment: UnsafeRawBufferPointer) -> UInt16 {
+        var checksum = InternetChecksum()
+        checksum.add(source)
+        checksum.add(destination)
+        checksum.add(UInt32(truncatingIfNeeded: segment.count))
+        checksum.add(UInt16(nextHeader))
+        checksum.add(segment)
+        return checksum.value
+    }
+}
