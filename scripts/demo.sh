@@ -34,6 +34,20 @@ else
 fi
 tcpdump -n -r "$PCAP" 2>/dev/null | head -n 5
 echo
+echo "### a second namespace, WITHOUT --config-net: busybox udhcpc gets the same address from pasta's DHCP server"
+CTR2="$LAB_ID-dhcp"; lab_add_ns "$CTR2"
+PIDFILE2="/tmp/$LAB_ID-2.pid"; lab_track_file "$PIDFILE2"
+lab_in "$LAB_HOST" "$PASTA" -q -t none -u none -T none -U none -P "$PIDFILE2" --netns "$CTR2" || exit 1
+lab_track_pid "$(cat "$PIDFILE2")"
+ip -n "$CTR2" link set eth0 up
+SCRIPT="/tmp/$LAB_ID-udhcpc"; lab_track_file "$SCRIPT"
+printf '%s\n' '#!/bin/sh' '[ "$1" = bound ] || exit 0' 'ip addr add "$ip/$mask" dev "$interface"' \
+    'ip route add default via "$router"' >"$SCRIPT"
+chmod +x "$SCRIPT"
+lab_in "$CTR2" busybox udhcpc -i eth0 -n -q -f -t 3 -T 2 -s "$SCRIPT" 2>&1 | grep -i lease
+ip -n "$CTR2" -br -4 addr show eth0
+ip -n "$CTR2" -4 route
+echo
 echo "### ip netns del $CTR: pasta notices and exits"
 pid=$(cat "$PIDFILE")
 ip netns del "$CTR"
