@@ -171,3 +171,156 @@ int CLinux_run_on_thread(void (*body)(void *), void *context) {
     pthread_join(thread, NULL);
     return 0;
 }
+
+/* Sockets over raw addresses. */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <linux/sockios.h>
+#include <sys/resource.h>
+#include <sys/uio.h>
+
+static socklen_t make_sockaddr(struct sockaddr_storage *storage, int family, const uint8_t *address,
+                               uint16_t port) {
+    memset(storage, 0, sizeof(*storage));
+    if (family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)storage;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(port);
+        memcpy(&sin->sin_addr, address, 4);
+        return sizeof(*sin);
+    }
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)storage;
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(port);
+    memcpy(&sin6->sin6_addr, address, 16);
+    return sizeof(*sin6);
+}
+
+static void read_sockaddr(const struct sockaddr_storage *storage, int *family, uint8_t *address,
+                          uint16_t *port) {
+    if (storage->ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)storage;
+        *family = AF_INET;
+        memcpy(address, &sin->sin_addr, 4);
+        *port = ntohs(sin->sin_port);
+        return;
+    }
+    const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)storage;
+    *port = ntohs(sin6->sin6_port);
+    if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+        *family = AF_INET;
+        memcpy(address, (const uint8_t *)&sin6->sin6_addr + 12, 4);
+    } else {
+        *family = AF_INET6;
+        memcpy(address, &sin6->sin6_addr, 16);
+    }
+}
+
+int CLinux_socket(int family, int type) {
+    return socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
+
+int CLinux_bind_ip(int fd, int family, const uint8_t *address, uint16_t port, const char *device) {
+    if (device && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, device, strlen(device) + 1) < 0) return -1;
+    struct sockaddr_storage storage;
+    socklen_t length = make_sockaddr(&storage, family, address, port);
+    return bind(fd, (struct sockaddr *)&storage, length);
+}
+
+int CLinux_connect_ip(int fd, int family, const uint8_t *address, uint16_t port) {
+    struct sockaddr_storage storage;
+    socklen_t length = make_sockaddr(&storage, family, address, port);
+    return connect(fd, (struct sockaddr *)&storage, length);
+}
+
+int CLinux_listen_ip(int family, const uint8_t *address, uint16_t port, int backlog) {
+    int fd = CLinux_socket(family, SOCK_STREAM);
+    if (fd < 0) return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (CLinux_bind_ip(fd, family, address, port, NULL) < 0 || listen(fd, backlog) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int CLinux_accept_ip(int fd, int *family, uint8_t *address, uint16_t *port) {
+    struct sockaddr_storage storage;
+    socklen_t length = sizeof(storage);
+    int client = accept4(fd, (struct sockaddr *)&storage, &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (client >= 0) read_sockaddr(&storage, family, address, port);
+    return client;
+}
+
+int CLinux_local_ip(int fd, int *family, uint8_t *address, uint16_t *port) {
+    struct sockaddr_storage storage;
+    socklen_t length = sizeof(storage);
+    if (getsockname(fd, (struct sockaddr *)&storage, &length) < 0) return -1;
+    read_sockaddr(&storage, family, address, port);
+    return 0;
+}
+
+int CLinux_socket_error(int fd) {
+    int error = 0;
+    socklen_t length = sizeof(error);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) < 0) return errno;
+    return error;
+}
+
+int CLinux_send_queue_bytes(int fd) {
+    int bytes = 0;
+    if (ioctl(fd, SIOCOUTQ, &bytes) < 0) return -1;
+    return bytes;
+}
+
+int CLinux_send_buffer_size(int fd) {
+    int size = 0;
+    socklen_t length = sizeof(size);
+    if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, &length) < 0) return -1;
+    return size;
+}
+
+int CLinux_set_peek_offset(int fd, int offset) {
+    return setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &offset, sizeof(offset));
+}
+
+long CLinux_peek_into(int fd, void *const *bases, const size_t *lengths, int count) {
+    struct iovec iov[128];
+    if (count > 128) count = 128;
+    for (int i = 0; i < count; i++) {
+        iov[i].iov_base = bases[i];
+        iov[i].iov_len = lengths[i];
+    }
+    struct msghdr message = {.msg_iov = iov, .msg_iovlen = (size_t)count};
+    return recvmsg(fd, &message, MSG_PEEK | MSG_DONTWAIT);
+}
+
+long CLinux_discard(int fd, size_t count) { return recv(fd, NULL, count, MSG_TRUNC | MSG_DONTWAIT); }
+
+long CLinux_send(int fd, const void *buffer, size_t length) {
+    return send(fd, buffer, length, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+int CLinux_shutdown_write(int fd) { return shutdown(fd, SHUT_WR); }
+
+int CLinux_set_linger_reset(int fd) {
+    struct linger linger = {.l_onoff = 1, .l_linger = 0};
+    return setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, sizeof(linger));
+}
+
+int CLinux_set_nodelay(int fd) {
+    int one = 1;
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+long CLinux_raise_file_limit(void) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) < 0) return -1;
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) < 0) return -1;
+    return (long)limit.rlim_cur;
+}

@@ -66,4 +66,36 @@ int CLinux_set_parent_death_signal(int sig);
 void CLinux_syslog(int priority, const char *message);
 void CLinux_openlog(const char *ident);
 
+// TCP/UDP sockets over raw addresses: `address` holds 4 (AF_INET) or 16 (AF_INET6) bytes in network order,
+// so Swift never builds a sockaddr. All sockets are non-blocking and close-on-exec.
+int CLinux_socket(int family, int type);
+// Binds to address:port (an all-zero address is the wildcard); `device` (or NULL) sets SO_BINDTODEVICE.
+int CLinux_bind_ip(int fd, int family, const uint8_t *address, uint16_t port, const char *device);
+// Starts a connect(); 0 or -1 with errno (EINPROGRESS while in progress).
+int CLinux_connect_ip(int fd, int family, const uint8_t *address, uint16_t port);
+// A listening TCP socket on address:port; IPv6 ones are v6-only.
+int CLinux_listen_ip(int family, const uint8_t *address, uint16_t port, int backlog);
+// accept4(); the peer's family, address (IPv4-mapped IPv6 is unmapped) and port are written out.
+int CLinux_accept_ip(int fd, int *family, uint8_t *address, uint16_t *port);
+// The local address and port of a socket, as above.
+int CLinux_local_ip(int fd, int *family, uint8_t *address, uint16_t *port);
+// The pending error of a socket (SO_ERROR), or errno if that can't be read.
+int CLinux_socket_error(int fd);
+// Bytes in a TCP socket's send queue not yet acknowledged by the peer (SIOCOUTQ), and its SO_SNDBUF.
+int CLinux_send_queue_bytes(int fd);
+int CLinux_send_buffer_size(int fd);
+// SO_PEEK_OFF: where the next MSG_PEEK read starts; -1 where the kernel doesn't support it for TCP.
+int CLinux_set_peek_offset(int fd, int offset);
+// Peeks into `count` buffers (one iovec each) without consuming; returns bytes, 0 at EOF, -1 with errno.
+long CLinux_peek_into(int fd, void *const *bases, const size_t *lengths, int count);
+// Drops `count` bytes from the receive queue (MSG_TRUNC); returns how many.
+long CLinux_discard(int fd, size_t count);
+long CLinux_send(int fd, const void *buffer, size_t length);
+int CLinux_shutdown_write(int fd);
+// SO_LINGER with a zero timeout: close() then sends RST instead of FIN.
+int CLinux_set_linger_reset(int fd);
+int CLinux_set_nodelay(int fd);
+// Raises RLIMIT_NOFILE's soft limit to the hard limit; returns the new soft limit.
+long CLinux_raise_file_limit(void);
+
 #endif

@@ -7,15 +7,31 @@ public struct InternetChecksum {
 
     /// Adds bytes as big-endian words; an odd trailing byte is padded with zero. Sums over several calls
     /// are only correct if every call but the last has an even length.
+    ///
+    /// The ones'-complement sum doesn't depend on byte order (RFC 1071 section 2B): the bytes are summed as
+    /// native 32-bit words, eight bytes per step, and the folded result is byte-swapped once at the end.
     @inline(__always)
     public mutating func add(_ bytes: UnsafeRawBufferPointer) {
-        var index = 0
+        guard let base = bytes.baseAddress else { return }
         let count = bytes.count
-        while index + 1 < count {
-            sum &+= UInt64(bytes[index]) << 8 | UInt64(bytes[index + 1])
+        var native: UInt64 = 0
+        var index = 0
+        // Two 32-bit halves per 8-byte load: 2^32 additions of 2^32 can't overflow 64 bits.
+        while index + 8 <= count {
+            let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            native &+= (word & 0xFFFF_FFFF) &+ (word >> 32)
+            index += 8
+        }
+        while index + 2 <= count {
+            native &+= UInt64(base.loadUnaligned(fromByteOffset: index, as: UInt16.self))
             index += 2
         }
-        if index < count { sum &+= UInt64(bytes[index]) << 8 }
+        if index < count {
+            // The odd byte is the high byte of a big-endian word, the low byte of a little-endian one.
+            native &+= UInt64(bytes[index]) << (1.littleEndian == 1 ? 0 : 8)
+        }
+        while native >> 16 != 0 { native = (native & 0xFFFF) &+ (native >> 16) }
+        sum &+= UInt64(UInt16(bigEndian: UInt16(truncatingIfNeeded: native)))
     }
 
     @inline(__always)
