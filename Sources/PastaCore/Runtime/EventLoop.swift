@@ -1,8 +1,8 @@
 import CLinux
 import Glibc
 
-/// The single-threaded epoll loop: tap frames in batches, signals, a one-second housekeeping timer and
-/// the namespace quit watcher.
+/// The single-threaded epoll loop: tap frames in batches, TCP sockets and listeners, signals, a 100 ms
+/// housekeeping timer and the namespace quit watcher.
 public final class EventLoop {
     private let poll: EventPoll
     private let tap: TapDevice
@@ -14,21 +14,27 @@ public final class EventLoop {
     private var exitCode: Int32?
     private let tracing: Bool
     private let services: LocalServices
+    private let sink: TapSink
+    private let tcp: TCPFlows
+    private let tcpEnabled: Bool
     private var guest = GuestLink()
     private let housekeeping: TimerDescriptor
     private var advertisements: AdvertisementSchedule
     private let replyBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
 
-    public init(tap: TapDevice, services: LocalServices, pcap: PcapWriter?, quitWatcher: NamespaceQuitWatcher?,
-                command: SpawnedCommand?) throws {
+    public init(tap: TapDevice, configuration: RuntimeConfiguration, pcap: PcapWriter?,
+                quitWatcher: NamespaceQuitWatcher?, command: SpawnedCommand?) throws {
         poll = try EventPoll()
-        self.services = services
+        services = LocalServices(ServiceSettings(configuration))
+        sink = TapSink(tap: tap, pcap: pcap)
+        tcp = try TCPFlows(configuration: configuration, poll: poll, sink: sink)
+        tcpEnabled = !configuration.options.noTCP
         self.tap = tap
         self.pcap = pcap
         self.quitWatcher = quitWatcher
         self.command = command
         tracing = Logger.shared.enabled(.trace)
-        housekeeping = try TimerDescriptor(intervalMilliseconds: 1000)
+        housekeeping = try TimerDescriptor(intervalMilliseconds: 100)
         advertisements = AdvertisementSchedule(now: MonotonicClock.seconds())
         try tap.descriptor.setNonBlocking()
         try poll.add(tap.descriptor.raw, EventReference(.tap))
@@ -53,6 +59,9 @@ public final class EventLoop {
                 case .quitTimer, .quitInotify:
                     if quitWatcher?.namespaceGone() == true { exitCode = namespaceGone() }
                 case .periodicTimer: runHousekeeping()
+                case .tcpSocket: tcp.socketEvent(index: Int(event.reference.index), events: event.events,
+                                                 now: MonotonicClock.milliseconds())
+                case .tcpListener: tcp.listenerEvent(index: Int(event.reference.index), now: MonotonicClock.milliseconds())
                 }
             }
         }
@@ -79,21 +88,39 @@ public final class EventLoop {
     private func readTap() throws {
         while true {
             let count = try batch.fill(from: tap.descriptor)
+            let now = MonotonicClock.milliseconds()
             for index in 0..<count {
                 let frame = batch[index]
                 pcap?.record(frame)
                 if tracing { logTrace("tap: \(frame.count) bytes from the namespace") }
-                handleFrame(frame)
+                handleFrame(frame, now: now)
             }
+            tcp.flushAcks()
             if count < batch.capacity { return }
         }
     }
 
-    /// Answers what we can answer locally; everything else is dropped until its protocol handler exists.
-    private func handleFrame(_ frame: UnsafeRawBufferPointer) {
-        if let ethernet = EthernetFrame(frame), guest.learn(from: ethernet, ours: services.settings.ourMAC),
-           let mac = guest.mac {
+    /// TCP goes to its flows; what the services answer is answered; everything else is dropped until its
+    /// protocol handler exists.
+    private func handleFrame(_ frame: UnsafeRawBufferPointer, now: Int) {
+        guard let ethernet = EthernetFrame(frame) else { return }
+        if guest.learn(from: ethernet, ours: services.settings.ourMAC), let mac = guest.mac {
             logDebug("guest MAC address: \(mac)")
+            tcp.guestMAC = mac.bytes
+        }
+        switch ethernet.etherType {
+        case EtherType.ipv4:
+            if let packet = IPv4Packet(ethernet.payload), packet.protocolNumber == IPProtocol.tcp {
+                if tcpEnabled { tcp.handle(ipv4: packet, now: now) }
+                return
+            }
+        case EtherType.ipv6:
+            if let packet = IPv6Packet(ethernet.payload), packet.nextHeader == IPProtocol.tcp {
+                if tcpEnabled { tcp.handle(ipv6: packet, now: now) }
+                return
+            }
+        default:
+            break
         }
         switch services.answer(frame, into: replyBuffer) {
         case .reply(let length):
@@ -105,19 +132,17 @@ public final class EventLoop {
         }
     }
 
-    /// Once a second: unsolicited Router Advertisements when due.
+    /// Every 100 ms: TCP timers, and unsolicited Router Advertisements when due.
     private func runHousekeeping() {
         housekeeping.acknowledge()
+        tcp.tick(now: MonotonicClock.milliseconds())
         if advertisements.due(now: MonotonicClock.seconds()),
            let length = NDPResponder.unsolicitedAdvertisement(settings: services.settings, into: replyBuffer) {
             sendToTap(UnsafeRawBufferPointer(rebasing: replyBuffer[0..<length]))
         }
     }
 
-    private func sendToTap(_ frame: UnsafeRawBufferPointer) {
-        pcap?.record(frame)
-        tap.send(frame)
-    }
+    private func sendToTap(_ frame: UnsafeRawBufferPointer) { sink.send(frame) }
 
     deinit { replyBuffer.deallocate() }
 

@@ -8,6 +8,8 @@ public enum EventKind: UInt8 {
     case quitTimer
     case quitInotify
     case periodicTimer
+    case tcpSocket
+    case tcpListener
 }
 
 /// A tagged epoll reference: kind in the top byte, an index for the kind's own table below it.
@@ -48,6 +50,10 @@ public final class EventPoll {
 
     public func add(_ fd: Int32, _ reference: EventReference, events: UInt32 = CLinux_EPOLLIN) throws {
         try retryingEINTR("epoll_ctl add") { CLinux_epoll_add(descriptor.raw, fd, events, reference.packed) }
+    }
+
+    public func modify(_ fd: Int32, _ reference: EventReference, events: UInt32) throws {
+        try retryingEINTR("epoll_ctl modify") { CLinux_epoll_modify(descriptor.raw, fd, events, reference.packed) }
     }
 
     public func remove(_ fd: Int32) {

@@ -1,0 +1,73 @@
+/// How addresses change between the guest's view and the host's sockets (man page, NOTES).
+public struct AddressTranslation {
+    public var gateway4: IPv4Address?
+    public var gateway6: IPv6Address?
+    /// The guest's configured addresses: on the host, these are the host's own.
+    public var guestAddress4: IPv4Address?
+    public var guestAddress6: IPv6Address?
+    /// Connections to the gateway go to the host's loopback (off with --no-map-gw).
+    public var mapGatewayToLoopback: Bool
+    /// `--map-host-loopback ADDR`: ADDR goes to the host's loopback.
+    public var hostLoopbackAlias: IPAddress?
+    /// `--map-guest-addr ADDR`: ADDR goes to the guest's address as the host has it.
+    public var guestAddressAlias: IPAddress?
+    /// `-o`: source addresses for outbound sockets.
+    public var outbound4: IPv4Address?
+    public var outbound6: IPv6Address?
+    public var outboundInterface4: String?
+    public var outboundInterface6: String?
+
+    public init(_ configuration: RuntimeConfiguration) {
+        let options = configuration.options
+        gateway4 = configuration.ipv4?.gateway
+        gateway6 = configuration.ipv6?.gateway
+        guestAddress4 = configuration.ipv4?.address
+        guestAddress6 = configuration.ipv6.flatMap { $0.address.isLinkLocal ? nil : $0.address }
+        mapGatewayToLoopback = !options.noMapGateway
+        hostLoopbackAlias = options.mapHostLoopback
+        guestAddressAlias = options.mapGuestAddress
+        outbound4 = options.outbound4
+        outbound6 = options.outbound6
+        outboundInterface4 = options.outboundInterface4
+        outboundInterface6 = options.outboundInterface6
+    }
+
+    /// Where a socket connects for a guest's packet to `destination`.
+    public func hostDestination(for destination: IPAddress) -> IPAddress {
+        if let alias = guestAddressAlias, alias == destination {
+            switch destination {
+            case .v4: if let a = guestAddress4 { return .v4(a) }
+            case .v6: if let a = guestAddress6 { return .v6(a) }
+            }
+        }
+        if hostLoopbackAlias == destination { return loopback(like: destination) }
+        if mapGatewayToLoopback {
+            switch destination {
+            case .v4(let a) where a == gateway4: return .v4(.loopback)
+            case .v6(let a) where a == gateway6: return .v6(.loopback)
+            default: break
+            }
+        }
+        return destination
+    }
+
+    /// The source the guest sees for a connection from `source` on the host: loopback and the host's
+    /// own address become the gateway (or the --map-host-loopback address), as the guest can't reply to them.
+    public func guestSource(for source: IPAddress) -> IPAddress? {
+        switch source {
+        case .v4(let a):
+            guard a.isLoopback || a == guestAddress4 || a.isUnspecified else { return source }
+            if case .v4? = hostLoopbackAlias { return hostLoopbackAlias }
+            return gateway4.map(IPAddress.v4)
+        case .v6(let a):
+            guard a.isLoopback || a == guestAddress6 || a.isUnspecified else { return source }
+            if case .v6? = hostLoopbackAlias { return hostLoopbackAlias }
+            return gateway6.map(IPAddress.v6)
+        }
+    }
+
+    private func loopback(like address: IPAddress) -> IPAddress {
+        if case .v4 = address { return .v4(.loopback) }
+        return .v6(.loopback)
+    }
+}

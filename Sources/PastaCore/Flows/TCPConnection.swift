@@ -1,0 +1,66 @@
+/// One TCP connection between the guest and a host socket. No data is buffered here: what the host sent
+/// stays in the socket's receive queue until the guest acknowledges it, and what the guest sent is
+/// acknowledged only once the socket took it.
+public final class TCPConnection {
+    public enum State {
+        /// Guest sent SYN; our socket is connecting.
+        case connecting
+        /// Socket connected; our SYN-ACK is out, waiting for the guest's ACK.
+        case synAckSent
+        /// Accepted on a host listener; our SYN is out, waiting for the guest's SYN-ACK.
+        case synSent
+        case established
+    }
+
+    let index: Int
+    let key: FlowKey
+    let socket: Descriptor
+    let isIPv4: Bool
+    var state: State
+
+    // Sequence space towards the guest (ours) and from it.
+    var sendUnacknowledged: UInt32 = 0
+    var sendNext: UInt32 = 0
+    var receiveNext: UInt32 = 0
+    /// Our initial sequence number; the SYN or SYN-ACK carries it.
+    var initialSequence: UInt32 = 0
+
+    var guestWindow: UInt32 = 65535
+    var guestWindowScale: UInt8 = 0
+    var ourWindowScale: UInt8 = 0
+    var scaling = false
+    /// Payload bytes per segment towards the guest.
+    var segmentSize = 536
+    var lastAdvertisedWindow: UInt32 = 0
+
+    // Half-closes: the guest's FIN reached the socket (shutdown), the socket's EOF reached the guest.
+    var guestFinished = false
+    var socketEOF = false
+    var finSent = false
+    var finAcknowledged = false
+
+    var ackPending = false
+    var duplicateAcks = 0
+    /// Milliseconds (monotonic) of the last progress, and when unacknowledged data is resent.
+    var lastActivity: Int
+    var retransmitAt: Int = .max
+    var retransmitTimeout = 200
+    var retries = 0
+    var watchingWritable = false
+
+    init(index: Int, key: FlowKey, socket: Descriptor, state: State, now: Int) {
+        self.index = index
+        self.key = key
+        self.socket = socket
+        self.state = state
+        isIPv4 = key.guest.isIPv4
+        lastActivity = now
+    }
+
+    /// Data (not SYN or FIN) sent to the guest and not yet acknowledged.
+    var bytesInFlight: UInt32 { sendNext &- sendUnacknowledged &- (finSent ? 1 : 0) }
+}
+
+/// Sequence number comparison modulo 2^32 (RFC 9293 section 3.4).
+@inline(__always) func sequenceLess(_ a: UInt32, _ b: UInt32) -> Bool { Int32(bitPattern: a &- b) < 0 }
+@inline(__always) func sequenceLessOrEqual(_ a: UInt32, _ b: UInt32) -> Bool { Int32(bitPattern: a &- b) <= 0 }

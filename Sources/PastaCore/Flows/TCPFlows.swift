@@ -1,0 +1,632 @@
+import CLinux
+import Glibc
+
+/// TCP translation between segments on the tap and ordinary host sockets, without a TCP stack of our own:
+/// the socket's queues are the only buffers (see TCPConnection).
+public final class TCPFlows {
+    /// Segments read from a socket per peek: with 64 KiB segments, 2 MiB at once.
+    static let framesPerPeek = 32
+    static let frameSize = FrameBatch.frameCapacity
+    /// Our window scale: windows up to 16 MiB, beyond any socket buffer the kernel autotunes to.
+    static let ourWindowScale: UInt8 = 8
+    static let initialRetransmitTimeout = 200
+    static let maximumRetransmitTimeout = 10_000
+    static let maximumRetries = 10
+    static let handshakeTimeout = 1000
+    static let idleTimeout = 2 * 3600 * 1000
+
+    let table: FlowTable<TCPConnection>
+    private let poll: EventPoll
+    private let sink: FrameSink
+    private let ourMAC: [UInt8]
+    public var guestMAC: [UInt8] = ReplyFrame.broadcastMAC
+    let translation: AddressTranslation
+    /// Guest addresses seen in its frames; inbound connections go to these, else to the configured ones.
+    private var observedGuest4: IPv4Address?
+    private var observedGuest6: IPv6Address?
+    /// Largest payload per segment our MTU allows, per family.
+    private let maximumPayload4: Int
+    private let maximumPayload6: Int
+    private let frames: UnsafeMutableRawPointer
+    private let control: UnsafeMutableRawBufferPointer
+    private let peekBases: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    private let peekLengths: UnsafeMutablePointer<Int>
+    private var ackQueue: [Int] = []
+    private var tableFullLogged = false
+    let listeners: TCPListeners
+
+    public init(configuration: RuntimeConfiguration, poll: EventPoll, sink: FrameSink) throws {
+        self.poll = poll
+        self.sink = sink
+        ourMAC = configuration.ourMAC.bytes
+        translation = AddressTranslation(configuration)
+        let mtu = configuration.mtu == 0 ? RuntimeConfiguration.defaultMTU : configuration.mtu
+        let largest = Self.frameSize - TCPFrameWriter.payloadOffset(ipv4: false)
+        maximumPayload4 = min(mtu - 40, largest)
+        maximumPayload6 = min(mtu - 60, largest)
+        let fileLimit = CLinux_raise_file_limit()
+        // Every flow holds one socket; keep room for listeners and our own descriptors.
+        table = FlowTable(capacity: max(64, min(65536, (fileLimit > 0 ? Int(fileLimit) : 1024) - 256)))
+        frames = UnsafeMutableRawPointer.allocate(byteCount: Self.framesPerPeek * Self.frameSize, alignment: 64)
+        control = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 16)
+        peekBases = .allocate(capacity: Self.framesPerPeek)
+        peekLengths = .allocate(capacity: Self.framesPerPeek)
+        listeners = try TCPListeners(configuration: configuration, poll: poll)
+    }
+
+    deinit {
+        frames.deallocate()
+        control.deallocate()
+        peekBases.deallocate()
+        peekLengths.deallocate()
+    }
+
+    // MARK: Segments from the guest
+
+    public func handle(ipv4 packet: IPv4Packet, now: Int) {
+        guard let segment = TCPSegment(packet.payload) else { return }
+        let source = packet.sourceAddress
+        if !source.isUnspecified, observedGuest4 != source { observedGuest4 = source }
+        let key = FlowKey(guest: FlowAddress(ipv4: source.value), remote: FlowAddress(ipv4: packet.destinationAddress.value),
+                          guestPort: segment.sourcePort, remotePort: segment.destinationPort)
+        handle(segment, key: key, now: now)
+    }
+
+    public func handle(ipv6 packet: IPv6Packet, now: Int) {
+        guard let segment = TCPSegment(packet.payload) else { return }
+        let source = packet.sourceAddress
+        if !source.isLinkLocal, !source.isUnspecified, observedGuest6 != source { observedGuest6 = source }
+        let destination = packet.destinationAddress
+        let key = FlowKey(guest: FlowAddress(high: source.high, low: source.low),
+                          remote: FlowAddress(high: destination.high, low: destination.low),
+                          guestPort: segment.sourcePort, remotePort: segment.destinationPort)
+        handle(segment, key: key, now: now)
+    }
+
+    private func handle(_ segment: TCPSegment, key: FlowKey, now: Int) {
+        guard let index = table.index(of: key), let connection = table[index] else {
+            if segment.has(TCPFlags.syn) && !segment.has(TCPFlags.ack) {
+                openOutbound(segment, key: key, now: now)
+            } else if !segment.has(TCPFlags.rst) {
+                resetUnknown(segment, key: key)
+            }
+            return
+        }
+        connection.lastActivity = now
+        if segment.has(TCPFlags.rst) {
+            // RFC 5961 section 3: only a reset at the expected sequence number is believed.
+            if segment.sequence == connection.receiveNext || connection.state == .synSent {
+                logDebug("TCP: guest reset \(describe(connection))")
+                close(connection, abort: true)
+            }
+            return
+        }
+        switch connection.state {
+        case .connecting:
+            return  // a retransmitted SYN while we connect: the SYN-ACK follows once connected
+        case .synAckSent:
+            if segment.has(TCPFlags.syn) {
+                sendControl(connection, flags: TCPFlags.syn | TCPFlags.ack, sequence: connection.initialSequence)
+                return
+            }
+            guard segment.has(TCPFlags.ack), segment.acknowledgment == connection.initialSequence &+ 1 else { return }
+            connection.sendUnacknowledged = segment.acknowledgment
+            connection.state = .established
+            connection.retransmitAt = .max
+            connection.retries = 0
+        case .synSent:
+            guard segment.has(TCPFlags.syn), segment.has(TCPFlags.ack),
+                  segment.acknowledgment == connection.initialSequence &+ 1
+            else { return }
+            acceptSynAck(connection, segment)
+            return
+        case .established:
+            if segment.has(TCPFlags.syn) {
+                queueAck(connection)
+                return
+            }
+        }
+        if segment.has(TCPFlags.ack) { processAck(connection, segment, now: now) }
+        guard table[connection.index] === connection else { return }
+        if segment.payloadLength > 0 || segment.has(TCPFlags.fin) { processData(connection, segment) }
+        guard table[connection.index] === connection else { return }
+        closeIfDone(connection)
+    }
+
+    /// A guest SYN: connect a host socket to the (translated) destination; the SYN-ACK waits for it.
+    private func openOutbound(_ segment: TCPSegment, key: FlowKey, now: Int) {
+        let destination = translation.hostDestination(for: key.remote.ip)
+        let family = destination.family
+        let fd = CLinux_socket(family, Int32(SOCK_STREAM.rawValue))
+        guard fd >= 0 else {
+            logWarning("TCP: can't open a socket: \(String(cString: strerror(errno)))")
+            return resetUnknown(segment, key: key)
+        }
+        let socket = Descriptor(fd)
+        guard prepare(fd) else { return resetUnknown(segment, key: key) }
+        if !destination.isLoopback, !bindOutbound(fd, destination) { return resetUnknown(segment, key: key) }
+        let bytes = destination.networkBytes
+        if CLinux_connect_ip(fd, family, bytes, key.remotePort) < 0 && errno != EINPROGRESS {
+            logDebug("TCP: connect to \(destination) port \(key.remotePort): \(String(cString: strerror(errno)))")
+            return resetUnknown(segment, key: key)
+        }
+        guard let connection = table.insert(key, { index in
+            TCPConnection(index: index, key: key, socket: socket, state: .connecting, now: now)
+        }) else {
+            logTableFull()
+            return resetUnknown(segment, key: key)
+        }
+        connection.receiveNext = segment.sequence &+ 1
+        connection.initialSequence = UInt32.random(in: 0...UInt32.max)
+        applySynOptions(connection, segment)
+        connection.guestWindow = UInt32(segment.window)
+        do {
+            try poll.add(fd, EventReference(.tcpSocket, index: UInt32(connection.index)), events: CLinux_EPOLLOUT)
+        } catch {
+            return close(connection, abort: true)
+        }
+        logDebug("TCP: guest connects to \(key.remote.ip) port \(key.remotePort) via \(destination)")
+    }
+
+    /// Socket options every connection needs: no Nagle delay (the guest's stack already coalesces), and
+    /// a peek offset, so each MSG_PEEK continues after what was already sent to the guest.
+    private func prepare(_ fd: Int32) -> Bool {
+        _ = CLinux_set_nodelay(fd)
+        guard CLinux_set_peek_offset(fd, 0) == 0 else {
+            logError("TCP: this kernel has no SO_PEEK_OFF for TCP sockets (Linux 6.10 or later needed)")
+            return false
+        }
+        return true
+    }
+
+    /// Binds an outbound socket to `-o` or `--outbound-if4/6`, if given; false when that fails.
+    private func bindOutbound(_ fd: Int32, _ destination: IPAddress) -> Bool {
+        let address: IPAddress?, device: String?
+        switch destination {
+        case .v4: (address, device) = (translation.outbound4.map(IPAddress.v4), translation.outboundInterface4)
+        case .v6: (address, device) = (translation.outbound6.map(IPAddress.v6), translation.outboundInterface6)
+        }
+        guard address != nil || device != nil else { return true }
+        let bytes = address?.networkBytes ?? [UInt8](repeating: 0, count: destination.networkBytes.count)
+        if CLinux_bind_ip(fd, destination.family, bytes, 0, device) < 0 {
+            logDebug("TCP: can't bind the outbound socket: \(String(cString: strerror(errno)))")
+            return false
+        }
+        return true
+    }
+
+    private func applySynOptions(_ connection: TCPConnection, _ segment: TCPSegment) {
+        let options = segment.synOptions
+        let largest = connection.isIPv4 ? maximumPayload4 : maximumPayload6
+        let announced = Int(options.maximumSegmentSize ?? (connection.isIPv4 ? 536 : 1220))
+        connection.segmentSize = max(64, min(announced, largest))
+        if let scale = options.windowScale {
+            connection.scaling = true
+            connection.guestWindowScale = scale
+            connection.ourWindowScale = Self.ourWindowScale
+        }
+    }
+
+    /// The guest answered our SYN for an inbound connection.
+    private func acceptSynAck(_ connection: TCPConnection, _ segment: TCPSegment) {
+        connection.receiveNext = segment.sequence &+ 1
+        let offeredScale = connection.scaling
+        connection.scaling = false
+        connection.guestWindowScale = 0
+        connection.ourWindowScale = 0
+        applySynOptions(connection, segment)
+        if !offeredScale { connection.scaling = false }
+        if !connection.scaling { connection.ourWindowScale = 0 }
+        connection.guestWindow = UInt32(segment.window)
+        connection.sendUnacknowledged = segment.acknowledgment
+        connection.sendNext = segment.acknowledgment
+        connection.state = .established
+        connection.retransmitAt = .max
+        connection.retries = 0
+        sendControl(connection, flags: TCPFlags.ack, sequence: connection.sendNext)
+        pump(connection)
+    }
+
+    private func processAck(_ connection: TCPConnection, _ segment: TCPSegment, now: Int) {
+        let ack = segment.acknowledgment
+        let window = UInt32(segment.window) << UInt32(connection.guestWindowScale)
+        if sequenceLess(connection.sendUnacknowledged, ack) && sequenceLessOrEqual(ack, connection.sendNext) {
+            var acknowledged = Int(ack &- connection.sendUnacknowledged)
+            if connection.finSent && ack == connection.sendNext {
+                connection.finAcknowledged = true
+                acknowledged -= 1
+            }
+            if acknowledged > 0 { discard(connection, acknowledged) }
+            connection.sendUnacknowledged = ack
+            connection.duplicateAcks = 0
+            connection.retries = 0
+            connection.retransmitTimeout = Self.initialRetransmitTimeout
+            let outstanding = connection.bytesInFlight > 0 || (connection.finSent && !connection.finAcknowledged)
+            connection.retransmitAt = outstanding ? now + connection.retransmitTimeout : .max
+            connection.guestWindow = window
+            pump(connection)
+        } else if ack == connection.sendUnacknowledged {
+            let probe = segment.payloadLength == 0 && !segment.has(TCPFlags.fin) && window == connection.guestWindow
+            let opened = window > connection.guestWindow
+            connection.guestWindow = window
+            if probe && connection.bytesInFlight > 0 {
+                connection.duplicateAcks += 1
+                // Fast retransmit (RFC 5681 section 3.2) without SACK: everything from the hole on.
+                if connection.duplicateAcks == 3 { rewind(connection) }
+            } else if opened {
+                pump(connection)
+            }
+        }
+    }
+
+    /// Drops bytes the guest acknowledged from the socket's receive queue.
+    private func discard(_ connection: TCPConnection, _ count: Int) {
+        var left = count
+        while left > 0 {
+            let n = CLinux_discard(connection.socket.raw, left)
+            if n <= 0 { break }
+            left -= n
+        }
+    }
+
+    private func processData(_ connection: TCPConnection, _ segment: TCPSegment) {
+        var payload = segment.payload
+        let sequence = segment.sequence
+        if sequence != connection.receiveNext {
+            guard sequenceLess(sequence, connection.receiveNext) else {
+                queueAck(connection)  // out of order: a duplicate ACK tells the guest where we are
+                return
+            }
+            let old = Int(connection.receiveNext &- sequence)
+            if old > payload.count || (old == payload.count && !segment.has(TCPFlags.fin)) {
+                queueAck(connection)
+                return
+            }
+            payload = UnsafeRawBufferPointer(rebasing: payload[old...])
+        }
+        if !payload.isEmpty {
+            if connection.guestFinished { return }
+            let written = CLinux_send(connection.socket.raw, payload.baseAddress, payload.count)
+            if written < 0 {
+                if errno == EAGAIN || errno == EWOULDBLOCK {
+                    watchWritable(connection)
+                    queueAck(connection)
+                    return
+                }
+                logDebug("TCP: write to \(describe(connection)): \(String(cString: strerror(errno)))")
+                return resetGuest(connection)
+            }
+            connection.receiveNext = connection.receiveNext &+ UInt32(written)
+            queueAck(connection)
+            if written < payload.count {
+                watchWritable(connection)
+                return  // the FIN, if any, comes again with the rest
+            }
+        }
+        if segment.has(TCPFlags.fin) && !connection.guestFinished {
+            connection.receiveNext = connection.receiveNext &+ 1
+            connection.guestFinished = true
+            _ = CLinux_shutdown_write(connection.socket.raw)
+            queueAck(connection)
+        }
+    }
+
+    private func closeIfDone(_ connection: TCPConnection) {
+        if connection.guestFinished && connection.finAcknowledged { close(connection, abort: false) }
+    }
+
+    // MARK: Host sockets
+
+    public func socketEvent(index: Int, events: UInt32, now: Int) {
+        guard let connection = table[index] else { return }
+        connection.lastActivity = now
+        switch connection.state {
+        case .connecting:
+            let error = CLinux_socket_error(connection.socket.raw)
+            guard error == 0, events & CLinux_EPOLLOUT != 0 else {
+                logDebug("TCP: connect for \(describe(connection)): \(String(cString: strerror(error)))")
+                return resetGuest(connection)
+            }
+            connection.state = .synAckSent
+            connection.sendNext = connection.initialSequence &+ 1
+            connection.sendUnacknowledged = connection.initialSequence
+            sendControl(connection, flags: TCPFlags.syn | TCPFlags.ack, sequence: connection.initialSequence)
+            connection.retransmitAt = now + Self.handshakeTimeout
+            watch(connection, writable: false)
+        case .synAckSent, .synSent:
+            if events & CLinux_EPOLLERR != 0 { resetGuest(connection) }
+        case .established:
+            if events & CLinux_EPOLLERR != 0, CLinux_socket_error(connection.socket.raw) != 0 {
+                return resetGuest(connection)
+            }
+            if events & CLinux_EPOLLOUT != 0 && connection.watchingWritable {
+                watch(connection, writable: false)
+                sendControl(connection, flags: TCPFlags.ack, sequence: connection.sendNext)  // window update
+            }
+            if events & (CLinux_EPOLLIN | CLinux_EPOLLRDHUP | CLinux_EPOLLHUP) != 0 { pump(connection) }
+            if table[connection.index] === connection { closeIfDone(connection) }
+        }
+    }
+
+    /// Sends what the socket has and the guest's window allows, in segments read straight into frames;
+    /// at the end of the stream, a FIN.
+    func pump(_ connection: TCPConnection) {
+        guard connection.state == .established, !connection.finSent else { return }
+        let payloadOffset = TCPFrameWriter.payloadOffset(ipv4: connection.isIPv4)
+        while true {
+            let inFlight = connection.bytesInFlight
+            guard connection.guestWindow > inFlight else {
+                if connection.retransmitAt == .max {
+                    connection.retransmitAt = MonotonicClock.milliseconds() + connection.retransmitTimeout
+                }
+                return
+            }
+            var room = Int(connection.guestWindow - inFlight)
+            var count = 0
+            var requested = 0
+            while room > 0 && count < Self.framesPerPeek {
+                let length = min(room, connection.segmentSize)
+                peekBases[count] = frames + count * Self.frameSize + payloadOffset
+                peekLengths[count] = length
+                requested += length
+                room -= length
+                count += 1
+            }
+            let received = CLinux_peek_into(connection.socket.raw, peekBases, peekLengths, Int32(count))
+            if received < 0 {
+                if errno == EAGAIN || errno == EWOULDBLOCK { return }
+                logDebug("TCP: read from \(describe(connection)): \(String(cString: strerror(errno)))")
+                return resetGuest(connection)
+            }
+            if received == 0 {
+                connection.socketEOF = true
+                sendFin(connection)
+                return
+            }
+            let window = advertisedWindow(connection)
+            var sent = 0
+            var frame = 0
+            while sent < received {
+                let length = min(peekLengths[frame], received - sent)
+                let buffer = UnsafeMutableRawBufferPointer(start: frames + frame * Self.frameSize, count: Self.frameSize)
+                let last = sent + length == received
+                let size = TCPFrameWriter.complete(
+                    buffer, key: connection.key, ourMAC: ourMAC, guestMAC: guestMAC, sequence: connection.sendNext,
+                    acknowledgment: connection.receiveNext, flags: TCPFlags.ack | (last ? TCPFlags.psh : 0),
+                    window: window, payloadLength: length)
+                sink.send(UnsafeRawBufferPointer(start: buffer.baseAddress, count: size))
+                connection.sendNext = connection.sendNext &+ UInt32(length)
+                sent += length
+                frame += 1
+            }
+            connection.ackPending = false
+            if connection.retransmitAt == .max {
+                connection.retransmitAt = MonotonicClock.milliseconds() + connection.retransmitTimeout
+            }
+            if received < requested { return }
+        }
+    }
+
+    private func sendFin(_ connection: TCPConnection) {
+        guard !connection.finSent else { return }
+        sendControl(connection, flags: TCPFlags.fin | TCPFlags.ack, sequence: connection.sendNext)
+        connection.sendNext = connection.sendNext &+ 1
+        connection.finSent = true
+        connection.ackPending = false
+        if connection.retransmitAt == .max {
+            connection.retransmitAt = MonotonicClock.milliseconds() + connection.retransmitTimeout
+        }
+    }
+
+    /// Goes back to the oldest unacknowledged byte and sends everything again from there.
+    private func rewind(_ connection: TCPConnection) {
+        connection.sendNext = connection.sendUnacknowledged
+        connection.finSent = false
+        connection.duplicateAcks = 0
+        _ = CLinux_set_peek_offset(connection.socket.raw, 0)
+        pump(connection)
+    }
+
+    /// Our receive window: the free space in the socket's send buffer, so the guest sends no more than
+    /// the socket will take.
+    private func advertisedWindow(_ connection: TCPConnection) -> UInt16 {
+        let fd = connection.socket.raw
+        let free = max(0, Int(CLinux_send_buffer_size(fd)) - max(0, Int(CLinux_send_queue_bytes(fd))))
+        let scaled = free >> Int(connection.ourWindowScale)
+        connection.lastAdvertisedWindow = UInt32(free)
+        return UInt16(min(scaled, 65535))
+    }
+
+    private func watchWritable(_ connection: TCPConnection) {
+        if !connection.watchingWritable { watch(connection, writable: true) }
+    }
+
+    private func watch(_ connection: TCPConnection, writable: Bool) {
+        connection.watchingWritable = writable
+        var events = CLinux_EPOLLIN | CLinux_EPOLLRDHUP | CLinux_EPOLLET
+        if writable { events |= CLinux_EPOLLOUT }
+        try? poll.modify(connection.socket.raw, EventReference(.tcpSocket, index: UInt32(connection.index)), events: events)
+    }
+
+    // MARK: Inbound connections
+
+    public func listenerEvent(index: Int, now: Int) {
+        guard let listener = listeners[index] else { return }
+        while true {
+            var family: Int32 = 0, port: UInt16 = 0
+            var address = [UInt8](repeating: 0, count: 16)
+            let fd = CLinux_accept_ip(listener.socket.raw, &family, &address, &port)
+            if fd < 0 {
+                if errno == EMFILE || errno == ENFILE { logTableFull() }
+                return
+            }
+            let socket = Descriptor(fd)
+            let peer: IPAddress = family == AF_INET ? .v4(IPv4Address(bytes: address[0..<4])!)
+                                                     : .v6(IPv6Address(bytes: address)!)
+            guard let remote = translation.guestSource(for: peer), let guest = guestAddress(like: remote) else {
+                logDebug("TCP: no guest address for a connection from \(peer)")
+                continue
+            }
+            let key = FlowKey(guest: FlowAddress(guest), remote: FlowAddress(remote),
+                              guestPort: listener.targetPort, remotePort: port)
+            guard table.index(of: key) == nil else { continue }
+            guard let connection = table.insert(key, { index in
+                TCPConnection(index: index, key: key, socket: socket, state: .synSent, now: now)
+            }) else {
+                logTableFull()
+                continue
+            }
+            guard prepare(fd) else {
+                close(connection, abort: true)
+                continue
+            }
+            connection.initialSequence = UInt32.random(in: 0...UInt32.max)
+            connection.sendUnacknowledged = connection.initialSequence
+            connection.sendNext = connection.initialSequence &+ 1
+            connection.scaling = true  // offered in our SYN; kept only if the guest offers too
+            connection.segmentSize = remote.family == AF_INET ? maximumPayload4 : maximumPayload6
+            do {
+                try poll.add(fd, EventReference(.tcpSocket, index: UInt32(connection.index)),
+                             events: CLinux_EPOLLIN | CLinux_EPOLLRDHUP | CLinux_EPOLLET)
+            } catch {
+                close(connection, abort: true)
+                continue
+            }
+            sendControl(connection, flags: TCPFlags.syn, sequence: connection.initialSequence)
+            connection.retransmitAt = now + Self.handshakeTimeout
+            logDebug("TCP: \(peer) port \(port) -> guest port \(listener.targetPort)")
+        }
+    }
+
+    private func guestAddress(like remote: IPAddress) -> IPAddress? {
+        switch remote {
+        case .v4: return (observedGuest4 ?? translation.guestAddress4).map(IPAddress.v4)
+        case .v6: return (observedGuest6 ?? translation.guestAddress6).map(IPAddress.v6)
+        }
+    }
+
+    // MARK: Timers
+
+    /// Retransmissions, handshake and idle timeouts; called every 100 ms or so.
+    public func tick(now: Int) {
+        table.forEach { connection in
+            if now - connection.lastActivity > Self.idleTimeout {
+                logDebug("TCP: \(describe(connection)) idle, resetting")
+                return resetGuest(connection)
+            }
+            guard now >= connection.retransmitAt else { return }
+            connection.retries += 1
+            switch connection.state {
+            case .connecting:
+                connection.retransmitAt = .max
+            case .synSent, .synAckSent:
+                guard connection.retries <= 3 else {
+                    logDebug("TCP: handshake with the guest timed out for \(describe(connection))")
+                    return resetGuest(connection)
+                }
+                let flags = connection.state == .synSent ? TCPFlags.syn : TCPFlags.syn | TCPFlags.ack
+                sendControl(connection, flags: flags, sequence: connection.initialSequence)
+                connection.retransmitAt = now + Self.handshakeTimeout << connection.retries
+            case .established:
+                guard connection.retries <= Self.maximumRetries else {
+                    logDebug("TCP: guest stopped acknowledging \(describe(connection))")
+                    return resetGuest(connection)
+                }
+                connection.retransmitTimeout = min(connection.retransmitTimeout * 2, Self.maximumRetransmitTimeout)
+                connection.retransmitAt = now + connection.retransmitTimeout
+                if connection.bytesInFlight > 0 || (connection.finSent && !connection.finAcknowledged) {
+                    rewind(connection)
+                } else {
+                    // The window is closed: an ACK makes the guest tell us its window again.
+                    sendControl(connection, flags: TCPFlags.ack, sequence: connection.sendNext &- 1)
+                }
+            }
+        }
+    }
+
+    // MARK: Control segments
+
+    private func queueAck(_ connection: TCPConnection) {
+        if !connection.ackPending {
+            connection.ackPending = true
+            ackQueue.append(connection.index)
+        }
+    }
+
+    /// Sends the ACKs that segments of the last batch of frames asked for, one per connection.
+    public func flushAcks() {
+        for index in ackQueue {
+            guard let connection = table[index], connection.ackPending else { continue }
+            connection.ackPending = false
+            sendControl(connection, flags: TCPFlags.ack, sequence: connection.sendNext)
+        }
+        ackQueue.removeAll(keepingCapacity: true)
+    }
+
+    private func sendControl(_ connection: TCPConnection, flags: UInt8, sequence: UInt32) {
+        var optionsLength = 0
+        let payloadOffset = TCPFrameWriter.payloadOffset(ipv4: connection.isIPv4)
+        if flags & TCPFlags.syn != 0 {
+            // MSS, then (if scaling) NOP + window scale.
+            let mss = connection.isIPv4 ? maximumPayload4 : maximumPayload6
+            control[payloadOffset] = 2
+            control[payloadOffset + 1] = 4
+            control.storeBigEndian(UInt16(min(mss, 65535)), at: payloadOffset + 2)
+            optionsLength = 4
+            if connection.scaling {
+                control.copy([1, 3, 3, Self.ourWindowScale], at: payloadOffset + 4)
+                optionsLength = 8
+            }
+        }
+        let window: UInt16 = flags & TCPFlags.syn != 0
+            ? UInt16(min(65535, max(0, Int(CLinux_send_buffer_size(connection.socket.raw)))))
+            : advertisedWindow(connection)
+        let acknowledgment = flags & TCPFlags.ack != 0 ? connection.receiveNext : 0
+        let size = TCPFrameWriter.complete(control, key: connection.key, ourMAC: ourMAC, guestMAC: guestMAC,
+                                           sequence: sequence, acknowledgment: acknowledgment, flags: flags,
+                                           window: window, optionsLength: optionsLength, payloadLength: 0)
+        sink.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size))
+    }
+
+    /// Answers a segment for no known connection with a reset (RFC 9293 section 3.10.7.1).
+    private func resetUnknown(_ segment: TCPSegment, key: FlowKey) {
+        let sequence: UInt32, acknowledgment: UInt32, flags: UInt8
+        if segment.has(TCPFlags.ack) {
+            (sequence, acknowledgment, flags) = (segment.acknowledgment, 0, TCPFlags.rst)
+        } else {
+            let length = UInt32(segment.payloadLength) + (segment.has(TCPFlags.syn) ? 1 : 0) + (segment.has(TCPFlags.fin) ? 1 : 0)
+            (sequence, acknowledgment, flags) = (0, segment.sequence &+ length, TCPFlags.rst | TCPFlags.ack)
+        }
+        let size = TCPFrameWriter.complete(control, key: key, ourMAC: ourMAC, guestMAC: guestMAC, sequence: sequence,
+                                           acknowledgment: acknowledgment, flags: flags, window: 0, payloadLength: 0)
+        sink.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size))
+    }
+
+    /// The host side failed or gave up: the guest gets a reset, the socket is aborted.
+    private func resetGuest(_ connection: TCPConnection) {
+        let size = TCPFrameWriter.complete(control, key: connection.key, ourMAC: ourMAC, guestMAC: guestMAC,
+                                           sequence: connection.sendNext, acknowledgment: connection.receiveNext,
+                                           flags: TCPFlags.rst | TCPFlags.ack, window: 0, payloadLength: 0)
+        sink.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size))
+        close(connection, abort: true)
+    }
+
+    /// Forgets the connection; `abort` makes the socket's close send a reset to its peer.
+    private func close(_ connection: TCPConnection, abort: Bool) {
+        if abort { _ = CLinux_set_linger_reset(connection.socket.raw) }
+        poll.remove(connection.socket.raw)
+        table.remove(connection.key)
+        connection.ackPending = false
+    }
+
+    private func logTableFull() {
+        if !tableFullLogged {
+            logWarning("TCP: connection limit reached (\(table.capacity) connections or the file descriptor limit); new connections are refused")
+            tableFullLogged = true
+        }
+    }
+
+    private func describe(_ connection: TCPConnection) -> String {
+        "guest port \(connection.key.guestPort) <-> \(connection.key.remote.ip) port \(connection.key.remotePort)"
+    }
+}

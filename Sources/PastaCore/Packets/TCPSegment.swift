@@ -1,0 +1,54 @@
+/// TCP header flags (RFC 9293 section 3.1).
+public enum TCPFlags {
+    public static let fin: UInt8 = 0x01
+    public static let syn: UInt8 = 0x02
+    public static let rst: UInt8 = 0x04
+    public static let psh: UInt8 = 0x08
+    public static let ack: UInt8 = 0x10
+}
+
+/// A bounds-checked view of a TCP segment: a data offset within the segment. Checksums from the tap are
+/// not verified: the frames come from the guest's own kernel over a local device.
+public struct TCPSegment {
+    public static let minimumHeaderLength = 20
+    public let bytes: UnsafeRawBufferPointer
+    public let headerLength: Int
+
+    public init?(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count >= Self.minimumHeaderLength else { return nil }
+        let headerLength = Int(bytes[12] >> 4) * 4
+        guard headerLength >= Self.minimumHeaderLength, headerLength <= bytes.count else { return nil }
+        self.bytes = bytes
+        self.headerLength = headerLength
+    }
+
+    public var sourcePort: UInt16 { bytes.bigEndianUInt16(at: 0) }
+    public var destinationPort: UInt16 { bytes.bigEndianUInt16(at: 2) }
+    public var sequence: UInt32 { bytes.bigEndianUInt32(at: 4) }
+    public var acknowledgment: UInt32 { bytes.bigEndianUInt32(at: 8) }
+    public var flags: UInt8 { bytes[13] & 0x3F }
+    public var window: UInt16 { bytes.bigEndianUInt16(at: 14) }
+    public var payloadLength: Int { bytes.count - headerLength }
+    public var payload: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: bytes[headerLength...]) }
+
+    public func has(_ flag: UInt8) -> Bool { bytes[13] & flag != 0 }
+
+    /// The MSS and window scale options (RFC 9293 3.2, RFC 7323 2.2), as sent on SYNs; a malformed option
+    /// list ends the walk with what was found so far.
+    public var synOptions: (maximumSegmentSize: UInt16?, windowScale: UInt8?) {
+        var mss: UInt16?, scale: UInt8?
+        var index = Self.minimumHeaderLength
+        while index < headerLength {
+            let kind = bytes[index]
+            if kind == 0 { break }
+            if kind == 1 { index += 1; continue }
+            guard index + 2 <= headerLength else { break }
+            let length = Int(bytes[index + 1])
+            guard length >= 2, index + length <= headerLength else { break }
+            if kind == 2, length == 4 { mss = bytes.bigEndianUInt16(at: index + 2) }
+            if kind == 3, length == 3 { scale = min(bytes[index + 2], 14) }
+            index += length
+        }
+        return (mss, scale)
+    }
+}
