@@ -176,6 +176,7 @@ int CLinux_run_on_thread(void (*body)(void *), void *context) {
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <linux/sockios.h>
+#include <linux/sock_diag.h>
 #include <sys/resource.h>
 #include <sys/uio.h>
 
@@ -282,6 +283,15 @@ int CLinux_send_buffer_size(int fd) {
     socklen_t length = sizeof(size);
     if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, &length) < 0) return -1;
     return size;
+}
+
+int CLinux_send_memory(int fd, int *buffer_size, int *queued) {
+    uint32_t info[SK_MEMINFO_VARS];
+    socklen_t length = sizeof(info);
+    if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, info, &length) < 0) return -1;
+    *buffer_size = (int)info[SK_MEMINFO_SNDBUF];
+    *queued = (int)info[SK_MEMINFO_WMEM_QUEUED];
+    return 0;
 }
 
 int CLinux_set_peek_offset(int fd, int offset) {

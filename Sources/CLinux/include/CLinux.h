@@ -84,6 +84,9 @@ int CLinux_socket_error(int fd);
 // Bytes in a TCP socket's send queue not yet acknowledged by the peer (SIOCOUTQ), and its SO_SNDBUF.
 int CLinux_send_queue_bytes(int fd);
 int CLinux_send_buffer_size(int fd);
+// SO_MEMINFO: the send buffer's size and what its queue takes, both in the kernel's memory accounting
+// (payload plus per-packet overhead).
+int CLinux_send_memory(int fd, int *buffer_size, int *queued);
 // SO_PEEK_OFF: where the next MSG_PEEK read starts; -1 where the kernel doesn't support it for TCP.
 int CLinux_set_peek_offset(int fd, int offset);
 // Peeks into `count` buffers (one iovec each) without consuming; returns bytes, 0 at EOF, -1 with errno.

@@ -31,7 +31,9 @@ public final class TCPConnection {
     var scaling = false
     /// Payload bytes per segment towards the guest.
     var segmentSize = 536
+    /// The window we last announced, in bytes and as the 16-bit field that carried it.
     var lastAdvertisedWindow: UInt32 = 0
+    var lastWindowField: UInt16 = 0
 
     // Half-closes: the guest's FIN reached the socket (shutdown), the socket's EOF reached the guest.
     var guestFinished = false
@@ -39,6 +41,8 @@ public final class TCPConnection {
     var finSent = false
     var finAcknowledged = false
 
+    /// Pool slots with segments waiting for the socket, in sequence order.
+    var pending: [Int] = []
     var ackPending = false
     var duplicateAcks = 0
     /// Milliseconds (monotonic) of the last progress, and when unacknowledged data is resent.

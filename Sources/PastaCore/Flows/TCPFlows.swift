@@ -14,8 +14,12 @@ public final class TCPFlows {
     static let maximumRetries = 10
     static let handshakeTimeout = 1000
     static let idleTimeout = 2 * 3600 * 1000
+    /// Held-back segments: per connection, and in all (with 64 KiB segments, 16 MiB).
+    static let pendingPerConnection = 64
+    static let pendingSegments = 256
 
     let table: FlowTable<TCPConnection>
+    private let pool = SegmentPool(capacity: TCPFlows.pendingSegments)
     private let poll: EventPoll
     private let sink: FrameSink
     private let ourMAC: [UInt8]
@@ -269,45 +273,89 @@ public final class TCPFlows {
         }
     }
 
+    /// Guest data goes to the socket in sequence order; what the socket can't take yet, or what lies
+    /// beyond a gap, waits in the segment pool (unacknowledged) rather than being dropped.
     private func processData(_ connection: TCPConnection, _ segment: TCPSegment) {
+        if connection.guestFinished { return }
         var payload = segment.payload
-        let sequence = segment.sequence
-        if sequence != connection.receiveNext {
-            guard sequenceLess(sequence, connection.receiveNext) else {
-                queueAck(connection)  // out of order: a duplicate ACK tells the guest where we are
-                return
-            }
-            let old = Int(connection.receiveNext &- sequence)
-            if old > payload.count || (old == payload.count && !segment.has(TCPFlags.fin)) {
-                queueAck(connection)
-                return
-            }
-            payload = UnsafeRawBufferPointer(rebasing: payload[old...])
+        var sequence = segment.sequence
+        let fin = segment.has(TCPFlags.fin)
+        if sequenceLess(connection.receiveNext, sequence) {
+            holdBack(connection, payload, sequence: sequence, fin: fin)
+            sendDuplicateAck(connection)  // out of order: the guest learns where the gap is
+            return
         }
+        let old = Int(connection.receiveNext &- sequence)
+        if old > payload.count || (old == payload.count && !fin) {
+            sendDuplicateAck(connection)  // a retransmission of what the socket already has
+            return
+        }
+        payload = UnsafeRawBufferPointer(rebasing: payload[old...])
+        sequence = connection.receiveNext
+        guard deliver(connection, payload, fin: fin) else { return }
+        flushPending(connection)
+    }
+
+    /// Writes in-sequence guest data (and then its FIN) to the socket; whatever doesn't fit waits in the
+    /// pool. Returns false if the connection went away or the socket is full.
+    private func deliver(_ connection: TCPConnection, _ payload: UnsafeRawBufferPointer, fin: Bool) -> Bool {
         if !payload.isEmpty {
-            if connection.guestFinished { return }
             let written = CLinux_send(connection.socket.raw, payload.baseAddress, payload.count)
-            if written < 0 {
-                if errno == EAGAIN || errno == EWOULDBLOCK {
-                    watchWritable(connection)
-                    queueAck(connection)
-                    return
-                }
+            if written < 0 && errno != EAGAIN && errno != EWOULDBLOCK {
                 logDebug("TCP: write to \(describe(connection)): \(String(cString: strerror(errno)))")
-                return resetGuest(connection)
+                resetGuest(connection)
+                return false
             }
-            connection.receiveNext = connection.receiveNext &+ UInt32(written)
+            let taken = max(0, written)
+            connection.receiveNext = connection.receiveNext &+ UInt32(taken)
             queueAck(connection)
-            if written < payload.count {
+            if taken < payload.count {
+                holdBack(connection, UnsafeRawBufferPointer(rebasing: payload[taken...]),
+                         sequence: connection.receiveNext, fin: fin)
                 watchWritable(connection)
-                return  // the FIN, if any, comes again with the rest
+                return false
             }
         }
-        if segment.has(TCPFlags.fin) && !connection.guestFinished {
+        if fin {
             connection.receiveNext = connection.receiveNext &+ 1
             connection.guestFinished = true
             _ = CLinux_shutdown_write(connection.socket.raw)
             queueAck(connection)
+        }
+        return true
+    }
+
+    /// Keeps a segment in the pool, in sequence order, unless an equal one is there or the pool is full.
+    private func holdBack(_ connection: TCPConnection, _ payload: UnsafeRawBufferPointer, sequence: UInt32, fin: Bool) {
+        var position = connection.pending.count
+        for (offset, slot) in connection.pending.enumerated() {
+            let held = pool.slots[slot].sequence
+            if held == sequence { return }
+            if sequenceLess(sequence, held) {
+                position = offset
+                break
+            }
+        }
+        guard connection.pending.count < Self.pendingPerConnection,
+              let slot = pool.store(payload, sequence: sequence, fin: fin)
+        else { return }
+        connection.pending.insert(slot, at: position)
+    }
+
+    /// Writes held segments that are now in sequence, until a gap or a full socket.
+    private func flushPending(_ connection: TCPConnection) {
+        while let slot = connection.pending.first {
+            let held = pool.slots[slot]
+            let end = held.sequence &+ UInt32(held.length)
+            if sequenceLess(connection.receiveNext, held.sequence) { return }  // still a gap
+            connection.pending.removeFirst()
+            defer { pool.release(slot) }
+            if sequenceLess(end, connection.receiveNext) || (end == connection.receiveNext && !held.fin) { continue }
+            let skip = Int(connection.receiveNext &- held.sequence)
+            let bytes = pool.bytes(slot)
+            // `deliver` holds back what it can't write in a new slot before this one is released.
+            guard deliver(connection, UnsafeRawBufferPointer(rebasing: bytes[skip...]), fin: held.fin) else { return }
+            if connection.guestFinished { return }
         }
     }
 
@@ -341,7 +389,13 @@ public final class TCPFlows {
             }
             if events & CLinux_EPOLLOUT != 0 && connection.watchingWritable {
                 watch(connection, writable: false)
-                sendControl(connection, flags: TCPFlags.ack, sequence: connection.sendNext)  // window update
+                flushPending(connection)
+                guard table[connection.index] === connection else { return }
+                let before = connection.lastAdvertisedWindow
+                // A window update, if the window grew; otherwise the next ACK carries it.
+                if advertisedWindowGrew(connection, from: before) {
+                    sendControl(connection, flags: TCPFlags.ack, sequence: connection.sendNext)
+                }
             }
             if events & (CLinux_EPOLLIN | CLinux_EPOLLRDHUP | CLinux_EPOLLHUP) != 0 { pump(connection) }
             if table[connection.index] === connection { closeIfDone(connection) }
@@ -427,14 +481,25 @@ public final class TCPFlows {
         pump(connection)
     }
 
-    /// Our receive window: the free space in the socket's send buffer, so the guest sends no more than
-    /// the socket will take.
+    /// Our receive window: the free room in the socket's send buffer, as the kernel accounts it. Payload
+    /// takes a little more room than its size, so a guest filling the window now and then finds the socket
+    /// full: the unwritten tail is dropped (the guest retransmits it after three duplicate ACKs), and the
+    /// kernel grows an autotuned send buffer only for a socket that was found full. Smaller windows would
+    /// keep the buffer, and so what can be in flight to a distant peer, at its initial size forever.
     private func advertisedWindow(_ connection: TCPConnection) -> UInt16 {
         let fd = connection.socket.raw
-        let free = max(0, Int(CLinux_send_buffer_size(fd)) - max(0, Int(CLinux_send_queue_bytes(fd))))
-        let scaled = free >> Int(connection.ourWindowScale)
-        connection.lastAdvertisedWindow = UInt32(free)
-        return UInt16(min(scaled, 65535))
+        var size: Int32 = 0, queued: Int32 = 0
+        let free = CLinux_send_memory(fd, &size, &queued) == 0 ? max(0, Int(size) - Int(queued)) : 0
+        if free < Int(size) / 4 { watchWritable(connection) }
+        let field = UInt16(min(free >> Int(connection.ourWindowScale), 65535))
+        connection.lastAdvertisedWindow = UInt32(field) << UInt32(connection.ourWindowScale)
+        connection.lastWindowField = field
+        return field
+    }
+
+    private func advertisedWindowGrew(_ connection: TCPConnection, from before: UInt32) -> Bool {
+        _ = advertisedWindow(connection)
+        return connection.lastAdvertisedWindow > before
     }
 
     private func watchWritable(_ connection: TCPConnection) {
@@ -553,6 +618,15 @@ public final class TCPFlows {
         }
     }
 
+    /// An ACK repeating the last window exactly: the guest counts it as a duplicate only if nothing but
+    /// the segment changed (RFC 5681 section 2), and three of them make it retransmit at once.
+    private func sendDuplicateAck(_ connection: TCPConnection) {
+        let size = TCPFrameWriter.complete(control, key: connection.key, ourMAC: ourMAC, guestMAC: guestMAC,
+                                           sequence: connection.sendNext, acknowledgment: connection.receiveNext,
+                                           flags: TCPFlags.ack, window: connection.lastWindowField, payloadLength: 0)
+        sink.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size))
+    }
+
     /// Sends the ACKs that segments of the last batch of frames asked for, one per connection.
     public func flushAcks() {
         for index in ackQueue {
@@ -616,6 +690,8 @@ public final class TCPFlows {
         if abort { _ = CLinux_set_linger_reset(connection.socket.raw) }
         poll.remove(connection.socket.raw)
         table.remove(connection.key)
+        connection.pending.forEach(pool.release)
+        connection.pending.removeAll()
         connection.ackPending = false
     }
 
