@@ -71,6 +71,17 @@ lab_spawn() {
 }
 
 lab_track_pid() { LAB_PIDS+=("$1"); }
+
+# Starts a server in a namespace in the background and tracks it: `ip netns exec` execs the command, so
+# $! is the server itself (a backgrounded shell function would leave a subshell's PID instead).
+lab_serve() {
+    local ns="$1"; shift
+    ip netns exec "$ns" "$@" >/dev/null 2>&1 &
+    LAB_PIDS+=("$!")
+}
+
+# Succeeds once something listens on TCP port $2 in namespace $1.
+lab_listening() { ip netns exec "$1" ss -Hltn "sport = :$2" | grep -q .; }
 lab_track_file() { LAB_FILES+=("$1"); }
 
 lab_cleanup() {

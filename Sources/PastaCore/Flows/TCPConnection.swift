@@ -13,6 +13,8 @@ public final class TCPConnection {
     }
 
     let index: Int
+    /// Distinguishes this connection's epoll events from those of an earlier one in the same slot.
+    let generation: UInt32
     let key: FlowKey
     let socket: Descriptor
     let isIPv4: Bool
@@ -52,14 +54,17 @@ public final class TCPConnection {
     var retries = 0
     var watchingWritable = false
 
-    init(index: Int, key: FlowKey, socket: Descriptor, state: State, now: Int) {
+    init(index: Int, generation: UInt32, key: FlowKey, socket: Descriptor, state: State, now: Int) {
         self.index = index
+        self.generation = generation
         self.key = key
         self.socket = socket
         self.state = state
         isIPv4 = key.guest.isIPv4
         lastActivity = now
     }
+
+    var eventReference: EventReference { EventReference(.tcpSocket, index: UInt32(index), generation: generation) }
 
     /// Data (not SYN or FIN) sent to the guest and not yet acknowledged.
     var bytesInFlight: UInt32 { sendNext &- sendUnacknowledged &- (finSent ? 1 : 0) }

@@ -37,6 +37,7 @@ public final class TCPFlows {
     private let peekLengths: UnsafeMutablePointer<Int>
     private var ackQueue: [Int] = []
     private var tableFullLogged = false
+    private var generation: UInt32 = 0
     let listeners: TCPListeners
 
     public init(configuration: RuntimeConfiguration, poll: EventPoll, sink: FrameSink) throws {
@@ -155,7 +156,7 @@ public final class TCPFlows {
             return resetUnknown(segment, key: key)
         }
         guard let connection = table.insert(key, { index in
-            TCPConnection(index: index, key: key, socket: socket, state: .connecting, now: now)
+            TCPConnection(index: index, generation: nextGeneration(), key: key, socket: socket, state: .connecting, now: now)
         }) else {
             logTableFull()
             return resetUnknown(segment, key: key)
@@ -165,7 +166,7 @@ public final class TCPFlows {
         applySynOptions(connection, segment)
         connection.guestWindow = UInt32(segment.window)
         do {
-            try poll.add(fd, EventReference(.tcpSocket, index: UInt32(connection.index)), events: CLinux_EPOLLOUT)
+            try poll.add(fd, connection.eventReference, events: CLinux_EPOLLOUT)
         } catch {
             return close(connection, abort: true)
         }
@@ -365,8 +366,8 @@ public final class TCPFlows {
 
     // MARK: Host sockets
 
-    public func socketEvent(index: Int, events: UInt32, now: Int) {
-        guard let connection = table[index] else { return }
+    public func socketEvent(_ reference: EventReference, events: UInt32, now: Int) {
+        guard let connection = table[Int(reference.index)], connection.generation == reference.generation else { return }
         connection.lastActivity = now
         switch connection.state {
         case .connecting:
@@ -510,7 +511,7 @@ public final class TCPFlows {
         connection.watchingWritable = writable
         var events = CLinux_EPOLLIN | CLinux_EPOLLRDHUP | CLinux_EPOLLET
         if writable { events |= CLinux_EPOLLOUT }
-        try? poll.modify(connection.socket.raw, EventReference(.tcpSocket, index: UInt32(connection.index)), events: events)
+        try? poll.modify(connection.socket.raw, connection.eventReference, events: events)
     }
 
     // MARK: Inbound connections
@@ -536,7 +537,7 @@ public final class TCPFlows {
                               guestPort: listener.targetPort, remotePort: port)
             guard table.index(of: key) == nil else { continue }
             guard let connection = table.insert(key, { index in
-                TCPConnection(index: index, key: key, socket: socket, state: .synSent, now: now)
+                TCPConnection(index: index, generation: nextGeneration(), key: key, socket: socket, state: .synSent, now: now)
             }) else {
                 logTableFull()
                 continue
@@ -551,7 +552,7 @@ public final class TCPFlows {
             connection.scaling = true  // offered in our SYN; kept only if the guest offers too
             connection.segmentSize = remote.family == AF_INET ? maximumPayload4 : maximumPayload6
             do {
-                try poll.add(fd, EventReference(.tcpSocket, index: UInt32(connection.index)),
+                try poll.add(fd, connection.eventReference,
                              events: CLinux_EPOLLIN | CLinux_EPOLLRDHUP | CLinux_EPOLLET)
             } catch {
                 close(connection, abort: true)
@@ -693,6 +694,11 @@ public final class TCPFlows {
         connection.pending.forEach(pool.release)
         connection.pending.removeAll()
         connection.ackPending = false
+    }
+
+    private func nextGeneration() -> UInt32 {
+        generation = (generation &+ 1) & 0xFF_FFFF
+        return generation
     }
 
     private func logTableFull() {

@@ -59,7 +59,7 @@ public final class EventLoop {
                 case .quitTimer, .quitInotify:
                     if quitWatcher?.namespaceGone() == true { exitCode = namespaceGone() }
                 case .periodicTimer: runHousekeeping()
-                case .tcpSocket: tcp.socketEvent(index: Int(event.reference.index), events: event.events,
+                case .tcpSocket: tcp.socketEvent(event.reference, events: event.events,
                                                  now: MonotonicClock.milliseconds())
                 case .tcpListener: tcp.listenerEvent(index: Int(event.reference.index), now: MonotonicClock.milliseconds())
                 }

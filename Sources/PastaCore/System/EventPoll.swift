@@ -12,21 +12,26 @@ public enum EventKind: UInt8 {
     case tcpListener
 }
 
-/// A tagged epoll reference: kind in the top byte, an index for the kind's own table below it.
+/// A tagged epoll reference: kind in the top byte, then 24 bits of generation, then an index for the
+/// kind's own table. The generation tells a slot's current occupant from an earlier one whose events were
+/// already fetched in the same epoll_wait batch when it was freed and the slot reused.
 public struct EventReference: Equatable {
     public let kind: EventKind
     public let index: UInt32
+    public let generation: UInt32
 
-    public init(_ kind: EventKind, index: UInt32 = 0) {
+    public init(_ kind: EventKind, index: UInt32 = 0, generation: UInt32 = 0) {
         self.kind = kind
         self.index = index
+        self.generation = generation & 0xFF_FFFF
     }
 
-    var packed: UInt64 { UInt64(kind.rawValue) << 56 | UInt64(index) }
+    var packed: UInt64 { UInt64(kind.rawValue) << 56 | UInt64(generation) << 32 | UInt64(index) }
 
     init?(packed: UInt64) {
         guard let kind = EventKind(rawValue: UInt8(truncatingIfNeeded: packed >> 56)) else { return nil }
         self.kind = kind
+        self.generation = UInt32(truncatingIfNeeded: packed >> 32) & 0xFF_FFFF
         self.index = UInt32(truncatingIfNeeded: packed)
     }
 }

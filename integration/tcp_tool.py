@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""TCP helpers for the integration tests: servers and clients whose results the tests compare.
+
+  echo-server HOST PORT             echoes every connection until EOF (any number at once); HOST "any"
+                                    listens on every address of both families
+  reply-server HOST PORT SIZE       reads until EOF, then sends SIZE bytes of a fixed pattern
+  load HOST PORT COUNT SIZE         COUNT concurrent connections each send SIZE random bytes and
+                                    check they come back unchanged; prints "ok N"
+  sequential HOST PORT COUNT        COUNT short connections one after another, each echoing 32 bytes
+  half-close HOST PORT SIZE         sends a request, shuts down its write side, expects SIZE bytes
+  garbage IFACE DST_MAC SRC DST     raw TCP frames with random flags/sequence numbers, 20,000 SYNs and
+          PORT COUNT                segments for unknown flows, sent on IFACE (IPv4 addresses)
+"""
+import asyncio, os, socket, struct, sys, random
+
+
+def pattern(size):
+    block = bytes(range(256))
+    return (block * (size // 256 + 1))[:size]
+
+
+async def echo(reader, writer):
+    try:
+        while data := await reader.read(1 << 16):
+            writer.write(data)
+            await writer.drain()
+    finally:
+        writer.close()
+
+
+async def serve(host, port, handler):
+    # "any" listens on every address of both families (asyncio makes "::" IPv6-only).
+    server = await asyncio.start_server(handler, None if host == "any" else host, port, backlog=1024,
+                                        reuse_address=True)
+    async with server:
+        await server.serve_forever()
+
+
+def reply_handler(size):
+    async def handle(reader, writer):
+        while await reader.read(1 << 16):
+            pass
+        writer.write(pattern(size))
+        await writer.drain()
+        writer.close()
+    return handle
+
+
+async def one_load(host, port, size, semaphore):
+    async with semaphore:
+        payload = os.urandom(size)
+        reader, writer = await asyncio.open_connection(host, port)
+        async def send():
+            writer.write(payload)
+            await writer.drain()
+            writer.write_eof()
+        sender = asyncio.create_task(send())
+        received = await reader.readexactly(size)
+        await sender
+        writer.close()
+        return received == payload
+
+
+async def load(host, port, count, size):
+    semaphore = asyncio.Semaphore(count)
+    results = await asyncio.gather(*(one_load(host, port, size, semaphore) for _ in range(count)),
+                                   return_exceptions=True)
+    good = sum(1 for r in results if r is True)
+    errors = [r for r in results if r is not True][:3]
+    print(f"ok {good}" if good == count else f"FAILED {good}/{count} {errors}")
+    return good == count
+
+
+def sequential(host, port, count):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    good = 0
+    for i in range(count):
+        message = struct.pack("!Q", i) * 4
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.settimeout(5)
+            s.connect((host, port))
+            s.sendall(message)
+            s.shutdown(socket.SHUT_WR)
+            data = b""
+            while chunk := s.recv(64):
+                data += chunk
+            good += data == message
+    print(f"ok {good}" if good == count else f"FAILED {good}/{count}")
+    return good == count
+
+
+def half_close(host, port, size):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(20)
+        s.connect((host, port))
+        s.sendall(b"request\n")
+        s.shutdown(socket.SHUT_WR)
+        data = bytearray()
+        while chunk := s.recv(1 << 16):
+            data += chunk
+    good = bytes(data) == pattern(size)
+    print(f"ok {len(data)}" if good else f"FAILED got {len(data)} bytes")
+    return good
+
+
+def checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def tcp_frame(dst_mac, src_mac, src, dst, sport, dport, seq, ack, flags, payload=b""):
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags, random.randint(0, 65535), 0, 0) + payload
+    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", checksum(pseudo + tcp)) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
+    return dst_mac + src_mac + b"\x08\x00" + ip + tcp
+
+
+def garbage(iface, dst_mac, src, dst, port, count):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((iface, 0))
+    src_mac = s.getsockname()[4]
+    dst_mac = bytes.fromhex(dst_mac.replace(":", ""))
+    rng = random.Random(7)
+    sent = 0
+    for i in range(count):
+        kind = i % 4
+        sport = rng.randint(1024, 65535)
+        if kind == 0:    # random flags and sequence numbers towards the service port
+            frame = tcp_frame(dst_mac, src_mac, src, dst, sport, port, rng.getrandbits(32), rng.getrandbits(32),
+                              rng.getrandbits(8), os.urandom(rng.randint(0, 64)))
+        elif kind == 1:  # segments for flows that don't exist
+            frame = tcp_frame(dst_mac, src_mac, src, dst, sport, rng.randint(1, 65535), rng.getrandbits(32),
+                              rng.getrandbits(32), 0x10, os.urandom(32))
+        else:            # SYN flood
+            frame = tcp_frame(dst_mac, src_mac, src, dst, sport, port, rng.getrandbits(32), 0, 0x02)
+        if kind == 0 and rng.random() < 0.2:  # some truncated or bad-length frames too
+            frame = frame[:rng.randint(14, len(frame))]
+        s.send(frame)
+        sent += 1
+    print(f"ok {sent}")
+    return True
+
+
+def main(argv):
+    command = argv[1]
+    if command == "echo-server":
+        asyncio.run(serve(argv[2], int(argv[3]), echo))
+    elif command == "reply-server":
+        asyncio.run(serve(argv[2], int(argv[3]), reply_handler(int(argv[4]))))
+    elif command == "load":
+        return asyncio.run(load(argv[2], int(argv[3]), int(argv[4]), int(argv[5])))
+    elif command == "sequential":
+        return sequential(argv[2], int(argv[3]), int(argv[4]))
+    elif command == "half-close":
+        return half_close(argv[2], int(argv[3]), int(argv[4]))
+    elif command == "garbage":
+        return garbage(argv[2], argv[3], argv[4], argv[5], int(argv[6]), int(argv[7]))
+    return False
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main(sys.argv) else 1)
