@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: our pasta and Debian's pasta (package passt) in identical lab namespaces,
+# alternating run by run, with a veth pair and loopback measured in the same run as references.
+# Prints medians (min-max) and the ratio ours/theirs. Run as root on Debian 12:
+#   sudo bash bench/run.sh            (RUNS=10 SECONDS_PER_RUN=3 RR_COUNT=20000 by default)
+# Nothing leaves the namespaces this script creates.
+set -u
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/opt/swift/usr/bin"
+RUNS="${RUNS:-10}"
+SECONDS_PER_RUN="${SECONDS_PER_RUN:-3}"
+RR_COUNT="${RR_COUNT:-20000}"
+OURS="$PWD/.build/release/pasta"
+THEIRS="${THEIRS:-/usr/bin/pasta}"
+RR="$PWD/bench/tcp_rr.py"
+[ -x "$THEIRS" ] || { echo "Debian's pasta is needed: apt-get install passt" >&2; exit 1; }
+command -v iperf3 >/dev/null || { echo "iperf3 is needed" >&2; exit 1; }
+swift build -c release >/dev/null 2>&1 || { echo "release build failed" >&2; exit 1; }
+
+LAB_ID="bench$$"
+source integration/lab.sh
+lab_begin
+lab_serve "$LAB_HOST" iperf3 -s -p 5201
+lab_serve "$LAB_HOST" python3 "$RR" server 127.0.0.1 7001
+lab_wait_for 50 lab_listening "$LAB_HOST" 5201
+lab_wait_for 50 lab_listening "$LAB_HOST" 7001
+
+# One container namespace per implementation and MTU, each with its pasta running for the whole bench.
+start_pasta() {  # NAME BINARY MTU EXTRA...
+    local ns="$LAB_ID-$1" binary="$2" mtu="$3"; shift 3
+    lab_add_ns "$ns"
+    local pidfile="/tmp/$ns.pid"; lab_track_file "$pidfile"
+    lab_in "$LAB_HOST" "$binary" --config-net -m "$mtu" -t none -u none -T none -U none -q -P "$pidfile" \
+        --netns "$ns" "$@" || { echo "$binary failed to start" >&2; exit 1; }
+    lab_track_pid "$(cat "$pidfile")"
+}
+start_pasta ours-65520 "$OURS" 65520
+start_pasta theirs-65520 "$THEIRS" 65520 --runas 0
+start_pasta ours-1500 "$OURS" 1500
+start_pasta theirs-1500 "$THEIRS" 1500 --runas 0
+sleep 1
+
+# The physical reference: two namespaces joined by a veth pair, same MTU as pasta's default.
+VA="$LAB_ID-va"; VB="$LAB_ID-vb"
+lab_add_ns "$VA"; lab_add_ns "$VB"
+ip link add "$LAB_ID-a" netns "$VA" mtu 65520 type veth peer name "$LAB_ID-b" netns "$VB" mtu 65520
+ip -n "$VA" addr add 192.0.2.1/24 dev "$LAB_ID-a"; ip -n "$VA" link set "$LAB_ID-a" up
+ip -n "$VB" addr add 192.0.2.2/24 dev "$LAB_ID-b"; ip -n "$VB" link set "$LAB_ID-b" up
+lab_serve "$VB" iperf3 -s -p 5201
+lab_serve "$VB" python3 "$RR" server 192.0.2.2 7001
+lab_wait_for 50 lab_listening "$VB" 5201; lab_wait_for 50 lab_listening "$VB" 7001
+
+gbps() {  # NS SERVER [iperf3 args]: received Gbps of one run, or 0
+    local ns="$1" server="$2"; shift 2
+    ip netns exec "$ns" iperf3 -c "$server" -p 5201 -t "$SECONDS_PER_RUN" -J "$@" 2>/dev/null |
+        jq -r '(.end.sum_received.bits_per_second // 0) / 1e9' 2>/dev/null || echo 0
+}
+
+# stats VALUES...: "median (min-max)"
+stats() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {m = NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2;
+    printf "%.2f (%.2f-%.2f)", m, v[1], v[NR]}'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+
+printf '%-44s %-22s %-22s %-7s %s\n' "row ($RUNS runs of ${SECONDS_PER_RUN}s)" "ours" "Debian pasta" "ratio" "reference"
+throughput_row() {  # LABEL MTU IPERF_ARGS...
+    local label="$1" mtu="$2"; shift 2
+    local ours=() theirs=() reference=() i
+    for ((i = 0; i < RUNS; i++)); do
+        if ((i % 2)); then
+            theirs+=("$(gbps "$LAB_ID-theirs-$mtu" 198.51.100.1 "$@")"); ours+=("$(gbps "$LAB_ID-ours-$mtu" 198.51.100.1 "$@")")
+        else
+            ours+=("$(gbps "$LAB_ID-ours-$mtu" 198.51.100.1 "$@")"); theirs+=("$(gbps "$LAB_ID-theirs-$mtu" 198.51.100.1 "$@")")
+        fi
+        [ "$mtu" = 65520 ] && reference+=("$(gbps "$VA" 192.0.2.2 "$@")")
+    done
+    local ratio; ratio=$(awk -v a="$(median "${ours[@]}")" -v b="$(median "${theirs[@]}")" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+    local ref="-"
+    if [ ${#reference[@]} -gt 0 ]; then
+        ref="veth $(stats "${reference[@]}"); ours/veth $(awk -v a="$(median "${ours[@]}")" \
+            -v b="$(median "${reference[@]}")" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')"
+    fi
+    printf '%-44s %-22s %-22s %-7s %s\n' "$label" "$(stats "${ours[@]}")" "$(stats "${theirs[@]}")" "$ratio" "$ref"
+}
+throughput_row "TCP ns->host Gbps, tap MTU 65520" 65520
+throughput_row "TCP host->ns Gbps, tap MTU 65520" 65520 -R
+throughput_row "TCP ns->host Gbps, tap MTU 1500" 1500
+throughput_row "TCP host->ns Gbps, tap MTU 1500" 1500 -R
+
+rr() { ip netns exec "$1" python3 "$RR" client "$2" 7001 "$RR_COUNT" 2>/dev/null || echo "0 0"; }
+rr_row() {
+    local means_ours=() p99_ours=() means_theirs=() p99_theirs=() veth=() loopback=() i out
+    for ((i = 0; i < 3; i++)); do
+        out=$(rr "$LAB_ID-ours-65520" 198.51.100.1); means_ours+=("${out% *}"); p99_ours+=("${out#* }")
+        out=$(rr "$LAB_ID-theirs-65520" 198.51.100.1); means_theirs+=("${out% *}"); p99_theirs+=("${out#* }")
+        out=$(rr "$VA" 192.0.2.2); veth+=("${out% *}")
+        out=$(rr "$LAB_HOST" 127.0.0.1); loopback+=("${out% *}")
+    done
+    local ratio; ratio=$(awk -v a="$(median "${means_ours[@]}")" -v b="$(median "${means_theirs[@]}")" 'BEGIN {printf "%.2f", (a > 0 ? b / a : 0)}')
+    printf '%-44s %-22s %-22s %-7s %s\n' "TCP_RR mean us (lower is better; ratio theirs/ours)" \
+        "$(stats "${means_ours[@]}")" "$(stats "${means_theirs[@]}")" "$ratio" \
+        "veth $(median "${veth[@]}"), loopback $(median "${loopback[@]}")"
+    printf '%-44s %-22s %-22s\n' "TCP_RR p99 us" "$(stats "${p99_ours[@]}")" "$(stats "${p99_theirs[@]}")"
+}
+rr_row
+echo "(round trips measured with a Python client and server: the same overhead on every row)"
