@@ -24,6 +24,9 @@ public final class TCPConnection {
     var sendUnacknowledged: UInt32 = 0
     var sendNext: UInt32 = 0
     var receiveNext: UInt32 = 0
+    /// The highest sequence number sent so far (RFC 9293's SND.MAX), and our FIN's, once sent.
+    var sendMax: UInt32 = 0
+    var finSequence: UInt32?
     /// Our initial sequence number; the SYN or SYN-ACK carries it.
     var initialSequence: UInt32 = 0
 

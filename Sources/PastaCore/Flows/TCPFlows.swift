@@ -225,6 +225,7 @@ public final class TCPFlows {
         connection.guestWindow = UInt32(segment.window)
         connection.sendUnacknowledged = segment.acknowledgment
         connection.sendNext = segment.acknowledgment
+        connection.sendMax = segment.acknowledgment
         connection.state = .established
         connection.retransmitAt = .max
         connection.retries = 0
@@ -235,14 +236,22 @@ public final class TCPFlows {
     private func processAck(_ connection: TCPConnection, _ segment: TCPSegment, now: Int) {
         let ack = segment.acknowledgment
         let window = UInt32(segment.window) << UInt32(connection.guestWindowScale)
-        if sequenceLess(connection.sendUnacknowledged, ack) && sequenceLessOrEqual(ack, connection.sendNext) {
+        // Anything up to the highest sequence ever sent counts: after a rewind, the guest may acknowledge
+        // data it had received before we started resending it.
+        if sequenceLess(connection.sendUnacknowledged, ack) && sequenceLessOrEqual(ack, connection.sendMax) {
             var acknowledged = Int(ack &- connection.sendUnacknowledged)
-            if connection.finSent && ack == connection.sendNext {
+            if let fin = connection.finSequence, ack == fin &+ 1 {
                 connection.finAcknowledged = true
+                connection.finSent = true
                 acknowledged -= 1
             }
             if acknowledged > 0 { discard(connection, acknowledged) }
             connection.sendUnacknowledged = ack
+            if sequenceLess(connection.sendNext, ack) {
+                // Past what we resent so far: continue after what the guest has.
+                connection.sendNext = ack
+                _ = CLinux_set_peek_offset(connection.socket.raw, 0)
+            }
             connection.duplicateAcks = 0
             connection.retries = 0
             connection.retransmitTimeout = Self.initialRetransmitTimeout
@@ -378,6 +387,7 @@ public final class TCPFlows {
             }
             connection.state = .synAckSent
             connection.sendNext = connection.initialSequence &+ 1
+            connection.sendMax = connection.sendNext
             connection.sendUnacknowledged = connection.initialSequence
             sendControl(connection, flags: TCPFlags.syn | TCPFlags.ack, sequence: connection.initialSequence)
             connection.retransmitAt = now + Self.handshakeTimeout
@@ -454,6 +464,7 @@ public final class TCPFlows {
                 sent += length
                 frame += 1
             }
+            if sequenceLess(connection.sendMax, connection.sendNext) { connection.sendMax = connection.sendNext }
             connection.ackPending = false
             if connection.retransmitAt == .max {
                 connection.retransmitAt = MonotonicClock.milliseconds() + connection.retransmitTimeout
@@ -465,7 +476,9 @@ public final class TCPFlows {
     private func sendFin(_ connection: TCPConnection) {
         guard !connection.finSent else { return }
         sendControl(connection, flags: TCPFlags.fin | TCPFlags.ack, sequence: connection.sendNext)
+        connection.finSequence = connection.sendNext
         connection.sendNext = connection.sendNext &+ 1
+        if sequenceLess(connection.sendMax, connection.sendNext) { connection.sendMax = connection.sendNext }
         connection.finSent = true
         connection.ackPending = false
         if connection.retransmitAt == .max {
@@ -476,7 +489,7 @@ public final class TCPFlows {
     /// Goes back to the oldest unacknowledged byte and sends everything again from there.
     private func rewind(_ connection: TCPConnection) {
         connection.sendNext = connection.sendUnacknowledged
-        connection.finSent = false
+        if !connection.finAcknowledged { connection.finSent = false }
         connection.duplicateAcks = 0
         _ = CLinux_set_peek_offset(connection.socket.raw, 0)
         pump(connection)
@@ -549,6 +562,7 @@ public final class TCPFlows {
             connection.initialSequence = UInt32.random(in: 0...UInt32.max)
             connection.sendUnacknowledged = connection.initialSequence
             connection.sendNext = connection.initialSequence &+ 1
+            connection.sendMax = connection.sendNext
             connection.scaling = true  // offered in our SYN; kept only if the guest offers too
             connection.segmentSize = remote.family == AF_INET ? maximumPayload4 : maximumPayload6
             do {
