@@ -49,6 +49,8 @@ public final class TCPConnection {
     /// Pool slots with segments waiting for the socket, in sequence order.
     var pending: [Int] = []
     var ackPending = false
+    /// The pending ACK is for one small write only, so it may wait for the reply to carry it.
+    var smallWrite = false
     var duplicateAcks = 0
     /// Milliseconds (monotonic) of the last progress, and when unacknowledged data is resent.
     var lastActivity: Int

@@ -36,6 +36,11 @@ public final class TCPFlows {
     private let peekBases: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     private let peekLengths: UnsafeMutablePointer<Int>
     private var ackQueue: [Int] = []
+    /// Connections whose ACK for a small write waits briefly, so the reply can carry it.
+    private var delayedAcks: [Int] = []
+    private let ackTimer: TimerDescriptor
+    private var ackTimerArmed = false
+    static let ackDelay = 1
     private var tableFullLogged = false
     private var generation: UInt32 = 0
     let listeners: TCPListeners
@@ -57,6 +62,8 @@ public final class TCPFlows {
         peekBases = .allocate(capacity: Self.framesPerPeek)
         peekLengths = .allocate(capacity: Self.framesPerPeek)
         listeners = try TCPListeners(configuration: configuration, poll: poll)
+        ackTimer = try TimerDescriptor()
+        try poll.add(ackTimer.descriptor.raw, EventReference(.tcpAckTimer))
     }
 
     deinit {
@@ -318,6 +325,7 @@ public final class TCPFlows {
             }
             let taken = max(0, written)
             connection.receiveNext = connection.receiveNext &+ UInt32(taken)
+            connection.smallWrite = taken == payload.count && payload.count < connection.segmentSize
             queueAck(connection)
             if taken < payload.count {
                 holdBack(connection, UnsafeRawBufferPointer(rebasing: payload[taken...]),
@@ -628,6 +636,7 @@ public final class TCPFlows {
 
     private func queueAck(_ connection: TCPConnection) {
         if !connection.ackPending {
+            connection.smallWrite = connection.smallWrite && connection.pending.isEmpty
             connection.ackPending = true
             ackQueue.append(connection.index)
         }
@@ -642,14 +651,36 @@ public final class TCPFlows {
         sink.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size))
     }
 
-    /// Sends the ACKs that segments of the last batch of frames asked for, one per connection.
+    /// Sends the ACKs that segments of the last batch of frames asked for, one per connection. An ACK
+    /// for less than a segment of data waits up to a millisecond (RFC 9293 allows far longer): a request
+    /// usually gets its answer sooner, and the answer carries the ACK.
     public func flushAcks() {
         for index in ackQueue {
             guard let connection = table[index], connection.ackPending else { continue }
+            if connection.smallWrite && !connection.guestFinished {
+                delayedAcks.append(index)
+                continue
+            }
             connection.ackPending = false
             sendControl(connection, flags: TCPFlags.ack, sequence: connection.sendNext)
         }
         ackQueue.removeAll(keepingCapacity: true)
+        if !delayedAcks.isEmpty && !ackTimerArmed {
+            ackTimer.arm(afterMilliseconds: Self.ackDelay)
+            ackTimerArmed = true
+        }
+    }
+
+    /// The delayed ACKs that no reply carried in time.
+    public func ackTimerExpired() {
+        ackTimer.acknowledge()
+        ackTimerArmed = false
+        for index in delayedAcks {
+            guard let connection = table[index], connection.ackPending else { continue }
+            connection.ackPending = false
+            sendControl(connection, flags: TCPFlags.ack, sequence: connection.sendNext)
+        }
+        delayedAcks.removeAll(keepingCapacity: true)
     }
 
     private func sendControl(_ connection: TCPConnection, flags: UInt8, sequence: UInt32) {

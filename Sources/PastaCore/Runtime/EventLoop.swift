@@ -61,6 +61,7 @@ public final class EventLoop {
                 case .periodicTimer: runHousekeeping()
                 case .tcpSocket: tcp.socketEvent(event.reference, events: event.events,
                                                  now: MonotonicClock.milliseconds())
+                case .tcpAckTimer: tcp.ackTimerExpired()
                 case .tcpListener: tcp.listenerEvent(index: Int(event.reference.index), now: MonotonicClock.milliseconds())
                 }
             }

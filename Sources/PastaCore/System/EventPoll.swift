@@ -10,6 +10,7 @@ public enum EventKind: UInt8 {
     case periodicTimer
     case tcpSocket
     case tcpListener
+    case tcpAckTimer
 }
 
 /// A tagged epoll reference: kind in the top byte, then 24 bits of generation, then an index for the

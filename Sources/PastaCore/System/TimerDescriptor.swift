@@ -12,6 +12,16 @@ public final class TimerDescriptor {
         }
     }
 
+    /// A timer that is armed on demand with `arm(afterMilliseconds:)`.
+    public init() throws {
+        descriptor = Descriptor(try retryingEINTR("timerfd_create") { CLinux_timerfd_create() })
+    }
+
+    /// Fires once, after `milliseconds`.
+    public func arm(afterMilliseconds milliseconds: Int) {
+        _ = CLinux_timerfd_arm(descriptor.raw, milliseconds, 0)
+    }
+
     /// Consumes the expiration count so the descriptor stops being readable.
     public func acknowledge() {
         var expirations: UInt64 = 0
