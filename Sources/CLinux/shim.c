@@ -177,6 +177,7 @@ int CLinux_run_on_thread(void (*body)(void *), void *context) {
 #include <netinet/tcp.h>
 #include <linux/sockios.h>
 #include <linux/sock_diag.h>
+#include <stdio.h>
 #include <sys/resource.h>
 #include <sys/uio.h>
 
@@ -330,6 +331,17 @@ int CLinux_set_nodelay(int fd) {
 long CLinux_raise_file_limit(void) {
     struct rlimit limit;
     if (getrlimit(RLIMIT_NOFILE, &limit) < 0) return -1;
+    // With CAP_SYS_RESOURCE the hard limit itself can go up to fs.nr_open.
+    FILE *nr_open = fopen("/proc/sys/fs/nr_open", "re");
+    unsigned long ceiling = 0;
+    if (nr_open) {
+        if (fscanf(nr_open, "%lu", &ceiling) != 1) ceiling = 0;
+        fclose(nr_open);
+    }
+    if (ceiling > limit.rlim_max) {
+        struct rlimit raised = {.rlim_cur = ceiling, .rlim_max = ceiling};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0) return (long)ceiling;
+    }
     limit.rlim_cur = limit.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &limit) < 0) return -1;
     return (long)limit.rlim_cur;

@@ -98,7 +98,8 @@ int CLinux_shutdown_write(int fd);
 // SO_LINGER with a zero timeout: close() then sends RST instead of FIN.
 int CLinux_set_linger_reset(int fd);
 int CLinux_set_nodelay(int fd);
-// Raises RLIMIT_NOFILE's soft limit to the hard limit; returns the new soft limit.
+// Raises RLIMIT_NOFILE's soft limit to the hard limit (both to fs.nr_open where permitted); returns the
+// new soft limit.
 long CLinux_raise_file_limit(void);
 
 #endif

@@ -11,17 +11,25 @@ public final class TCPListeners {
     }
 
     private var listeners: [Listener] = []
+    static let ephemeralStart: UInt16 = 32768
 
     public init(configuration: RuntimeConfiguration, poll: EventPoll) throws {
         let options = configuration.options
-        guard !options.noTCP, case .specs(let specs) = options.forwarding(options.tcpPorts) else { return }
+        guard !options.noTCP else { return }
+        // (bind address, [(host port, guest port)]) per spec.
+        let groups: [(IPAddress?, [(UInt16, UInt16)])]
+        switch options.forwarding(options.tcpPorts) {
+        case .specs(let list): groups = list.map { ($0.bindAddress, Self.ports(of: $0)) }
+        case .all: groups = [(nil, (1..<Self.ephemeralStart).map { ($0, $0) })]  // every non-ephemeral port
+        case .none, .auto: return  // auto: forwarding that follows bound ports is not implemented yet
+        }
         // Without a bind address, listen wherever the guest has an address family configured.
         var wildcards: [IPAddress] = []
         if configuration.ipv4 != nil { wildcards.append(.v4(.any)) }
         if configuration.ipv6 != nil { wildcards.append(.v6(.any)) }
-        for spec in specs {
-            let addresses = spec.bindAddress.map { [$0] } ?? wildcards
-            for (port, target) in Self.ports(of: spec) {
+        for (bindAddress, pairs) in groups {
+            let addresses = bindAddress.map { [$0] } ?? wildcards
+            for (port, target) in pairs {
                 for address in addresses {
                     let fd = CLinux_listen_ip(address.family, address.networkBytes, port, 1024)
                     guard fd >= 0 else {
