@@ -8,6 +8,10 @@
                                     check they come back unchanged; prints "ok N"
   sequential HOST PORT COUNT        COUNT short connections one after another, each echoing 32 bytes
   half-close HOST PORT SIZE         sends a request, shuts down its write side, expects SIZE bytes
+  udp-echo-server PORT [ADDR...]     echoes UDP datagrams on ADDRs (default: every address, both families)
+  udp-send HOST PORT COUNT          sends COUNT datagrams from COUNT distinct source ports (no reply awaited)
+  udp-ask HOST PORT MESSAGE         sends MESSAGE, prints the reply and the address it came from
+  dns-server HOST PORT ANSWER       answers every A query with the IPv4 address ANSWER
   garbage IFACE DST_MAC SRC DST     raw TCP frames with random flags/sequence numbers, 20,000 SYNs and
           PORT COUNT                segments for unknown flows, sent on IFACE (IPv4 addresses)
 """
@@ -149,6 +153,64 @@ def garbage(iface, dst_mac, src, dst, port, count):
     return True
 
 
+def udp_echo_server(port, hosts):
+    import selectors
+    selector = selectors.DefaultSelector()
+    # Bound to given addresses, replies leave from the address the request went to (a wildcard socket
+    # would answer from the outgoing interface's address).
+    for host in hosts or ["0.0.0.0", "::"]:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        s = socket.socket(family, socket.SOCK_DGRAM)
+        if family == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        s.bind((host, port))
+        selector.register(s, selectors.EVENT_READ)
+    while True:
+        for key, _ in selector.select():
+            data, peer = key.fileobj.recvfrom(65535)
+            key.fileobj.sendto(data, peer)
+
+
+def udp_send(host, port, count):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sockets = []
+    for i in range(count):
+        s = socket.socket(family, socket.SOCK_DGRAM)
+        s.sendto(b"flow %d" % i, (host, port))
+        sockets.append(s)
+    for s in sockets:
+        s.close()
+    print(f"ok {count}")
+    return True
+
+
+def udp_ask(host, port, message):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.settimeout(3)
+        s.sendto(message.encode(), (host, port))
+        data, peer = s.recvfrom(65535)
+    print(data.decode(errors="replace"), peer[0])
+    return True
+
+
+def dns_server(host, port, answer):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_DGRAM)
+    s.bind((host, port))
+    while True:
+        query, peer = s.recvfrom(512)
+        if len(query) < 12:
+            continue
+        end = 12
+        while end < len(query) and query[end] != 0:
+            end += query[end] + 1
+        question = query[12:end + 5]
+        header = query[:2] + b"\x81\x80" + b"\x00\x01\x00\x01\x00\x00\x00\x00"
+        record = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + socket.inet_aton(answer)
+        s.sendto(header + question + record, peer)
+
+
 def main(argv):
     command = argv[1]
     if command == "echo-server":
@@ -161,6 +223,14 @@ def main(argv):
         return sequential(argv[2], int(argv[3]), int(argv[4]))
     elif command == "half-close":
         return half_close(argv[2], int(argv[3]), int(argv[4]))
+    elif command == "udp-echo-server":
+        udp_echo_server(int(argv[2]), argv[3:])
+    elif command == "udp-send":
+        return udp_send(argv[2], int(argv[3]), int(argv[4]))
+    elif command == "udp-ask":
+        return udp_ask(argv[2], int(argv[3]), argv[4])
+    elif command == "dns-server":
+        dns_server(argv[2], int(argv[3]), argv[4])
     elif command == "garbage":
         return garbage(argv[2], argv[3], argv[4], argv[5], int(argv[6]), int(argv[7]))
     return False

@@ -346,3 +346,35 @@ long CLinux_raise_file_limit(void) {
     if (setrlimit(RLIMIT_NOFILE, &limit) < 0) return -1;
     return (long)limit.rlim_cur;
 }
+
+int CLinux_socket_protocol(int family, int type, int protocol) {
+    return socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+}
+
+long CLinux_recvfrom_ip(int fd, void *buffer, size_t length, int *family, uint8_t *address, uint16_t *port) {
+    struct sockaddr_storage storage;
+    socklen_t size = sizeof(storage);
+    long n = recvfrom(fd, buffer, length, MSG_DONTWAIT, (struct sockaddr *)&storage, &size);
+    if (n >= 0) read_sockaddr(&storage, family, address, port);
+    return n;
+}
+
+long CLinux_sendto_ip(int fd, const void *buffer, size_t length, int family, const uint8_t *address, uint16_t port) {
+    struct sockaddr_storage storage;
+    socklen_t size = make_sockaddr(&storage, family, address, port);
+    return sendto(fd, buffer, length, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&storage, size);
+}
+
+int CLinux_udp_bound(int family, const uint8_t *address, uint16_t port) {
+    int fd = CLinux_socket(family, SOCK_DGRAM);
+    if (fd < 0) return -1;
+    int one = 1;
+    if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (CLinux_bind_ip(fd, family, address, port, NULL) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}

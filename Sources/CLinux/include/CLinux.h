@@ -98,6 +98,14 @@ int CLinux_shutdown_write(int fd);
 // SO_LINGER with a zero timeout: close() then sends RST instead of FIN.
 int CLinux_set_linger_reset(int fd);
 int CLinux_set_nodelay(int fd);
+// Datagrams: a socket of any protocol (ping sockets are SOCK_DGRAM with IPPROTO_ICMP/ICMPV6), receiving
+// with the sender's address, sending to an address.
+int CLinux_socket_protocol(int family, int type, int protocol);
+long CLinux_recvfrom_ip(int fd, void *buffer, size_t length, int *family, uint8_t *address, uint16_t *port);
+long CLinux_sendto_ip(int fd, const void *buffer, size_t length, int family, const uint8_t *address, uint16_t port);
+// A bound UDP socket on address:port (IPv6 ones v6-only), for inbound forwarding.
+int CLinux_udp_bound(int family, const uint8_t *address, uint16_t port);
+
 // Raises RLIMIT_NOFILE's soft limit to the hard limit (both to fs.nr_open where permitted); returns the
 // new soft limit.
 long CLinux_raise_file_limit(void);

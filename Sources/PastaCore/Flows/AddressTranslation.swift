@@ -1,3 +1,6 @@
+import CLinux
+import Glibc
+
 /// How addresses change between the guest's view and the host's sockets (man page, NOTES).
 public struct AddressTranslation {
     public var gateway4: IPv4Address?
@@ -64,6 +67,24 @@ public struct AddressTranslation {
             if case .v6? = hostLoopbackAlias { return hostLoopbackAlias }
             return gateway6.map(IPAddress.v6)
         }
+    }
+
+    /// Binds a socket for `destination` to `-o` or `--outbound-if4/6`, if given (not for loopback
+    /// destinations); false when that fails.
+    func bindOutbound(_ fd: Int32, to destination: IPAddress) -> Bool {
+        if destination.isLoopback { return true }
+        let address: IPAddress?, device: String?
+        switch destination {
+        case .v4: (address, device) = (outbound4.map(IPAddress.v4), outboundInterface4)
+        case .v6: (address, device) = (outbound6.map(IPAddress.v6), outboundInterface6)
+        }
+        guard address != nil || device != nil else { return true }
+        let bytes = address?.networkBytes ?? [UInt8](repeating: 0, count: destination.networkBytes.count)
+        if CLinux_bind_ip(fd, destination.family, bytes, 0, device) < 0 {
+            logDebug("can't bind an outbound socket: \(String(cString: strerror(errno)))")
+            return false
+        }
+        return true
     }
 
     private func loopback(like address: IPAddress) -> IPAddress {

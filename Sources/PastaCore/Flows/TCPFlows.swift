@@ -156,7 +156,7 @@ public final class TCPFlows {
         }
         let socket = Descriptor(fd)
         guard prepare(fd) else { return resetUnknown(segment, key: key) }
-        if !destination.isLoopback, !bindOutbound(fd, destination) { return resetUnknown(segment, key: key) }
+        if !translation.bindOutbound(fd, to: destination) { return resetUnknown(segment, key: key) }
         let bytes = destination.networkBytes
         if CLinux_connect_ip(fd, family, bytes, key.remotePort) < 0 && errno != EINPROGRESS {
             logDebug("TCP: connect to \(destination) port \(key.remotePort): \(String(cString: strerror(errno)))")
@@ -186,22 +186,6 @@ public final class TCPFlows {
         _ = CLinux_set_nodelay(fd)
         guard CLinux_set_peek_offset(fd, 0) == 0 else {
             logError("TCP: this kernel has no SO_PEEK_OFF for TCP sockets (Linux 6.10 or later needed)")
-            return false
-        }
-        return true
-    }
-
-    /// Binds an outbound socket to `-o` or `--outbound-if4/6`, if given; false when that fails.
-    private func bindOutbound(_ fd: Int32, _ destination: IPAddress) -> Bool {
-        let address: IPAddress?, device: String?
-        switch destination {
-        case .v4: (address, device) = (translation.outbound4.map(IPAddress.v4), translation.outboundInterface4)
-        case .v6: (address, device) = (translation.outbound6.map(IPAddress.v6), translation.outboundInterface6)
-        }
-        guard address != nil || device != nil else { return true }
-        let bytes = address?.networkBytes ?? [UInt8](repeating: 0, count: destination.networkBytes.count)
-        if CLinux_bind_ip(fd, destination.family, bytes, 0, device) < 0 {
-            logDebug("TCP: can't bind the outbound socket: \(String(cString: strerror(errno)))")
             return false
         }
         return true

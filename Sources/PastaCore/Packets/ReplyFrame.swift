@@ -4,6 +4,7 @@ enum ReplyFrame {
     static let udp4PayloadOffset = EthernetFrame.headerLength + IPv4Packet.minimumHeaderLength + UDPDatagram.headerLength
     static let udp6PayloadOffset = EthernetFrame.headerLength + IPv6Packet.headerLength + UDPDatagram.headerLength
     static let icmp6MessageOffset = EthernetFrame.headerLength + IPv6Packet.headerLength
+    static let icmp4MessageOffset = EthernetFrame.headerLength + IPv4Packet.minimumHeaderLength
 
     static let broadcastMAC: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]
 
@@ -64,6 +65,23 @@ enum ReplyFrame {
         completeIPv6(buffer, transportLength: messageLength, nextHeader: IPProtocol.icmpv6, checksumAt: 2,
                      sourceMAC: sourceMAC, destinationMAC: destinationMAC, source: source, destination: destination,
                      hopLimit: hopLimit)
+    }
+
+    /// Completes an ICMP/IPv4 frame around the `messageLength`-byte message at `icmp4MessageOffset`.
+    static func completeICMPv4<D: Collection>(
+        _ buffer: UnsafeMutableRawBufferPointer, messageLength: Int,
+        sourceMAC: MACAddress, destinationMAC: D, source: IPv4Address, destination: IPv4Address
+    ) -> Int where D.Element == UInt8 {
+        let ip = EthernetFrame.headerLength
+        let icmp = icmp4MessageOffset
+        writeEthernet(into: buffer, destination: destinationMAC, source: sourceMAC, etherType: EtherType.ipv4)
+        IPv4Packet.writeHeader(into: buffer, at: ip, source: source, destination: destination,
+                               protocolNumber: IPProtocol.icmp, payloadLength: messageLength)
+        buffer.storeBigEndian(UInt16(0), at: icmp + 2)
+        var sum = InternetChecksum()
+        sum.add(UnsafeRawBufferPointer(rebasing: buffer[icmp..<icmp + messageLength]))
+        buffer.storeBigEndian(sum.value, at: icmp + 2)
+        return icmp + messageLength
     }
 
     private static func writeUDPHeader(_ buffer: UnsafeMutableRawBufferPointer, at offset: Int,

@@ -17,6 +17,11 @@ public final class EventLoop {
     private let sink: TapSink
     private let tcp: TCPFlows
     private let tcpEnabled: Bool
+    private let udp: UDPFlows
+    private let udpEnabled: Bool
+    private let icmp: ICMPFlows
+    private let icmpEnabled: Bool
+    private var lastSecond = 0
     private var guest = GuestLink()
     private let housekeeping: TimerDescriptor
     private var advertisements: AdvertisementSchedule
@@ -29,6 +34,10 @@ public final class EventLoop {
         sink = TapSink(tap: tap, pcap: pcap)
         tcp = try TCPFlows(configuration: configuration, poll: poll, sink: sink)
         tcpEnabled = !configuration.options.noTCP
+        udp = try UDPFlows(configuration: configuration, poll: poll, sink: sink)
+        udpEnabled = !configuration.options.noUDP
+        icmp = ICMPFlows(configuration: configuration, poll: poll, sink: sink)
+        icmpEnabled = !configuration.options.noICMP
         self.tap = tap
         self.pcap = pcap
         self.quitWatcher = quitWatcher
@@ -62,6 +71,9 @@ public final class EventLoop {
                 case .tcpSocket: tcp.socketEvent(event.reference, events: event.events,
                                                  now: MonotonicClock.milliseconds())
                 case .tcpAckTimer: tcp.ackTimerExpired()
+                case .udpSocket: udp.socketEvent(event.reference, now: MonotonicClock.milliseconds())
+                case .udpListener: udp.listenerEvent(index: Int(event.reference.index), now: MonotonicClock.milliseconds())
+                case .icmpSocket: icmp.socketEvent(event.reference, now: MonotonicClock.milliseconds())
                 case .tcpListener: tcp.listenerEvent(index: Int(event.reference.index), now: MonotonicClock.milliseconds())
                 }
             }
@@ -101,24 +113,46 @@ public final class EventLoop {
         }
     }
 
-    /// TCP goes to its flows; what the services answer is answered; everything else is dropped until its
-    /// protocol handler exists.
+    /// TCP, UDP and ICMP echo go to their flows; what the services answer (ARP, DHCP, NDP, DHCPv6) is
+    /// answered; everything else is dropped.
     private func handleFrame(_ frame: UnsafeRawBufferPointer, now: Int) {
         guard let ethernet = EthernetFrame(frame) else { return }
         if guest.learn(from: ethernet, ours: services.settings.ourMAC), let mac = guest.mac {
             logDebug("guest MAC address: \(mac)")
             tcp.guestMAC = mac.bytes
+            udp.guestMAC = mac.bytes
+            icmp.guestMAC = mac.bytes
         }
         switch ethernet.etherType {
         case EtherType.ipv4:
-            if let packet = IPv4Packet(ethernet.payload), packet.protocolNumber == IPProtocol.tcp {
+            guard let packet = IPv4Packet(ethernet.payload) else { return }
+            switch packet.protocolNumber {
+            case IPProtocol.tcp:
                 if tcpEnabled { tcp.handle(ipv4: packet, now: now) }
                 return
+            case IPProtocol.udp where !Self.isServicePort(packet.payload, DHCPServer.serverPort):
+                if udpEnabled { udp.handle(ipv4: packet, now: now) }
+                return
+            case IPProtocol.icmp:
+                if icmpEnabled { icmp.handle(ipv4: packet, now: now) }
+                return
+            default:
+                break
             }
         case EtherType.ipv6:
-            if let packet = IPv6Packet(ethernet.payload), packet.nextHeader == IPProtocol.tcp {
+            guard let packet = IPv6Packet(ethernet.payload) else { return }
+            switch packet.nextHeader {
+            case IPProtocol.tcp:
                 if tcpEnabled { tcp.handle(ipv6: packet, now: now) }
                 return
+            case IPProtocol.udp where !Self.isServicePort(packet.payload, DHCPv6Server.serverPort):
+                if udpEnabled { udp.handle(ipv6: packet, now: now) }
+                return
+            case IPProtocol.icmpv6 where packet.payload.first == ICMPFlows.echoRequest6:
+                if icmpEnabled { icmp.handle(ipv6: packet, now: now) }
+                return
+            default:
+                break
             }
         default:
             break
@@ -133,10 +167,20 @@ public final class EventLoop {
         }
     }
 
-    /// Every 100 ms: TCP timers, and unsolicited Router Advertisements when due.
+    /// Whether a UDP payload is addressed to one of our services' ports (DHCP, DHCPv6).
+    private static func isServicePort(_ udp: UnsafeRawBufferPointer, _ port: UInt16) -> Bool {
+        udp.count >= 4 && udp.bigEndianUInt16(at: 2) == port
+    }
+
+    /// Every 100 ms: TCP timers; once a second, UDP and ICMP expiry and Router Advertisements when due.
     private func runHousekeeping() {
         housekeeping.acknowledge()
-        tcp.tick(now: MonotonicClock.milliseconds())
+        let now = MonotonicClock.milliseconds()
+        tcp.tick(now: now)
+        guard now / 1000 != lastSecond else { return }
+        lastSecond = now / 1000
+        udp.tick(now: now)
+        icmp.tick(now: now)
         if advertisements.due(now: MonotonicClock.seconds()),
            let length = NDPResponder.unsolicitedAdvertisement(settings: services.settings, into: replyBuffer) {
             sendToTap(UnsafeRawBufferPointer(rebasing: replyBuffer[0..<length]))

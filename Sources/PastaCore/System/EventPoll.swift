@@ -11,6 +11,9 @@ public enum EventKind: UInt8 {
     case tcpSocket
     case tcpListener
     case tcpAckTimer
+    case udpSocket
+    case udpListener
+    case icmpSocket
 }
 
 /// A tagged epoll reference: kind in the top byte, then 24 bits of generation, then an index for the

@@ -1,0 +1,161 @@
+import CLinux
+import Glibc
+
+/// One echo flow: the guest's pings with one identifier to one peer, through an unprivileged ping socket.
+final class ICMPFlow {
+    let index: Int
+    let generation: UInt32
+    let key: FlowKey
+    let socket: Descriptor
+    var lastActivity: Int
+
+    init(index: Int, generation: UInt32, key: FlowKey, socket: Descriptor, now: Int) {
+        self.index = index
+        self.generation = generation
+        self.key = key
+        self.socket = socket
+        lastActivity = now
+    }
+}
+
+/// ICMP and ICMPv6 echo through ping sockets (SOCK_DGRAM, IPPROTO_ICMP/ICMPV6): no privileges needed where
+/// net.ipv4.ping_group_range includes our group. The guest's identifier is kept where bind() allows it;
+/// either way, replies reach the guest with its own identifier.
+public final class ICMPFlows {
+    static let idleTimeout = 60_000
+    static let echoRequest4: UInt8 = 8, echoReply4: UInt8 = 0
+    static let echoRequest6: UInt8 = 128, echoReply6: UInt8 = 129
+
+    private let table = FlowTable<ICMPFlow>(capacity: 1024)
+    private let poll: EventPoll
+    private let sink: FrameSink
+    private let ourMAC: MACAddress
+    var guestMAC: [UInt8] = ReplyFrame.broadcastMAC
+    private let translation: AddressTranslation
+    private let frame: UnsafeMutableRawBufferPointer
+    private var generation: UInt32 = 0
+    private var notPermittedLogged = false
+
+    public init(configuration: RuntimeConfiguration, poll: EventPoll, sink: FrameSink) {
+        self.poll = poll
+        self.sink = sink
+        ourMAC = configuration.ourMAC
+        translation = AddressTranslation(configuration)
+        frame = UnsafeMutableRawBufferPointer.allocate(byteCount: FrameBatch.frameCapacity, alignment: 64)
+    }
+
+    deinit { frame.deallocate() }
+
+    /// An ICMP message from the guest; only well-formed echo requests are forwarded.
+    public func handle(ipv4 packet: IPv4Packet, now: Int) {
+        let message = packet.payload
+        guard message.count >= 8, message[0] == Self.echoRequest4, message[1] == 0 else { return }
+        var sum = InternetChecksum()
+        sum.add(message)
+        guard sum.value == 0 else { return logDebug("ICMP: bad checksum from the guest") }
+        let key = FlowKey(guest: FlowAddress(ipv4: packet.sourceAddress.value),
+                          remote: FlowAddress(ipv4: packet.destinationAddress.value),
+                          guestPort: message.bigEndianUInt16(at: 4), remotePort: 0)
+        forward(message, key: key, now: now)
+    }
+
+    public func handle(ipv6 packet: IPv6Packet, now: Int) {
+        let message = packet.payload
+        guard message.count >= 8, message[0] == Self.echoRequest6, message[1] == 0,
+              InternetChecksum.ipv6(source: packet.source, destination: packet.destination,
+                                    nextHeader: IPProtocol.icmpv6, segment: message) == 0
+        else { return }
+        let source = packet.sourceAddress, destination = packet.destinationAddress
+        if destination.isMulticast { return }
+        let key = FlowKey(guest: FlowAddress(high: source.high, low: source.low),
+                          remote: FlowAddress(high: destination.high, low: destination.low),
+                          guestPort: message.bigEndianUInt16(at: 4), remotePort: 0)
+        forward(message, key: key, now: now)
+    }
+
+    private func forward(_ message: UnsafeRawBufferPointer, key: FlowKey, now: Int) {
+        let destination = translation.hostDestination(for: key.remote.ip)
+        let flow: ICMPFlow
+        if let index = table.index(of: key), let existing = table[index] {
+            flow = existing
+        } else {
+            guard let created = open(key, destination: destination, now: now) else { return }
+            flow = created
+        }
+        flow.lastActivity = now
+        // The kernel fills in the socket's identifier and the checksum.
+        _ = CLinux_sendto_ip(flow.socket.raw, message.baseAddress, message.count, destination.family,
+                             destination.networkBytes, 0)
+    }
+
+    private func open(_ key: FlowKey, destination: IPAddress, now: Int) -> ICMPFlow? {
+        let isIPv4 = destination.family == AF_INET
+        let fd = CLinux_socket_protocol(destination.family, Int32(SOCK_DGRAM.rawValue),
+                                        isIPv4 ? Int32(IPPROTO_ICMP) : Int32(IPPROTO_ICMPV6))
+        guard fd >= 0 else {
+            if !notPermittedLogged {
+                logWarning("ICMP: can't open a ping socket (\(String(cString: strerror(errno)))): echo requests are dropped; see net.ipv4.ping_group_range")
+                notPermittedLogged = true
+            }
+            return nil
+        }
+        let socket = Descriptor(fd)
+        let any = [UInt8](repeating: 0, count: isIPv4 ? 4 : 16)
+        // The identifier is the socket's "port": keep the guest's if it is free, else let the kernel pick.
+        if CLinux_bind_ip(fd, destination.family, any, key.guestPort, nil) < 0 {
+            _ = CLinux_bind_ip(fd, destination.family, any, 0, nil)
+        }
+        guard let flow = table.insert(key, { index in
+            ICMPFlow(index: index, generation: nextGeneration(), key: key, socket: socket, now: now)
+        }) else { return nil }
+        do {
+            try poll.add(fd, EventReference(.icmpSocket, index: UInt32(flow.index), generation: flow.generation))
+        } catch {
+            table.remove(key)
+            return nil
+        }
+        return flow
+    }
+
+    /// Echo replies from a ping socket go to the guest with its identifier and the peer as the guest saw it.
+    public func socketEvent(_ reference: EventReference, now: Int) {
+        guard let flow = table[Int(reference.index)], flow.generation == reference.generation else { return }
+        let ipv4 = flow.key.guest.isIPv4
+        let offset = ipv4 ? ReplyFrame.icmp4MessageOffset : ReplyFrame.icmp6MessageOffset
+        while true {
+            let n = recv(flow.socket.raw, frame.baseAddress! + offset, frame.count - offset, Int32(MSG_DONTWAIT))
+            if n < 8 { return }
+            flow.lastActivity = now
+            frame.storeBigEndian(flow.key.guestPort, at: offset + 4)
+            let length: Int
+            if ipv4 {
+                guard n <= 65535 - 20, frame[offset] == Self.echoReply4 else { continue }
+                length = ReplyFrame.completeICMPv4(
+                    frame, messageLength: n, sourceMAC: ourMAC, destinationMAC: guestMAC,
+                    source: IPv4Address(UInt32(truncatingIfNeeded: flow.key.remote.low)),
+                    destination: IPv4Address(UInt32(truncatingIfNeeded: flow.key.guest.low)))
+            } else {
+                guard n <= 65535, frame[offset] == Self.echoReply6 else { continue }
+                length = ReplyFrame.completeICMPv6(
+                    frame, messageLength: n, sourceMAC: ourMAC, destinationMAC: guestMAC,
+                    source: IPv6Address(high: flow.key.remote.high, low: flow.key.remote.low),
+                    destination: IPv6Address(high: flow.key.guest.high, low: flow.key.guest.low), hopLimit: 64)
+            }
+            sink.send(UnsafeRawBufferPointer(start: frame.baseAddress, count: length))
+        }
+    }
+
+    public func tick(now: Int) {
+        var expired: [ICMPFlow] = []
+        table.forEach { if now - $0.lastActivity > Self.idleTimeout { expired.append($0) } }
+        for flow in expired {
+            poll.remove(flow.socket.raw)
+            table.remove(flow.key)
+        }
+    }
+
+    private func nextGeneration() -> UInt32 {
+        generation = (generation &+ 1) & 0xFF_FFFF
+        return generation
+    }
+}

@@ -1,0 +1,271 @@
+import CLinux
+import Glibc
+
+/// One UDP flow: the guest's datagrams to a peer and the peer's replies. Outbound flows own a socket
+/// connected to the (translated) peer; inbound ones answer through the `-u` listener that received them.
+final class UDPFlow {
+    let index: Int
+    let generation: UInt32
+    let key: FlowKey
+    let socket: Descriptor?
+    /// Inbound: the listener to answer through, and the client on the host side.
+    let listener: Int?
+    let client: IPAddress?
+    let clientPort: UInt16
+    var lastActivity: Int
+    var heardFromGuest = false
+    var heardFromPeer = false
+
+    init(index: Int, generation: UInt32, key: FlowKey, socket: Descriptor?, listener: Int?, client: IPAddress?,
+         clientPort: UInt16, now: Int) {
+        self.index = index
+        self.generation = generation
+        self.key = key
+        self.socket = socket
+        self.listener = listener
+        self.client = client
+        self.clientPort = clientPort
+        lastActivity = now
+    }
+}
+
+/// UDP between the tap and host sockets, with DNS forwarding (`--dns-forward`) and `-u` listeners.
+public final class UDPFlows {
+    /// Idle timeouts: a flow that never heard back goes after 30 s, one with traffic both ways after 120 s.
+    static let oneWayTimeout = 30_000
+    static let twoWayTimeout = 120_000
+    static let datagramsPerEvent = 64
+
+    private let table: FlowTable<UDPFlow>
+    private let poll: EventPoll
+    private let sink: FrameSink
+    private let ourMAC: MACAddress
+    var guestMAC: [UInt8] = ReplyFrame.broadcastMAC
+    private let translation: AddressTranslation
+    private let dnsForward4: IPv4Address?, dnsForward6: IPv6Address?
+    private let resolver4: IPv4Address?, resolver6: IPv6Address?
+    private let frame: UnsafeMutableRawBufferPointer
+    private var generation: UInt32 = 0
+    private var observedGuest4: IPv4Address?
+    private var observedGuest6: IPv6Address?
+    let listeners: UDPListeners
+    private var tableFullLogged = false
+
+    public init(configuration: RuntimeConfiguration, poll: EventPoll, sink: FrameSink) throws {
+        self.poll = poll
+        self.sink = sink
+        ourMAC = configuration.ourMAC
+        translation = AddressTranslation(configuration)
+        dnsForward4 = configuration.options.dnsForward4
+        dnsForward6 = configuration.options.dnsForward6
+        var first4: IPv4Address?, first6: IPv6Address?
+        for server in configuration.dnsServers {
+            switch server {
+            case .v4(let a): if first4 == nil { first4 = a }
+            case .v6(let a): if first6 == nil { first6 = a }
+            }
+        }
+        resolver4 = first4
+        resolver6 = first6
+        table = FlowTable(capacity: 16384)
+        frame = UnsafeMutableRawBufferPointer.allocate(byteCount: FrameBatch.frameCapacity, alignment: 64)
+        listeners = try UDPListeners(configuration: configuration, poll: poll)
+    }
+
+    deinit { frame.deallocate() }
+
+    // MARK: Datagrams from the guest
+
+    public func handle(ipv4 packet: IPv4Packet, now: Int) {
+        guard let datagram = UDPDatagram(packet) else { return logDebug("UDP: bad length or checksum from the guest") }
+        let source = packet.sourceAddress
+        if !source.isUnspecified { observedGuest4 = source }
+        let destination = packet.destinationAddress
+        if destination.isBroadcast || destination.isMulticast { return }
+        handle(datagram, key: FlowKey(guest: FlowAddress(ipv4: source.value), remote: FlowAddress(ipv4: destination.value),
+                                      guestPort: datagram.sourcePort, remotePort: datagram.destinationPort), now: now)
+    }
+
+    public func handle(ipv6 packet: IPv6Packet, now: Int) {
+        guard let datagram = UDPDatagram(packet) else { return logDebug("UDP: bad length or checksum from the guest") }
+        let source = packet.sourceAddress, destination = packet.destinationAddress
+        if !source.isLinkLocal && !source.isUnspecified { observedGuest6 = source }
+        if destination.isMulticast { return }
+        handle(datagram, key: FlowKey(guest: FlowAddress(high: source.high, low: source.low),
+                                      remote: FlowAddress(high: destination.high, low: destination.low),
+                                      guestPort: datagram.sourcePort, remotePort: datagram.destinationPort), now: now)
+    }
+
+    private func handle(_ datagram: UDPDatagram, key: FlowKey, now: Int) {
+        let flow: UDPFlow
+        if let index = table.index(of: key), let existing = table[index] {
+            flow = existing
+        } else {
+            guard let created = openOutbound(key, now: now) else { return }
+            flow = created
+        }
+        flow.lastActivity = now
+        flow.heardFromGuest = true
+        let payload = datagram.payload
+        if let socket = flow.socket {
+            if CLinux_send(socket.raw, payload.baseAddress, payload.count) < 0 {
+                logDebug("UDP: send to \(key.remote.ip) port \(key.remotePort): \(String(cString: strerror(errno)))")
+            }
+        } else if let listener = flow.listener.flatMap({ listeners[$0] }), let client = flow.client {
+            _ = CLinux_sendto_ip(listener.socket.raw, payload.baseAddress, payload.count, client.family,
+                                 client.networkBytes, flow.clientPort)
+        }
+    }
+
+    /// Where a guest's datagram to `remote` port `port` really goes: DNS to the forwarding address goes to
+    /// the first configured resolver, the rest as TCP's connections do.
+    private func hostDestination(_ remote: IPAddress, port: UInt16) -> IPAddress {
+        if port == 53 {
+            switch remote {
+            case .v4(let a) where a == dnsForward4: if let r = resolver4 { return .v4(r) }
+            case .v6(let a) where a == dnsForward6: if let r = resolver6 { return .v6(r) }
+            default: break
+            }
+        }
+        return translation.hostDestination(for: remote)
+    }
+
+    private func openOutbound(_ key: FlowKey, now: Int) -> UDPFlow? {
+        let destination = hostDestination(key.remote.ip, port: key.remotePort)
+        let fd = CLinux_socket(destination.family, Int32(SOCK_DGRAM.rawValue))
+        guard fd >= 0 else {
+            logWarning("UDP: can't open a socket: \(String(cString: strerror(errno)))")
+            return nil
+        }
+        let socket = Descriptor(fd)
+        guard translation.bindOutbound(fd, to: destination),
+              CLinux_connect_ip(fd, destination.family, destination.networkBytes, key.remotePort) == 0
+        else {
+            logDebug("UDP: can't reach \(destination) port \(key.remotePort): \(String(cString: strerror(errno)))")
+            return nil
+        }
+        guard let flow = table.insert(key, { index in
+            UDPFlow(index: index, generation: nextGeneration(), key: key, socket: socket, listener: nil, client: nil,
+                    clientPort: 0, now: now)
+        }) else {
+            logTableFull()
+            return nil
+        }
+        do {
+            try poll.add(fd, EventReference(.udpSocket, index: UInt32(flow.index), generation: flow.generation))
+        } catch {
+            table.remove(key)
+            return nil
+        }
+        return flow
+    }
+
+    // MARK: Datagrams from the host
+
+    public func socketEvent(_ reference: EventReference, now: Int) {
+        guard let flow = table[Int(reference.index)], flow.generation == reference.generation,
+              let socket = flow.socket
+        else { return }
+        let ipv4 = flow.key.guest.isIPv4
+        let offset = ipv4 ? ReplyFrame.udp4PayloadOffset : ReplyFrame.udp6PayloadOffset
+        for _ in 0..<Self.datagramsPerEvent {
+            let n = recv(socket.raw, frame.baseAddress! + offset, frame.count - offset, Int32(MSG_DONTWAIT))
+            if n < 0 { return }  // drained, or an ICMP error queued on the connected socket
+            flow.lastActivity = now
+            flow.heardFromPeer = true
+            sendToGuest(flow.key, payloadLength: n)
+        }
+    }
+
+    public func listenerEvent(index: Int, now: Int) {
+        guard let listener = listeners[index] else { return }
+        var family: Int32 = 0, port: UInt16 = 0
+        var address = [UInt8](repeating: 0, count: 16)
+        for _ in 0..<Self.datagramsPerEvent {
+            let offset = ReplyFrame.udp6PayloadOffset  // room for either family's headers
+            let n = CLinux_recvfrom_ip(listener.socket.raw, frame.baseAddress! + offset, frame.count - offset,
+                                       &family, &address, &port)
+            if n < 0 { return }
+            let client: IPAddress = family == AF_INET ? .v4(IPv4Address(bytes: address[0..<4])!) : .v6(IPv6Address(bytes: address)!)
+            guard let remote = translation.guestSource(for: client), let guest = guestAddress(like: remote) else { continue }
+            let key = FlowKey(guest: FlowAddress(guest), remote: FlowAddress(remote), guestPort: listener.targetPort,
+                              remotePort: port)
+            let flow: UDPFlow
+            if let index = table.index(of: key), let existing = table[index] {
+                flow = existing
+            } else {
+                guard let created = table.insert(key, { slot in
+                    UDPFlow(index: slot, generation: nextGeneration(), key: key, socket: nil, listener: index,
+                            client: client, clientPort: port, now: now)
+                }) else {
+                    logTableFull()
+                    continue
+                }
+                flow = created
+            }
+            flow.lastActivity = now
+            flow.heardFromPeer = true
+            let payloadOffset = key.guest.isIPv4 ? ReplyFrame.udp4PayloadOffset : ReplyFrame.udp6PayloadOffset
+            if payloadOffset != offset {
+                (frame.baseAddress! + payloadOffset).copyMemory(from: frame.baseAddress! + offset, byteCount: n)
+            }
+            sendToGuest(key, payloadLength: n)
+        }
+    }
+
+    private func sendToGuest(_ key: FlowKey, payloadLength: Int) {
+        let length: Int
+        if key.guest.isIPv4 {
+            guard payloadLength <= 65535 - 28 else { return }
+            length = ReplyFrame.completeUDPv4(
+                frame, payloadLength: payloadLength, sourceMAC: ourMAC, destinationMAC: guestMAC,
+                source: IPv4Address(UInt32(truncatingIfNeeded: key.remote.low)),
+                destination: IPv4Address(UInt32(truncatingIfNeeded: key.guest.low)),
+                sourcePort: key.remotePort, destinationPort: key.guestPort)
+        } else {
+            guard payloadLength <= 65535 - 8 else { return }
+            length = ReplyFrame.completeUDPv6(
+                frame, payloadLength: payloadLength, sourceMAC: ourMAC, destinationMAC: guestMAC,
+                source: IPv6Address(high: key.remote.high, low: key.remote.low),
+                destination: IPv6Address(high: key.guest.high, low: key.guest.low),
+                sourcePort: key.remotePort, destinationPort: key.guestPort)
+        }
+        sink.send(UnsafeRawBufferPointer(start: frame.baseAddress, count: length))
+    }
+
+    private func guestAddress(like remote: IPAddress) -> IPAddress? {
+        switch remote {
+        case .v4: return (observedGuest4 ?? translation.guestAddress4).map(IPAddress.v4)
+        case .v6: return (observedGuest6 ?? translation.guestAddress6).map(IPAddress.v6)
+        }
+    }
+
+    // MARK: Timers
+
+    /// Expires idle flows, closing their sockets.
+    public func tick(now: Int) {
+        var expired: [UDPFlow] = []
+        table.forEach { flow in
+            let limit = flow.heardFromGuest && flow.heardFromPeer ? Self.twoWayTimeout : Self.oneWayTimeout
+            if now - flow.lastActivity > limit { expired.append(flow) }
+        }
+        for flow in expired {
+            if let socket = flow.socket { poll.remove(socket.raw) }
+            table.remove(flow.key)
+        }
+    }
+
+    var count: Int { table.count }
+
+    private func nextGeneration() -> UInt32 {
+        generation = (generation &+ 1) & 0xFF_FFFF
+        return generation
+    }
+
+    private func logTableFull() {
+        if !tableFullLogged {
+            logWarning("UDP: flow limit reached (\(table.capacity) flows); new flows are dropped")
+            tableFullLogged = true
+        }
+    }
+}
