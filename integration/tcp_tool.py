@@ -12,10 +12,12 @@
   udp-send HOST PORT COUNT          sends COUNT datagrams from COUNT distinct source ports (no reply awaited)
   udp-ask HOST PORT MESSAGE         sends MESSAGE, prints the reply and the address it came from
   dns-server HOST PORT ANSWER       answers every A query with the IPv4 address ANSWER
+  dns-ask HOST NAME                 sends an A query for NAME to HOST port 53; prints the answer and the
+                                    address the reply came from
   garbage IFACE DST_MAC SRC DST     raw TCP frames with random flags/sequence numbers, 20,000 SYNs and
           PORT COUNT                segments for unknown flows, sent on IFACE (IPv4 addresses)
 """
-import asyncio, os, socket, struct, sys, random
+import asyncio, os, socket, struct, sys, random, time
 
 
 def pattern(size):
@@ -178,6 +180,8 @@ def udp_send(host, port, count):
         s = socket.socket(family, socket.SOCK_DGRAM)
         s.sendto(b"flow %d" % i, (host, port))
         sockets.append(s)
+        if i % 100 == 99:
+            time.sleep(0.01)  # stay below the tap's transmit queue (1000 frames)
     for s in sockets:
         s.close()
     print(f"ok {count}")
@@ -211,6 +215,18 @@ def dns_server(host, port, answer):
         s.sendto(header + question + record, peer)
 
 
+def dns_ask(host, name):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+    query += b"".join(bytes([len(label)]) + label.encode() for label in name.split(".")) + b"\x00\x00\x01\x00\x01"
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.settimeout(3)
+        s.sendto(query, (host, 53))
+        reply, peer = s.recvfrom(512)
+    print(socket.inet_ntoa(reply[-4:]), peer[0])
+    return reply[:2] == b"\x12\x34"
+
+
 def main(argv):
     command = argv[1]
     if command == "echo-server":
@@ -229,6 +245,8 @@ def main(argv):
         return udp_send(argv[2], int(argv[3]), int(argv[4]))
     elif command == "udp-ask":
         return udp_ask(argv[2], int(argv[3]), argv[4])
+    elif command == "dns-ask":
+        return dns_ask(argv[2], argv[3])
     elif command == "dns-server":
         dns_server(argv[2], int(argv[3]), argv[4])
     elif command == "garbage":
