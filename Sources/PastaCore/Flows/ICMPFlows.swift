@@ -46,30 +46,45 @@ public final class ICMPFlows {
 
     deinit { frame.deallocate() }
 
-    /// An ICMP message from the guest; only well-formed echo requests are forwarded.
-    public func handle(ipv4 packet: IPv4Packet, now: Int) {
+    /// The identifier of a well-formed echo request (type, code 0, at least the 8-byte header, correct
+    /// checksum), or nil for anything else.
+    static func echoIdentifier(ipv4 packet: IPv4Packet) -> UInt16? {
         let message = packet.payload
-        guard message.count >= 8, message[0] == Self.echoRequest4, message[1] == 0 else { return }
+        guard packet.protocolNumber == IPProtocol.icmp, message.count >= 8, message[0] == echoRequest4,
+              message[1] == 0
+        else { return nil }
         var sum = InternetChecksum()
         sum.add(message)
-        guard sum.value == 0 else { return logDebug("ICMP: bad checksum from the guest") }
+        return sum.value == 0 ? message.bigEndianUInt16(at: 4) : nil
+    }
+
+    static func echoIdentifier(ipv6 packet: IPv6Packet) -> UInt16? {
+        let message = packet.payload
+        guard packet.nextHeader == IPProtocol.icmpv6, message.count >= 8, message[0] == echoRequest6,
+              message[1] == 0,
+              InternetChecksum.ipv6(source: packet.source, destination: packet.destination,
+                                    nextHeader: IPProtocol.icmpv6, segment: message) == 0
+        else { return nil }
+        return message.bigEndianUInt16(at: 4)
+    }
+
+    /// An ICMP message from the guest; only well-formed echo requests are forwarded.
+    public func handle(ipv4 packet: IPv4Packet, now: Int) {
+        guard let identifier = Self.echoIdentifier(ipv4: packet) else { return logDebug("ICMP: not a valid echo request") }
         let key = FlowKey(guest: FlowAddress(ipv4: packet.sourceAddress.value),
                           remote: FlowAddress(ipv4: packet.destinationAddress.value),
-                          guestPort: message.bigEndianUInt16(at: 4), remotePort: 0)
-        forward(message, key: key, now: now)
+                          guestPort: identifier, remotePort: 0)
+        forward(packet.payload, key: key, now: now)
     }
 
     public func handle(ipv6 packet: IPv6Packet, now: Int) {
+        guard let identifier = Self.echoIdentifier(ipv6: packet) else { return logDebug("ICMPv6: not a valid echo request") }
         let message = packet.payload
-        guard message.count >= 8, message[0] == Self.echoRequest6, message[1] == 0,
-              InternetChecksum.ipv6(source: packet.source, destination: packet.destination,
-                                    nextHeader: IPProtocol.icmpv6, segment: message) == 0
-        else { return }
         let source = packet.sourceAddress, destination = packet.destinationAddress
         if destination.isMulticast { return }
         let key = FlowKey(guest: FlowAddress(high: source.high, low: source.low),
                           remote: FlowAddress(high: destination.high, low: destination.low),
-                          guestPort: message.bigEndianUInt16(at: 4), remotePort: 0)
+                          guestPort: identifier, remotePort: 0)
         forward(message, key: key, now: now)
     }
 
