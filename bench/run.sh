@@ -86,6 +86,28 @@ throughput_row "TCP host->ns Gbps, tap MTU 65520" 65520 -R
 throughput_row "TCP ns->host Gbps, tap MTU 1500" 1500
 throughput_row "TCP host->ns Gbps, tap MTU 1500" 1500 -R
 
+# UDP: iperf3 -u -l 1400 namespace -> host. Unthrottled (-b 0): what arrives, in Gbps; at -b 1G: % lost.
+udp_run() {  # NS SERVER RATE -> "received_gbps lost_percent"
+    ip netns exec "$1" iperf3 -c "$2" -p 5201 -u -l 1400 -b "$3" -t "$SECONDS_PER_RUN" -J 2>/dev/null |
+        jq -r '(.end.sum.bits_per_second // 0) as $b | (.end.sum.lost_percent // 100) as $l |
+               "\($b * (1 - $l / 100) / 1e9) \($l)"' 2>/dev/null || echo "0 100"
+}
+udp_rows() {
+    local ours=() theirs=() veth=() ours_loss=() theirs_loss=() i out
+    for ((i = 0; i < RUNS; i++)); do
+        out=$(udp_run "$LAB_ID-ours-65520" 198.51.100.1 0); ours+=("${out% *}")
+        out=$(udp_run "$LAB_ID-theirs-65520" 198.51.100.1 0); theirs+=("${out% *}")
+        out=$(udp_run "$VA" 192.0.2.2 0); veth+=("${out% *}")
+        out=$(udp_run "$LAB_ID-ours-65520" 198.51.100.1 1G); ours_loss+=("${out#* }")
+        out=$(udp_run "$LAB_ID-theirs-65520" 198.51.100.1 1G); theirs_loss+=("${out#* }")
+    done
+    local ratio; ratio=$(awk -v a="$(median "${ours[@]}")" -v b="$(median "${theirs[@]}")" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+    printf '%-44s %-22s %-22s %-7s %s\n' "UDP ns->host received Gbps, -b 0 -l 1400" \
+        "$(stats "${ours[@]}")" "$(stats "${theirs[@]}")" "$ratio" "veth $(stats "${veth[@]}")"
+    printf '%-44s %-22s %-22s\n' "UDP ns->host % lost at -b 1G -l 1400" "$(stats "${ours_loss[@]}")" "$(stats "${theirs_loss[@]}")"
+}
+udp_rows
+
 rr() { ip netns exec "$1" python3 "$RR" client "$2" 7001 "$RR_COUNT" 2>/dev/null || echo "0 0"; }
 rr_row() {
     local means_ours=() p99_ours=() means_theirs=() p99_theirs=() veth=() loopback=() i out

@@ -378,3 +378,17 @@ int CLinux_udp_bound(int family, const uint8_t *address, uint16_t port) {
     }
     return fd;
 }
+
+int CLinux_send_datagrams(int fd, void *const *bases, const size_t *lengths, int count) {
+    struct mmsghdr messages[64];
+    struct iovec iov[64];
+    if (count > 64) count = 64;
+    memset(messages, 0, sizeof(messages[0]) * (size_t)count);
+    for (int i = 0; i < count; i++) {
+        iov[i].iov_base = bases[i];
+        iov[i].iov_len = lengths[i];
+        messages[i].msg_hdr.msg_iov = &iov[i];
+        messages[i].msg_hdr.msg_iovlen = 1;
+    }
+    return sendmmsg(fd, messages, (unsigned)count, MSG_DONTWAIT | MSG_NOSIGNAL);
+}

@@ -103,6 +103,9 @@ int CLinux_set_nodelay(int fd);
 int CLinux_socket_protocol(int family, int type, int protocol);
 long CLinux_recvfrom_ip(int fd, void *buffer, size_t length, int *family, uint8_t *address, uint16_t *port);
 long CLinux_sendto_ip(int fd, const void *buffer, size_t length, int family, const uint8_t *address, uint16_t port);
+// Sends `count` datagrams (one buffer each) on a connected socket with one sendmmsg(); returns how many
+// went out, or -1 with errno.
+int CLinux_send_datagrams(int fd, void *const *bases, const size_t *lengths, int count);
 // A bound UDP socket on address:port (IPv6 ones v6-only), for inbound forwarding.
 int CLinux_udp_bound(int family, const uint8_t *address, uint16_t port);
 

@@ -50,6 +50,10 @@ public final class UDPFlows {
     private var observedGuest6: IPv6Address?
     let listeners: UDPListeners
     private var tableFullLogged = false
+    private let queuedBases = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: UDPFlows.datagramsPerEvent)
+    private let queuedLengths = UnsafeMutablePointer<Int>.allocate(capacity: UDPFlows.datagramsPerEvent)
+    private var queuedCount = 0
+    private var queuedSocket: Int32 = -1
 
     public init(configuration: RuntimeConfiguration, poll: EventPoll, sink: FrameSink) throws {
         self.poll = poll
@@ -72,7 +76,11 @@ public final class UDPFlows {
         listeners = try UDPListeners(configuration: configuration, poll: poll)
     }
 
-    deinit { frame.deallocate() }
+    deinit {
+        frame.deallocate()
+        queuedBases.deallocate()
+        queuedLengths.deallocate()
+    }
 
     // MARK: Datagrams from the guest
 
@@ -108,13 +116,31 @@ public final class UDPFlows {
         flow.heardFromGuest = true
         let payload = datagram.payload
         if let socket = flow.socket {
-            if CLinux_send(socket.raw, payload.baseAddress, payload.count) < 0 {
-                logDebug("UDP: send to \(key.remote.ip) port \(key.remotePort): \(String(cString: strerror(errno)))")
-            }
+            // Queued for one sendmmsg() per flow and batch; the frame stays in the batch buffer until then.
+            if queuedCount == Self.datagramsPerEvent || (queuedCount > 0 && queuedSocket != socket.raw) { flushDatagrams() }
+            queuedSocket = socket.raw
+            queuedBases[queuedCount] = UnsafeMutableRawPointer(mutating: payload.baseAddress)
+            queuedLengths[queuedCount] = payload.count
+            queuedCount += 1
         } else if let listener = flow.listener.flatMap({ listeners[$0] }), let client = flow.client {
             _ = CLinux_sendto_ip(listener.socket.raw, payload.baseAddress, payload.count, client.family,
                                  client.networkBytes, flow.clientPort)
         }
+    }
+
+    /// Sends the guest's queued datagrams; called before the frames they point into are reused.
+    public func flushDatagrams() {
+        guard queuedCount > 0 else { return }
+        var sent = 0
+        while sent < queuedCount {
+            let n = CLinux_send_datagrams(queuedSocket, queuedBases + sent, queuedLengths + sent, Int32(queuedCount - sent))
+            if n <= 0 {
+                if n < 0 { logDebug("UDP: send: \(String(cString: strerror(errno)))") }
+                break
+            }
+            sent += Int(n)
+        }
+        queuedCount = 0
     }
 
     /// Where a guest's datagram to `remote` port `port` really goes: DNS to the forwarding address goes to
@@ -244,6 +270,7 @@ public final class UDPFlows {
 
     /// Expires idle flows, closing their sockets.
     public func tick(now: Int) {
+        flushDatagrams()
         var expired: [UDPFlow] = []
         table.forEach { flow in
             let limit = flow.heardFromGuest && flow.heardFromPeer ? Self.twoWayTimeout : Self.oneWayTimeout

@@ -109,6 +109,7 @@ public final class EventLoop {
                 handleFrame(frame, now: now)
             }
             tcp.flushAcks()
+            udp.flushDatagrams()
             if count < batch.capacity { return }
         }
     }
