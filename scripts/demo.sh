@@ -36,8 +36,15 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$got" = "$(sha256sum <"$WEB/file" | cut -d' ' -f1)" ] && echo "64 MiB over IPv4 in $ms ms, sha256 matches"
 got=$(lab_in "$CTR" curl -s 'http://[2001:db8:2::10]:8000/file' | sha256sum | cut -d' ' -f1)
 [ "$got" = "$(sha256sum <"$WEB/file" | cut -d' ' -f1)" ] && echo "the same over IPv6"
-echo "(UDP, ICMP and DNS forwarding are not implemented yet; the capture shows the TCP handshake:)"
+echo "(the capture shows the TCP handshake:)"
 tcpdump -n -r "$PCAP" tcp 2>/dev/null | head -n 3
+echo
+echo "### ICMP echo through ping sockets, and UDP"
+lab_in "$LAB_HOST" sysctl -qw net.ipv4.ping_group_range="0 2147483647"
+lab_in "$CTR" ping -c 2 -i 0.2 203.0.113.10 | tail -n 2
+lab_serve "$LAB_INET" python3 integration/tcp_tool.py udp-echo-server 7777 203.0.113.10
+sleep 0.3
+lab_in "$CTR" python3 integration/tcp_tool.py udp-ask 203.0.113.10 7777 "hello over UDP"
 echo
 echo "### a second namespace, WITHOUT --config-net: busybox udhcpc gets the same address from pasta's DHCP server"
 CTR2="$LAB_ID-dhcp"; lab_add_ns "$CTR2"
