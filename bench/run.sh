@@ -86,9 +86,10 @@ throughput_row "TCP host->ns Gbps, tap MTU 65520" 65520 -R
 throughput_row "TCP ns->host Gbps, tap MTU 1500" 1500
 throughput_row "TCP host->ns Gbps, tap MTU 1500" 1500 -R
 
-# UDP: iperf3 -u -l 1400 namespace -> host. Unthrottled (-b 0): what arrives, in Gbps; at -b 1G: % lost.
+# UDP: iperf3 -u -l 1400 namespace -> host, 4 MiB socket buffers at both ends (-w) so the iperf3
+# receiver itself does not drop. Unthrottled (-b 0): what arrives, in Gbps; at -b 1G: % lost.
 udp_run() {  # NS SERVER RATE -> "received_gbps lost_percent"
-    ip netns exec "$1" iperf3 -c "$2" -p 5201 -u -l 1400 -b "$3" -t "$SECONDS_PER_RUN" -J 2>/dev/null |
+    ip netns exec "$1" iperf3 -c "$2" -p 5201 -u -l 1400 -w 4M -b "$3" -t "$SECONDS_PER_RUN" -J 2>/dev/null |
         jq -r '(.end.sum.bits_per_second // 0) as $b | (.end.sum.lost_percent // 100) as $l |
                "\($b * (1 - $l / 100) / 1e9) \($l)"' 2>/dev/null || echo "0 100"
 }

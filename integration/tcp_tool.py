@@ -14,6 +14,9 @@
   dns-server HOST PORT ANSWER       answers every A query with the IPv4 address ANSWER
   dns-ask HOST NAME                 sends an A query for NAME to HOST port 53; prints the answer and the
                                     address the reply came from
+  udp-seq-receive HOST PORT COUNT   receives numbered datagrams until COUNT distinct ones arrived (or 15 s
+                                    passed); prints "ok COUNT" or what is missing
+  udp-seq-send HOST PORT COUNT MBIT sends COUNT numbered 1400-byte datagrams paced at MBIT Mbit/s
   garbage IFACE DST_MAC SRC DST     raw TCP frames with random flags/sequence numbers, 20,000 SYNs and
           PORT COUNT                segments for unknown flows, sent on IFACE (IPv4 addresses)
 """
@@ -227,6 +230,38 @@ def dns_ask(host, name):
     return reply[:2] == b"\x12\x34"
 
 
+def udp_seq_receive(host, port, count):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    seen = set()
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        s.bind((host, port))
+        s.settimeout(15)
+        try:
+            while len(seen) < count:
+                data = s.recv(2048)
+                number = struct.unpack("!I", data[:4])[0]
+                if data[4:] == bytes([number & 0xFF]) * (len(data) - 4):
+                    seen.add(number)
+        except socket.timeout:
+            pass
+    print(f"ok {count}" if len(seen) == count else f"FAILED {count - len(seen)} missing")
+    return len(seen) == count
+
+
+def udp_seq_send(host, port, count, mbit):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    interval = 1400 * 8 / (mbit * 1e6)
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        start = time.perf_counter()
+        for number in range(count):
+            s.sendto(struct.pack("!I", number) + bytes([number & 0xFF]) * 1396, (host, port))
+            while time.perf_counter() - start < (number + 1) * interval:
+                pass
+    print(f"ok {count}")
+    return True
+
+
 def main(argv):
     command = argv[1]
     if command == "echo-server":
@@ -249,6 +284,10 @@ def main(argv):
         return dns_ask(argv[2], argv[3])
     elif command == "dns-server":
         dns_server(argv[2], int(argv[3]), argv[4])
+    elif command == "udp-seq-receive":
+        return udp_seq_receive(argv[2], int(argv[3]), int(argv[4]))
+    elif command == "udp-seq-send":
+        return udp_seq_send(argv[2], int(argv[3]), int(argv[4]), float(argv[5]))
     elif command == "garbage":
         return garbage(argv[2], argv[3], argv[4], argv[5], int(argv[6]), int(argv[7]))
     return False

@@ -392,3 +392,8 @@ int CLinux_send_datagrams(int fd, void *const *bases, const size_t *lengths, int
     }
     return sendmmsg(fd, messages, (unsigned)count, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
+
+void CLinux_set_buffer_sizes(int fd, int bytes) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+}

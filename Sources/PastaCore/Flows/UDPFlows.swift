@@ -35,6 +35,8 @@ public final class UDPFlows {
     static let oneWayTimeout = 30_000
     static let twoWayTimeout = 120_000
     static let datagramsPerEvent = 64
+    /// Socket buffers for bursts: datagrams that arrive while the loop is busy wait here, not get dropped.
+    static let socketBuffer: Int32 = 4 << 20
 
     private let table: FlowTable<UDPFlow>
     private let poll: EventPoll
@@ -164,6 +166,7 @@ public final class UDPFlows {
             return nil
         }
         let socket = Descriptor(fd)
+        CLinux_set_buffer_sizes(fd, Self.socketBuffer)
         guard translation.bindOutbound(fd, to: destination),
               CLinux_connect_ip(fd, destination.family, destination.networkBytes, key.remotePort) == 0
         else {

@@ -32,6 +32,7 @@ public final class UDPListeners {
                     guard fd >= 0 else {
                         throw OptionError("can't bind UDP port \(port) (\(address)): \(String(cString: strerror(errno)))")
                     }
+                    CLinux_set_buffer_sizes(fd, UDPFlows.socketBuffer)
                     try poll.add(fd, EventReference(.udpListener, index: UInt32(listeners.count)))
                     listeners.append(Listener(socket: Descriptor(fd), port: port, targetPort: target))
                 }
