@@ -397,3 +397,19 @@ void CLinux_set_buffer_sizes(int fd, int bytes) {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
 }
+
+int CLinux_receive_datagrams(int fd, void *const *bases, const size_t *lengths, int count, size_t *received) {
+    struct mmsghdr messages[64];
+    struct iovec iov[64];
+    if (count > 64) count = 64;
+    memset(messages, 0, sizeof(messages[0]) * (size_t)count);
+    for (int i = 0; i < count; i++) {
+        iov[i].iov_base = bases[i];
+        iov[i].iov_len = lengths[i];
+        messages[i].msg_hdr.msg_iov = &iov[i];
+        messages[i].msg_hdr.msg_iovlen = 1;
+    }
+    int n = recvmmsg(fd, messages, (unsigned)count, MSG_DONTWAIT, NULL);
+    for (int i = 0; i < n; i++) received[i] = messages[i].msg_len;
+    return n;
+}

@@ -108,6 +108,9 @@ long CLinux_sendto_ip(int fd, const void *buffer, size_t length, int family, con
 int CLinux_send_datagrams(int fd, void *const *bases, const size_t *lengths, int count);
 // Asks for `bytes` of receive and send buffer (the kernel caps it at net.core.rmem_max/wmem_max).
 void CLinux_set_buffer_sizes(int fd, int bytes);
+// Receives up to `count` datagrams (one buffer each) with one recvmmsg(); their sizes go to `received`.
+// Returns how many arrived, or -1 with errno.
+int CLinux_receive_datagrams(int fd, void *const *bases, const size_t *lengths, int count, size_t *received);
 // A bound UDP socket on address:port (IPv6 ones v6-only), for inbound forwarding.
 int CLinux_udp_bound(int family, const uint8_t *address, uint16_t port);
 

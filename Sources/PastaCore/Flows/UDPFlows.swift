@@ -35,6 +35,8 @@ public final class UDPFlows {
     static let oneWayTimeout = 30_000
     static let twoWayTimeout = 120_000
     static let datagramsPerEvent = 64
+    static let framesPerReceive = 32
+    static let frameSize = FrameBatch.frameCapacity
     /// Socket buffers for bursts: datagrams that arrive while the loop is busy wait here, not get dropped.
     static let socketBuffer: Int32 = 4 << 20
 
@@ -55,6 +57,11 @@ public final class UDPFlows {
     private let queuedBases = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: UDPFlows.datagramsPerEvent)
     private let queuedLengths = UnsafeMutablePointer<Int>.allocate(capacity: UDPFlows.datagramsPerEvent)
     private var queuedCount = 0
+    private let receiveFrames = UnsafeMutableRawPointer.allocate(byteCount: UDPFlows.framesPerReceive * UDPFlows.frameSize,
+                                                                 alignment: 64)
+    private let receiveBases = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: UDPFlows.framesPerReceive)
+    private let receiveLengths = UnsafeMutablePointer<Int>.allocate(capacity: UDPFlows.framesPerReceive)
+    private let receivedLengths = UnsafeMutablePointer<Int>.allocate(capacity: UDPFlows.framesPerReceive)
     private var queuedSocket: Int32 = -1
 
     public init(configuration: RuntimeConfiguration, poll: EventPoll, sink: FrameSink) throws {
@@ -82,6 +89,10 @@ public final class UDPFlows {
         frame.deallocate()
         queuedBases.deallocate()
         queuedLengths.deallocate()
+        receiveFrames.deallocate()
+        receiveBases.deallocate()
+        receiveLengths.deallocate()
+        receivedLengths.deallocate()
     }
 
     // MARK: Datagrams from the guest
@@ -191,18 +202,27 @@ public final class UDPFlows {
 
     // MARK: Datagrams from the host
 
+    /// Replies from a flow's socket, up to 32 per recvmmsg() straight behind the headers of as many frames.
     public func socketEvent(_ reference: EventReference, now: Int) {
         guard let flow = table[Int(reference.index)], flow.generation == reference.generation,
               let socket = flow.socket
         else { return }
-        let ipv4 = flow.key.guest.isIPv4
-        let offset = ipv4 ? ReplyFrame.udp4PayloadOffset : ReplyFrame.udp6PayloadOffset
-        for _ in 0..<Self.datagramsPerEvent {
-            let n = recv(socket.raw, frame.baseAddress! + offset, frame.count - offset, Int32(MSG_DONTWAIT))
-            if n < 0 { return }  // drained, or an ICMP error queued on the connected socket
+        let offset = flow.key.guest.isIPv4 ? ReplyFrame.udp4PayloadOffset : ReplyFrame.udp6PayloadOffset
+        for slot in 0..<Self.framesPerReceive {
+            receiveBases[slot] = receiveFrames + slot * Self.frameSize + offset
+            receiveLengths[slot] = Self.frameSize - offset
+        }
+        for _ in 0..<(Self.datagramsPerEvent / Self.framesPerReceive) {
+            let count = Int(CLinux_receive_datagrams(socket.raw, receiveBases, receiveLengths,
+                                                     Int32(Self.framesPerReceive), receivedLengths))
+            if count <= 0 { return }  // drained, or an ICMP error queued on the connected socket
             flow.lastActivity = now
             flow.heardFromPeer = true
-            sendToGuest(flow.key, payloadLength: n)
+            for slot in 0..<count {
+                let buffer = UnsafeMutableRawBufferPointer(start: receiveFrames + slot * Self.frameSize, count: Self.frameSize)
+                sendToGuest(flow.key, payloadLength: receivedLengths[slot], in: buffer)
+            }
+            if count < Self.framesPerReceive { return }
         }
     }
 
@@ -238,11 +258,11 @@ public final class UDPFlows {
             if payloadOffset != offset {
                 (frame.baseAddress! + payloadOffset).copyMemory(from: frame.baseAddress! + offset, byteCount: n)
             }
-            sendToGuest(key, payloadLength: n)
+            sendToGuest(key, payloadLength: n, in: frame)
         }
     }
 
-    private func sendToGuest(_ key: FlowKey, payloadLength: Int) {
+    private func sendToGuest(_ key: FlowKey, payloadLength: Int, in frame: UnsafeMutableRawBufferPointer) {
         let length: Int
         if key.guest.isIPv4 {
             guard payloadLength <= 65535 - 28 else { return }
