@@ -9,14 +9,29 @@ public struct InternetChecksum {
     /// are only correct if every call but the last has an even length.
     ///
     /// The ones'-complement sum doesn't depend on byte order (RFC 1071 section 2B): the bytes are summed as
-    /// native 32-bit words, eight bytes per step, and the folded result is byte-swapped once at the end.
+    /// native words and the folded result is byte-swapped once at the end.
     @inline(__always)
     public mutating func add(_ bytes: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress else { return }
         let count = bytes.count
-        var native: UInt64 = 0
+        // Whole 64-bit words with end-around carry: 2^64 is 1 modulo 2^16 - 1, so each overflow counts one.
+        // Four independent accumulators per 32 bytes keep the additions from waiting on each other.
+        var a: UInt64 = 0, b: UInt64 = 0, c: UInt64 = 0, d: UInt64 = 0, carries: UInt64 = 0
         var index = 0
-        // Two 32-bit halves per 8-byte load: 2^32 additions of 2^32 can't overflow 64 bits.
+        while index + 32 <= count {
+            var overflow: Bool
+            (a, overflow) = a.addingReportingOverflow(base.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            carries &+= overflow ? 1 : 0
+            (b, overflow) = b.addingReportingOverflow(base.loadUnaligned(fromByteOffset: index + 8, as: UInt64.self))
+            carries &+= overflow ? 1 : 0
+            (c, overflow) = c.addingReportingOverflow(base.loadUnaligned(fromByteOffset: index + 16, as: UInt64.self))
+            carries &+= overflow ? 1 : 0
+            (d, overflow) = d.addingReportingOverflow(base.loadUnaligned(fromByteOffset: index + 24, as: UInt64.self))
+            carries &+= overflow ? 1 : 0
+            index += 32
+        }
+        var native = carries &+ (a & 0xFFFF_FFFF) &+ (a >> 32) &+ (b & 0xFFFF_FFFF) &+ (b >> 32)
+        native &+= (c & 0xFFFF_FFFF) &+ (c >> 32) &+ (d & 0xFFFF_FFFF) &+ (d >> 32)
         while index + 8 <= count {
             let word = base.loadUnaligned(fromByteOffset: index, as: UInt64.self)
             native &+= (word & 0xFFFF_FFFF) &+ (word >> 32)
