@@ -206,13 +206,11 @@ public final class TCPFlows {
     /// The guest answered our SYN for an inbound connection.
     private func acceptSynAck(_ connection: TCPConnection, _ segment: TCPSegment) {
         connection.receiveNext = segment.sequence &+ 1
-        let offeredScale = connection.scaling
+        // Our SYN offered window scaling; it applies only if the guest's SYN-ACK offers it too (RFC 7323).
         connection.scaling = false
         connection.guestWindowScale = 0
         connection.ourWindowScale = 0
         applySynOptions(connection, segment)
-        if !offeredScale { connection.scaling = false }
-        if !connection.scaling { connection.ourWindowScale = 0 }
         connection.guestWindow = UInt32(segment.window)
         connection.sendUnacknowledged = segment.acknowledgment
         connection.sendNext = segment.acknowledgment
