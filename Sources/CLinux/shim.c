@@ -379,9 +379,9 @@ int CLinux_udp_bound(int family, const uint8_t *address, uint16_t port) {
     return fd;
 }
 
-int CLinux_send_datagrams(int fd, void *const *bases, const size_t *lengths, int count) {
-    struct mmsghdr messages[64];
-    struct iovec iov[64];
+// One message per buffer, for sendmmsg()/recvmmsg(); returns the count, capped at 64.
+static int fill_messages(struct mmsghdr *messages, struct iovec *iov, void *const *bases, const size_t *lengths,
+                         int count) {
     if (count > 64) count = 64;
     memset(messages, 0, sizeof(messages[0]) * (size_t)count);
     for (int i = 0; i < count; i++) {
@@ -390,6 +390,13 @@ int CLinux_send_datagrams(int fd, void *const *bases, const size_t *lengths, int
         messages[i].msg_hdr.msg_iov = &iov[i];
         messages[i].msg_hdr.msg_iovlen = 1;
     }
+    return count;
+}
+
+int CLinux_send_datagrams(int fd, void *const *bases, const size_t *lengths, int count) {
+    struct mmsghdr messages[64];
+    struct iovec iov[64];
+    count = fill_messages(messages, iov, bases, lengths, count);
     return sendmmsg(fd, messages, (unsigned)count, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
@@ -401,14 +408,7 @@ void CLinux_set_buffer_sizes(int fd, int bytes) {
 int CLinux_receive_datagrams(int fd, void *const *bases, const size_t *lengths, int count, size_t *received) {
     struct mmsghdr messages[64];
     struct iovec iov[64];
-    if (count > 64) count = 64;
-    memset(messages, 0, sizeof(messages[0]) * (size_t)count);
-    for (int i = 0; i < count; i++) {
-        iov[i].iov_base = bases[i];
-        iov[i].iov_len = lengths[i];
-        messages[i].msg_hdr.msg_iov = &iov[i];
-        messages[i].msg_hdr.msg_iovlen = 1;
-    }
+    count = fill_messages(messages, iov, bases, lengths, count);
     int n = recvmmsg(fd, messages, (unsigned)count, MSG_DONTWAIT, NULL);
     for (int i = 0; i < n; i++) received[i] = messages[i].msg_len;
     return n;

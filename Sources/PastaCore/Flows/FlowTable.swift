@@ -6,6 +6,9 @@ public final class FlowTable<Flow: AnyObject> {
     private var free: [Int] = []
     private var byKey: [FlowKey: Int] = [:]
     public private(set) var count = 0
+    /// Handed to each new flow (24 bits, as epoll references carry it), so events fetched for a slot's
+    /// previous occupant can be told apart.
+    private var generation: UInt32 = 0
 
     public init(capacity: Int) { self.capacity = capacity }
 
@@ -15,11 +18,12 @@ public final class FlowTable<Flow: AnyObject> {
     @inline(__always)
     public func index(of key: FlowKey) -> Int? { byKey[key] }
 
-    /// Stores the flow `make(index)` returns under `key`; nil when the table is full.
-    public func insert(_ key: FlowKey, _ make: (Int) throws -> Flow) rethrows -> Flow? {
+    /// Stores the flow `make(index, generation)` returns under `key`; nil when the table is full.
+    public func insert(_ key: FlowKey, _ make: (Int, UInt32) throws -> Flow) rethrows -> Flow? {
         guard count < capacity else { return nil }
         let index = free.popLast() ?? slots.count
-        let flow = try make(index)
+        generation = (generation &+ 1) & 0xFF_FFFF
+        let flow = try make(index, generation)
         if index == slots.count { slots.append(flow) } else { slots[index] = flow }
         byKey[key] = index
         count += 1

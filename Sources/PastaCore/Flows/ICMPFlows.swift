@@ -33,7 +33,6 @@ public final class ICMPFlows {
     var guestMAC: [UInt8] = ReplyFrame.broadcastMAC
     private let translation: AddressTranslation
     private let frame: UnsafeMutableRawBufferPointer
-    private var generation: UInt32 = 0
     private var notPermittedLogged = false
 
     public init(configuration: RuntimeConfiguration, poll: EventPoll, sink: FrameSink) {
@@ -120,8 +119,8 @@ public final class ICMPFlows {
         if CLinux_bind_ip(fd, destination.family, any, key.guestPort, nil) < 0 {
             _ = CLinux_bind_ip(fd, destination.family, any, 0, nil)
         }
-        guard let flow = table.insert(key, { index in
-            ICMPFlow(index: index, generation: nextGeneration(), key: key, socket: socket, now: now)
+        guard let flow = table.insert(key, { index, generation in
+            ICMPFlow(index: index, generation: generation, key: key, socket: socket, now: now)
         }) else { return nil }
         do {
             try poll.add(fd, EventReference(.icmpSocket, index: UInt32(flow.index), generation: flow.generation))
@@ -169,8 +168,4 @@ public final class ICMPFlows {
         }
     }
 
-    private func nextGeneration() -> UInt32 {
-        generation = (generation &+ 1) & 0xFF_FFFF
-        return generation
-    }
 }

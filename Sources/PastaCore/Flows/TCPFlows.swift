@@ -42,7 +42,6 @@ public final class TCPFlows {
     private var ackTimerArmed = false
     static let ackDelay = 1
     private var tableFullLogged = false
-    private var generation: UInt32 = 0
     let listeners: TCPListeners
 
     public init(configuration: RuntimeConfiguration, poll: EventPoll, sink: FrameSink) throws {
@@ -162,8 +161,8 @@ public final class TCPFlows {
             logDebug("TCP: connect to \(destination) port \(key.remotePort): \(String(cString: strerror(errno)))")
             return resetUnknown(segment, key: key)
         }
-        guard let connection = table.insert(key, { index in
-            TCPConnection(index: index, generation: nextGeneration(), key: key, socket: socket, state: .connecting, now: now)
+        guard let connection = table.insert(key, { index, generation in
+            TCPConnection(index: index, generation: generation, key: key, socket: socket, state: .connecting, now: now)
         }) else {
             logTableFull()
             return resetUnknown(segment, key: key)
@@ -539,8 +538,8 @@ public final class TCPFlows {
             let key = FlowKey(guest: FlowAddress(guest), remote: FlowAddress(remote),
                               guestPort: listener.targetPort, remotePort: port)
             guard table.index(of: key) == nil else { continue }
-            guard let connection = table.insert(key, { index in
-                TCPConnection(index: index, generation: nextGeneration(), key: key, socket: socket, state: .synSent, now: now)
+            guard let connection = table.insert(key, { index, generation in
+                TCPConnection(index: index, generation: generation, key: key, socket: socket, state: .synSent, now: now)
             }) else {
                 logTableFull()
                 continue
@@ -721,11 +720,6 @@ public final class TCPFlows {
         connection.pending.forEach(pool.release)
         connection.pending.removeAll()
         connection.ackPending = false
-    }
-
-    private func nextGeneration() -> UInt32 {
-        generation = (generation &+ 1) & 0xFF_FFFF
-        return generation
     }
 
     private func logTableFull() {

@@ -49,7 +49,6 @@ public final class UDPFlows {
     private let dnsForward4: IPv4Address?, dnsForward6: IPv6Address?
     private let resolver4: IPv4Address?, resolver6: IPv6Address?
     private let frame: UnsafeMutableRawBufferPointer
-    private var generation: UInt32 = 0
     private var observedGuest4: IPv4Address?
     private var observedGuest6: IPv6Address?
     let listeners: UDPListeners
@@ -184,8 +183,8 @@ public final class UDPFlows {
             logDebug("UDP: can't reach \(destination) port \(key.remotePort): \(String(cString: strerror(errno)))")
             return nil
         }
-        guard let flow = table.insert(key, { index in
-            UDPFlow(index: index, generation: nextGeneration(), key: key, socket: socket, listener: nil, client: nil,
+        guard let flow = table.insert(key, { index, generation in
+            UDPFlow(index: index, generation: generation, key: key, socket: socket, listener: nil, client: nil,
                     clientPort: 0, now: now)
         }) else {
             logTableFull()
@@ -243,8 +242,8 @@ public final class UDPFlows {
             if let index = table.index(of: key), let existing = table[index] {
                 flow = existing
             } else {
-                guard let created = table.insert(key, { slot in
-                    UDPFlow(index: slot, generation: nextGeneration(), key: key, socket: nil, listener: index,
+                guard let created = table.insert(key, { slot, generation in
+                    UDPFlow(index: slot, generation: generation, key: key, socket: nil, listener: index,
                             client: client, clientPort: port, now: now)
                 }) else {
                     logTableFull()
@@ -306,11 +305,6 @@ public final class UDPFlows {
     }
 
     var count: Int { table.count }
-
-    private func nextGeneration() -> UInt32 {
-        generation = (generation &+ 1) & 0xFF_FFFF
-        return generation
-    }
 
     private func logTableFull() {
         if !tableFullLogged {
