@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
@@ -163,6 +164,13 @@ static void *thread_trampoline(void *arg) {
     return NULL;
 }
 
+static void *detached_trampoline(void *arg) {
+    struct thread_call call = *(struct thread_call *)arg;
+    free(arg);
+    call.body(call.context);
+    return NULL;
+}
+
 int CLinux_run_on_thread(void (*body)(void *), void *context) {
     struct thread_call call = { body, context };
     pthread_t thread;
@@ -170,6 +178,39 @@ int CLinux_run_on_thread(void (*body)(void *), void *context) {
     if (rc != 0) { errno = rc; return -1; }
     pthread_join(thread, NULL);
     return 0;
+}
+
+int CLinux_start_thread(void (*body)(void *), void *context) {
+    struct thread_call *call = malloc(sizeof(*call));
+    if (!call) { errno = ENOMEM; return -1; }
+    call->body = body;
+    call->context = context;
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+    pthread_t thread;
+    int rc = pthread_create(&thread, &attributes, detached_trampoline, call);
+    pthread_attr_destroy(&attributes);
+    if (rc != 0) { free(call); errno = rc; return -1; }
+    return 0;
+}
+
+int CLinux_online_cpus(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (int)n;
+}
+
+long CLinux_splice(int fd_in, int fd_out, size_t length, int more) {
+    unsigned flags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK | (more ? SPLICE_F_MORE : 0);
+    ssize_t n;
+    do { n = splice(fd_in, NULL, fd_out, NULL, length, flags); } while (n < 0 && errno == EINTR);
+    return n;
+}
+
+int CLinux_pipe_sized(int fds[2], int size) {
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) return -1;
+    fcntl(fds[0], F_SETPIPE_SZ, size);  /* may exceed a user's pipe quota: keep the default then */
+    return fcntl(fds[0], F_GETPIPE_SZ);
 }
 
 /* Sockets over raw addresses. */

@@ -32,7 +32,7 @@ final class OptionsTests: XCTestCase {
 
     func testModeDefaultsAndModeOnlyOptions() throws {
         let pasta = try Options.parse([], mode: .pasta)
-        XCTAssertEqual(pasta.forwarding(pasta.tcpPorts), .auto)
+        XCTAssertEqual(pasta.forwarding(pasta.tcpPorts), .automatic)
         let passt = try Options.parse([], mode: .passt)
         XCTAssertEqual(passt.forwarding(passt.tcpPorts), PortForwarding.none)
         XCTAssertThrowsError(try Options.parse(["--netns", "x"], mode: .passt))

@@ -83,12 +83,24 @@ final class PortSpecTests: XCTestCase {
         guard case .specs(let list) = forwarding else { return XCTFail("expected specs") }
         XCTAssertEqual(list.map(\.text), ["8080:80", "9090:90"])
         XCTAssertEqual(try PortForwarding.folding(nil, "none", option: "-t", isPasta: true), PortForwarding.none)
-        XCTAssertEqual(try PortForwarding.folding(nil, "auto", option: "-t", isPasta: true), .auto)
+        XCTAssertEqual(try PortForwarding.folding(nil, "auto", option: "-t", isPasta: true), .automatic)
         XCTAssertEqual(try PortForwarding.folding(nil, "all", option: "-t", isPasta: false), .all)
         XCTAssertThrowsError(try PortForwarding.folding(nil, "auto", option: "-t", isPasta: false))
         XCTAssertThrowsError(try PortForwarding.folding(PortForwarding.none, "80", option: "-t", isPasta: true))
         XCTAssertThrowsError(try PortForwarding.folding(forwarding, "none", option: "-t", isPasta: true))
-        XCTAssertThrowsError(try PortForwarding.folding(.auto, "all", option: "-t", isPasta: true))
+        XCTAssertThrowsError(try PortForwarding.folding(.automatic, "all", option: "-t", isPasta: true))
+    }
+
+    func testAutoWithExclusions() throws {
+        XCTAssertEqual(try PortForwarding.folding(nil, "auto,~22,~8000-8010", option: "-t", isPasta: true),
+                       .auto(excluding: [22...22, 8000...8010]))
+        let later = try PortForwarding.folding(.automatic, "~53", option: "-T", isPasta: true)
+        XCTAssertEqual(later, .auto(excluding: [53...53]))
+        XCTAssertEqual(later.description, "auto,~53")
+        XCTAssertThrowsError(try PortForwarding.folding(nil, "auto,80", option: "-t", isPasta: true))
+        XCTAssertThrowsError(try PortForwarding.folding(nil, "auto,~", option: "-t", isPasta: true))
+        XCTAssertThrowsError(try PortForwarding.folding(.automatic, "80", option: "-t", isPasta: true))
+        XCTAssertThrowsError(try PortForwarding.folding(.automatic, "127.0.0.1/~80", option: "-t", isPasta: true))
     }
 
     func testRandomTextNeverTraps() {

@@ -59,6 +59,16 @@ int CLinux_netlink_route_socket(void);
 // Runs body(context) on a new thread and waits for it: namespace switches stay off the caller's thread.
 int CLinux_run_on_thread(void (*body)(void *), void *context);
 
+// Starts body(context) on a detached thread that lives on its own (signals stay blocked there).
+int CLinux_start_thread(void (*body)(void *), void *context);
+int CLinux_online_cpus(void);
+
+// splice(): moves up to `length` bytes between a socket and a pipe without copying (non-blocking;
+// `more` hints that more data follows). Returns bytes moved, 0 at EOF, -1 with errno.
+long CLinux_splice(int fd_in, int fd_out, size_t length, int more);
+// A non-blocking close-on-exec pipe, asked to hold `size` bytes (best effort); returns its capacity or -1.
+int CLinux_pipe_sized(int fds[2], int size);
+
 // Processes.
 int CLinux_pipe_cloexec(int fds[2]);
 pid_t CLinux_fork(void);

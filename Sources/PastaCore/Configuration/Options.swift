@@ -99,6 +99,6 @@ public struct Options {
 
     /// Defaults per mode, after all options were seen.
     public func forwarding(_ value: PortForwarding?) -> PortForwarding {
-        value ?? (mode == .pasta ? .auto : .none)
+        value ?? (mode == .pasta ? .automatic : .none)
     }
 }

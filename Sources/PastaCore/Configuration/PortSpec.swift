@@ -121,11 +121,14 @@ public struct PortSpecError: Error, CustomStringConvertible {
 /// Everything forwarded in one direction by one protocol: the result of all `-t` (or `-u`, `-T`, `-U`) options.
 public enum PortForwarding: Equatable, CustomStringConvertible {
     case none
-    /// Follow what is bound on the other side (pasta only).
-    case auto
+    /// Follow what is bound on the other side (pasta only), except the excluded ports (`auto,~22` or a
+    /// later exclusion-only spec).
+    case auto(excluding: [ClosedRange<UInt16>])
     /// Every non-ephemeral port.
     case all
     case specs([PortSpec])
+
+    public static let automatic = PortForwarding.auto(excluding: [])
 
     /// Folds one more option value into what earlier options of the same kind gave (nil: none yet).
     public static func folding(_ current: PortForwarding?, _ text: String, option: String, isPasta: Bool) throws
@@ -134,9 +137,17 @@ public enum PortForwarding: Equatable, CustomStringConvertible {
         let keyword: PortForwarding?
         switch text {
         case "none": keyword = PortForwarding.none
-        case "auto":
+        case _ where text == "auto" || text.hasPrefix("auto,"):
             guard isPasta else { throw PortSpecError(text, "'auto' is only valid for pasta") }
-            keyword = .auto
+            var excluded: [ClosedRange<UInt16>] = []
+            if text != "auto" {
+                let rest = try PortSpec(parsing: String(text.dropFirst(5)))
+                guard rest.ranges.isEmpty, rest.bindAddress == nil, rest.bindInterface == nil else {
+                    throw PortSpecError(text, "only exclusions (~) can follow 'auto'")
+                }
+                excluded = rest.exclusions
+            }
+            keyword = .auto(excluding: excluded)
         case "all": keyword = .all
         default: keyword = nil
         }
@@ -144,16 +155,24 @@ public enum PortForwarding: Equatable, CustomStringConvertible {
         case (nil, let k?): return k
         case (nil, nil): return .specs([try PortSpec(parsing: text)])
         case (.specs(let list)?, nil): return .specs(list + [try PortSpec(parsing: text)])
+        case (.auto(let earlier)?, .auto(let more)?): return .auto(excluding: earlier + more)
+        case (.auto(let earlier)?, nil):
+            let spec = try PortSpec(parsing: text)
+            if spec.ranges.isEmpty, spec.bindAddress == nil, spec.bindInterface == nil {
+                return .auto(excluding: earlier + spec.exclusions)
+            }
         case (let c?, let k?) where c == k: return c
-        default:
-            throw PortSpecError(text, "can't be combined with the earlier \(option) \(current!)")
+        default: break
         }
+        throw PortSpecError(text, "can't be combined with the earlier \(option) \(current!)")
     }
 
     public var description: String {
         switch self {
         case .none: return "none"
-        case .auto: return "auto"
+        case .auto(let excluded):
+            return (["auto"] + excluded.map { "~" + ($0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)") })
+                .joined(separator: ",")
         case .all: return "all"
         case .specs(let list): return list.map(\.text).joined(separator: " ")
         }

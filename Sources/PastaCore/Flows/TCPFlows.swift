@@ -42,7 +42,6 @@ public final class TCPFlows {
     private var ackTimerArmed = false
     static let ackDelay = 1
     private var tableFullLogged = false
-    let listeners: TCPListeners
 
     public init(configuration: RuntimeConfiguration, poll: EventPoll, sink: FrameSink) throws {
         self.poll = poll
@@ -60,7 +59,6 @@ public final class TCPFlows {
         control = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 16)
         peekBases = .allocate(capacity: Self.framesPerPeek)
         peekLengths = .allocate(capacity: Self.framesPerPeek)
-        listeners = try TCPListeners(configuration: configuration, poll: poll)
         ackTimer = try TimerDescriptor()
         try poll.add(ackTimer.descriptor.raw, EventReference(.tcpAckTimer))
     }
@@ -518,53 +516,45 @@ public final class TCPFlows {
 
     // MARK: Inbound connections
 
-    public func listenerEvent(index: Int, now: Int) {
-        guard let listener = listeners[index] else { return }
-        while true {
-            var family: Int32 = 0, port: UInt16 = 0
-            var address = [UInt8](repeating: 0, count: 16)
-            let fd = CLinux_accept_ip(listener.socket.raw, &family, &address, &port)
-            if fd < 0 {
-                if errno == EMFILE || errno == ENFILE { logTableFull() }
-                return
-            }
-            let socket = Descriptor(fd)
-            let peer: IPAddress = family == AF_INET ? .v4(IPv4Address(bytes: address[0..<4])!)
-                                                     : .v6(IPv6Address(bytes: address)!)
-            guard let remote = translation.guestSource(for: peer), let guest = guestAddress(like: remote) else {
-                logDebug("TCP: no guest address for a connection from \(peer)")
-                continue
-            }
-            let key = FlowKey(guest: FlowAddress(guest), remote: FlowAddress(remote),
-                              guestPort: listener.targetPort, remotePort: port)
-            guard table.index(of: key) == nil else { continue }
-            guard let connection = table.insert(key, { index, generation in
-                TCPConnection(index: index, generation: generation, key: key, socket: socket, state: .synSent, now: now)
-            }) else {
-                logTableFull()
-                continue
-            }
-            guard prepare(fd) else {
-                close(connection, abort: true)
-                continue
-            }
-            connection.initialSequence = UInt32.random(in: 0...UInt32.max)
-            connection.sendUnacknowledged = connection.initialSequence
-            connection.sendNext = connection.initialSequence &+ 1
-            connection.sendMax = connection.sendNext
-            connection.scaling = true  // offered in our SYN; kept only if the guest offers too
-            connection.segmentSize = remote.family == AF_INET ? maximumPayload4 : maximumPayload6
-            do {
-                try poll.add(fd, connection.eventReference,
-                             events: CLinux_EPOLLIN | CLinux_EPOLLRDHUP | CLinux_EPOLLET)
-            } catch {
-                close(connection, abort: true)
-                continue
-            }
-            sendControl(connection, flags: TCPFlags.syn, sequence: connection.initialSequence)
-            connection.retransmitAt = now + Self.handshakeTimeout
-            logDebug("TCP: \(peer) port \(port) -> guest port \(listener.targetPort)")
+    /// Takes a connection a forwarding listener accepted from `peer` and opens it towards the guest's
+    /// `guestPort` with a SYN through the tap.
+    func adopt(_ socket: Descriptor, peer: IPAddress, peerPort port: UInt16, guestPort: UInt16, now: Int) {
+        guard let remote = translation.guestSource(for: peer), let guest = guestAddress(like: remote) else {
+            logDebug("TCP: no guest address for a connection from \(peer)")
+            return
         }
+        let key = FlowKey(guest: FlowAddress(guest), remote: FlowAddress(remote), guestPort: guestPort, remotePort: port)
+        guard table.index(of: key) == nil else { return }
+        guard let connection = table.insert(key, { index, generation in
+            TCPConnection(index: index, generation: generation, key: key, socket: socket, state: .synSent, now: now)
+        }) else {
+            logTableFull()
+            return
+        }
+        guard prepare(socket.raw) else {
+            close(connection, abort: true)
+            return
+        }
+        connection.initialSequence = UInt32.random(in: 0...UInt32.max)
+        connection.sendUnacknowledged = connection.initialSequence
+        connection.sendNext = connection.initialSequence &+ 1
+        connection.sendMax = connection.sendNext
+        connection.scaling = true  // offered in our SYN; kept only if the guest offers too
+        connection.segmentSize = remote.family == AF_INET ? maximumPayload4 : maximumPayload6
+        do {
+            try poll.add(socket.raw, connection.eventReference, events: CLinux_EPOLLIN | CLinux_EPOLLRDHUP | CLinux_EPOLLET)
+        } catch {
+            close(connection, abort: true)
+            return
+        }
+        sendControl(connection, flags: TCPFlags.syn, sequence: connection.initialSequence)
+        connection.retransmitAt = now + Self.handshakeTimeout
+        logDebug("TCP: \(peer) port \(port) -> guest port \(guestPort)")
+    }
+
+    /// Called when accept() ran out of descriptors.
+    func acceptFailed() {
+        if errno == EMFILE || errno == ENFILE { logTableFull() }
     }
 
     private func guestAddress(like remote: IPAddress) -> IPAddress? {

@@ -9,14 +9,14 @@ final class UDPFlow {
     let key: FlowKey
     let socket: Descriptor?
     /// Inbound: the listener to answer through, and the client on the host side.
-    let listener: Int?
+    let listener: Listener?
     let client: IPAddress?
     let clientPort: UInt16
     var lastActivity: Int
     var heardFromGuest = false
     var heardFromPeer = false
 
-    init(index: Int, generation: UInt32, key: FlowKey, socket: Descriptor?, listener: Int?, client: IPAddress?,
+    init(index: Int, generation: UInt32, key: FlowKey, socket: Descriptor?, listener: Listener?, client: IPAddress?,
          clientPort: UInt16, now: Int) {
         self.index = index
         self.generation = generation
@@ -51,7 +51,6 @@ public final class UDPFlows {
     private let frame: UnsafeMutableRawBufferPointer
     private var observedGuest4: IPv4Address?
     private var observedGuest6: IPv6Address?
-    let listeners: UDPListeners
     private var tableFullLogged = false
     private let queuedBases = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: UDPFlows.datagramsPerEvent)
     private let queuedLengths = UnsafeMutablePointer<Int>.allocate(capacity: UDPFlows.datagramsPerEvent)
@@ -81,7 +80,6 @@ public final class UDPFlows {
         resolver6 = first6
         table = FlowTable(capacity: 16384)
         frame = UnsafeMutableRawBufferPointer.allocate(byteCount: FrameBatch.frameCapacity, alignment: 64)
-        listeners = try UDPListeners(configuration: configuration, poll: poll)
     }
 
     deinit {
@@ -134,7 +132,7 @@ public final class UDPFlows {
             queuedBases[queuedCount] = UnsafeMutableRawPointer(mutating: payload.baseAddress)
             queuedLengths[queuedCount] = payload.count
             queuedCount += 1
-        } else if let listener = flow.listener.flatMap({ listeners[$0] }), let client = flow.client {
+        } else if let listener = flow.listener, let client = flow.client {
             _ = CLinux_sendto_ip(listener.socket.raw, payload.baseAddress, payload.count, client.family,
                                  client.networkBytes, flow.clientPort)
         }
@@ -225,8 +223,8 @@ public final class UDPFlows {
         }
     }
 
-    public func listenerEvent(index: Int, now: Int) {
-        guard let listener = listeners[index] else { return }
+    /// Datagrams on a forwarding socket: local ones go to `splice`, the rest to the guest through the tap.
+    func listenerEvent(_ listener: Listener, splice: UDPSplice, now: Int) {
         var family: Int32 = 0, port: UInt16 = 0
         var address = [UInt8](repeating: 0, count: 16)
         for _ in 0..<Self.datagramsPerEvent {
@@ -235,6 +233,8 @@ public final class UDPFlows {
                                        &family, &address, &port)
             if n < 0 { return }
             let client: IPAddress = family == AF_INET ? .v4(IPv4Address(bytes: address[0..<4])!) : .v6(IPv6Address(bytes: address)!)
+            if splice.forward(UnsafeRawBufferPointer(start: frame.baseAddress! + offset, count: n), from: client,
+                              port: port, on: listener, now: now) { continue }
             guard let remote = translation.guestSource(for: client), let guest = guestAddress(like: remote) else { continue }
             let key = FlowKey(guest: FlowAddress(guest), remote: FlowAddress(remote), guestPort: listener.targetPort,
                               remotePort: port)
@@ -243,7 +243,7 @@ public final class UDPFlows {
                 flow = existing
             } else {
                 guard let created = table.insert(key, { slot, generation in
-                    UDPFlow(index: slot, generation: generation, key: key, socket: nil, listener: index,
+                    UDPFlow(index: slot, generation: generation, key: key, socket: nil, listener: listener,
                             client: client, clientPort: port, now: now)
                 }) else {
                     logTableFull()

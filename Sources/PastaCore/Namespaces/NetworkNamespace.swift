@@ -1,11 +1,13 @@
 import CLinux
 import Glibc
 
-/// An open handle on a network namespace; work that must happen inside it runs on a short-lived
-/// thread that joins it, so the calling thread never leaves its own namespace.
+/// An open handle on a network namespace. Set-up work runs on a short-lived thread that joins it; sockets
+/// made per connection (splice, `-T`/`-U` listeners) are made by the calling thread stepping in and back out.
 public final class NetworkNamespace {
     public let descriptor: Descriptor
     public let path: String
+    /// The namespace we started in, to step back into.
+    private let home: Descriptor
 
     /// Opens `path` and checks that it is a namespace file.
     public init(path: String) throws {
@@ -18,6 +20,20 @@ public final class NetworkNamespace {
         guard CLinux_fstatfs_type(descriptor.raw) == CLinux_NSFS_MAGIC else {
             throw OptionError("\(path) is not a network namespace")
         }
+        home = try Descriptor.open("/proc/thread-self/ns/net", O_RDONLY)
+    }
+
+    /// Runs `body` on the calling thread inside the namespace (a socket made there stays there), then
+    /// returns to our own; nil when the namespace can't be joined (after dropping privileges, say).
+    public func onCallingThread<T>(_ body: () -> T) -> T? {
+        guard CLinux_setns(descriptor.raw, CLinux_CLONE_NEWNET) == 0 else { return nil }
+        let result = body()
+        if CLinux_setns(home.raw, CLinux_CLONE_NEWNET) != 0 {
+            // Staying in the wrong namespace would send host traffic into the container: stop instead.
+            logError("can't return to our own network namespace: \(String(cString: strerror(errno)))")
+            exit(1)
+        }
+        return result
     }
 
     /// Runs `body` inside the namespace and returns its result (or rethrows its error).

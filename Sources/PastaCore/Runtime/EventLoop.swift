@@ -1,8 +1,8 @@
 import CLinux
 import Glibc
 
-/// The single-threaded epoll loop: tap frames in batches, TCP sockets and listeners, signals, a 100 ms
-/// housekeeping timer and the namespace quit watcher.
+/// The main epoll loop: tap frames in batches, flows' sockets, forwarding sockets, signals, a 100 ms
+/// housekeeping timer and the namespace quit watcher. Spliced TCP connections run on worker threads.
 public final class EventLoop {
     private let poll: EventPoll
     private let tap: TapDevice
@@ -21,13 +21,18 @@ public final class EventLoop {
     private let udpEnabled: Bool
     private let icmp: ICMPFlows
     private let icmpEnabled: Bool
+    private let tcpListeners: Listeners
+    private let udpListeners: Listeners
+    private let tcpInbound: TCPInbound
+    private let udpSplice: UDPSplice
+    private let autoForwarding: AutoForwarding
     private var lastSecond = 0
     private var guest = GuestLink()
     private let housekeeping: TimerDescriptor
     private var advertisements: AdvertisementSchedule
     private let replyBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
 
-    public init(tap: TapDevice, configuration: RuntimeConfiguration, pcap: PcapWriter?,
+    public init(tap: TapDevice, namespace: NetworkNamespace, configuration: RuntimeConfiguration, pcap: PcapWriter?,
                 quitWatcher: NamespaceQuitWatcher?, command: SpawnedCommand?) throws {
         poll = try EventPoll()
         services = LocalServices(ServiceSettings(configuration))
@@ -38,6 +43,15 @@ public final class EventLoop {
         udpEnabled = !configuration.options.noUDP
         icmp = ICMPFlows(configuration: configuration, poll: poll, sink: sink)
         icmpEnabled = !configuration.options.noICMP
+        tcpListeners = Listeners(.tcp, poll: poll, namespace: namespace)
+        udpListeners = Listeners(.udp, poll: poll, namespace: namespace)
+        try ConfiguredForwarding.open(configuration, tcp: tcpListeners, udp: udpListeners)
+        tcpInbound = TCPInbound(configuration: configuration, listeners: tcpListeners, flows: tcp,
+                                splice: TCPSplice(namespace: namespace))
+        udpSplice = UDPSplice(configuration: configuration, poll: poll, namespace: namespace)
+        autoForwarding = try AutoForwarding(configuration: configuration, tcp: tcpListeners, udp: udpListeners,
+                                            namespace: namespace)
+        autoForwarding.scan()  // what is bound already is forwarded by the time we report ready
         self.tap = tap
         self.pcap = pcap
         self.quitWatcher = quitWatcher
@@ -72,9 +86,14 @@ public final class EventLoop {
                                                  now: MonotonicClock.milliseconds())
                 case .tcpAckTimer: tcp.ackTimerExpired()
                 case .udpSocket: udp.socketEvent(event.reference, now: MonotonicClock.milliseconds())
-                case .udpListener: udp.listenerEvent(index: Int(event.reference.index), now: MonotonicClock.milliseconds())
+                case .udpListener:
+                    if let listener = udpListeners[event.reference] {
+                        udp.listenerEvent(listener, splice: udpSplice, now: MonotonicClock.milliseconds())
+                    }
+                case .udpSplicedSocket: udpSplice.socketEvent(event.reference, now: MonotonicClock.milliseconds())
                 case .icmpSocket: icmp.socketEvent(event.reference, now: MonotonicClock.milliseconds())
-                case .tcpListener: tcp.listenerEvent(index: Int(event.reference.index), now: MonotonicClock.milliseconds())
+                case .tcpListener: tcpInbound.accept(event.reference, now: MonotonicClock.milliseconds())
+                case .splicedSocket, .spliceHandoff: break  // on the splice workers' own epoll
                 }
             }
         }
@@ -173,14 +192,17 @@ public final class EventLoop {
         udp.count >= 4 && udp.bigEndianUInt16(at: 2) == port
     }
 
-    /// Every 100 ms: TCP timers; once a second, UDP and ICMP expiry and Router Advertisements when due.
+    /// Every 100 ms: TCP timers; once a second, auto-mode forwarding, UDP and ICMP expiry and Router
+    /// Advertisements when due.
     private func runHousekeeping() {
         housekeeping.acknowledge()
         let now = MonotonicClock.milliseconds()
         tcp.tick(now: now)
         guard now / 1000 != lastSecond else { return }
         lastSecond = now / 1000
+        autoForwarding.scan()
         udp.tick(now: now)
+        udpSplice.tick(now: now)
         icmp.tick(now: now)
         if advertisements.due(now: MonotonicClock.seconds()),
            let length = NDPResponder.unsolicitedAdvertisement(settings: services.settings, into: replyBuffer) {

@@ -118,7 +118,7 @@ struct PastaSession {
             return tap
         }
         let watcher = try watchPath.map { try NamespaceQuitWatcher(path: $0) }
-        let loop = try EventLoop(tap: tap, configuration: configuration, pcap: pcap, quitWatcher: watcher, command: command)
+        let loop = try EventLoop(tap: tap, namespace: namespace, configuration: configuration, pcap: pcap, quitWatcher: watcher, command: command)
         return PastaSession(configuration: configuration, loop: loop)
     }
 }

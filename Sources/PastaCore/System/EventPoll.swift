@@ -14,6 +14,10 @@ public enum EventKind: UInt8 {
     case udpSocket
     case udpListener
     case icmpSocket
+    case udpSplicedSocket
+    /// On a splice worker's own epoll.
+    case splicedSocket
+    case spliceHandoff
 }
 
 /// A tagged epoll reference: kind in the top byte, then 24 bits of generation, then an index for the

@@ -1,0 +1,41 @@
+import CLinux
+import Glibc
+
+/// A pipe that carries one direction of a spliced connection.
+struct SplicePipe {
+    let read: Int32
+    let write: Int32
+    let capacity: Int
+
+    func close() {
+        Glibc.close(read)
+        Glibc.close(write)
+    }
+}
+
+/// Pipes kept for reuse: a connection takes two, and returns them empty when it ends. The pool is filled
+/// once at start, so a burst of connections leaves no more descriptors open than before it.
+final class PipePool {
+    static let pipeSize: Int32 = 1 << 20
+    private var pipes: [SplicePipe] = []
+    private let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        while pipes.count < capacity, let pipe = Self.make() { pipes.append(pipe) }
+    }
+
+    func take() -> SplicePipe? { pipes.popLast() ?? Self.make() }
+
+    /// Keeps an empty pipe while there is room; a pipe still holding data can't be reused.
+    func give(_ pipe: SplicePipe, empty: Bool) {
+        if empty && pipes.count < capacity { pipes.append(pipe) } else { pipe.close() }
+    }
+
+    private static func make() -> SplicePipe? {
+        var fds: [Int32] = [-1, -1]
+        let capacity = CLinux_pipe_sized(&fds, pipeSize)
+        guard capacity > 0 else { return nil }
+        return SplicePipe(read: fds[0], write: fds[1], capacity: Int(capacity))
+    }
+}

@@ -1,0 +1,75 @@
+import CLinux
+import Glibc
+
+/// One direction of a spliced connection: bytes move from the source socket into a pipe and from the
+/// pipe into the destination socket, never through our memory.
+struct SpliceDirection {
+    var pipe: SplicePipe
+    /// Bytes in the pipe not yet written to the destination.
+    var pending = 0
+    /// The source sent FIN.
+    var sourceEnded = false
+    /// Its FIN was passed on (shutdown(SHUT_WR) on the destination).
+    var finished = false
+}
+
+/// Two sockets in different namespaces joined by splice(): `sockets[0]` was accepted by a listener,
+/// `sockets[1]` connected by us on the other side. Direction 0 carries 0 -> 1, direction 1 the reverse.
+final class SplicedConnection {
+    let index: Int
+    let generation: UInt32
+    let sockets: [Int32]
+    var directions: [SpliceDirection]
+    var connected = false
+
+    init(index: Int, generation: UInt32, accepted: Int32, connecting: Int32, pipes: (SplicePipe, SplicePipe)) {
+        self.index = index
+        self.generation = generation
+        sockets = [accepted, connecting]
+        directions = [SpliceDirection(pipe: pipes.0), SpliceDirection(pipe: pipes.1)]
+    }
+
+    func reference(side: Int) -> EventReference {
+        EventReference(.splicedSocket, index: UInt32(index * 2 + side), generation: generation)
+    }
+
+    var bothFinished: Bool { directions[0].finished && directions[1].finished }
+
+    /// What one pass over a direction found.
+    enum PumpResult {
+        case waiting
+        /// A socket failed (reset by its peer, most likely): the connection must be torn down.
+        case failed
+    }
+
+    /// Moves what can move in `direction` now, until a socket or the pipe would block.
+    func pump(_ direction: Int) -> PumpResult {
+        let source = sockets[direction], destination = sockets[1 - direction]
+        var state = directions[direction]
+        defer { directions[direction] = state }
+        while true {
+            if state.pending > 0 {
+                let n = CLinux_splice(state.pipe.read, destination, state.pending, 0)
+                if n < 0 { return errno == EAGAIN ? .waiting : .failed }
+                state.pending -= n
+                if state.pending > 0 { continue }
+            }
+            if state.sourceEnded { break }
+            let n = CLinux_splice(source, state.pipe.write, state.pipe.capacity, 0)
+            if n < 0 {
+                if errno == EAGAIN { break }
+                return .failed
+            }
+            if n == 0 {
+                state.sourceEnded = true
+                break
+            }
+            state.pending += n
+        }
+        if state.sourceEnded && state.pending == 0 && !state.finished {
+            CLinux_shutdown_write(destination)
+            state.finished = true
+        }
+        return .waiting
+    }
+}

@@ -1,0 +1,139 @@
+import CLinux
+import Glibc
+
+/// A local UDP exchange across the namespaces: datagrams a listener got from `client` leave through a
+/// socket on the other side connected to the target; what comes back is sent to the client from the
+/// listener's socket.
+final class UDPSpliceFlow {
+    let index: Int
+    let generation: UInt32
+    let key: FlowKey
+    let listener: Listener
+    let client: IPAddress
+    let clientPort: UInt16
+    let socket: Descriptor
+    var lastActivity: Int
+    var answered = false
+
+    init(index: Int, generation: UInt32, key: FlowKey, listener: Listener, client: IPAddress, clientPort: UInt16,
+         socket: Descriptor, now: Int) {
+        self.index = index
+        self.generation = generation
+        self.key = key
+        self.listener = listener
+        self.client = client
+        self.clientPort = clientPort
+        self.socket = socket
+        lastActivity = now
+    }
+}
+
+/// UDP between loopback addresses of the two namespaces, never through the tap: everything a `-U`
+/// listener receives goes to the host's loopback, datagrams from a loopback address to a `-u` listener go
+/// to the guest's address (its loopback with --host-lo-to-ns-lo). Replies are read with recvmmsg().
+final class UDPSplice {
+    private let flows = FlowTable<UDPSpliceFlow>(capacity: 4096)
+    private let poll: EventPoll
+    private let namespace: NetworkNamespace
+    private let targets: SpliceTargets
+    private let buffers: UnsafeMutableRawPointer
+    private let bases = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: UDPSplice.batch)
+    private let lengths = UnsafeMutablePointer<Int>.allocate(capacity: UDPSplice.batch)
+    private let received = UnsafeMutablePointer<Int>.allocate(capacity: UDPSplice.batch)
+    static let batch = 32
+    static let datagramSize = 65536
+
+    init(configuration: RuntimeConfiguration, poll: EventPoll, namespace: NetworkNamespace) {
+        self.poll = poll
+        self.namespace = namespace
+        targets = SpliceTargets(configuration)
+        buffers = .allocate(byteCount: Self.batch * Self.datagramSize, alignment: 64)
+        for slot in 0..<Self.batch {
+            bases[slot] = buffers + slot * Self.datagramSize
+            lengths[slot] = Self.datagramSize
+        }
+    }
+
+    deinit {
+        buffers.deallocate()
+        bases.deallocate()
+        lengths.deallocate()
+        received.deallocate()
+    }
+
+    /// Forwards a datagram `listener` received from client:port if it is local traffic; false when it
+    /// belongs to the tap instead.
+    func forward(_ payload: UnsafeRawBufferPointer, from client: IPAddress, port: UInt16, on listener: Listener,
+                 now: Int) -> Bool {
+        guard let destination = targets.destination(listenerSide: listener.side, client: client) else { return false }
+        let key = FlowKey(guest: FlowAddress(client), remote: FlowAddress(listener.address), guestPort: port,
+                          remotePort: listener.port)
+        let flow: UDPSpliceFlow
+        if let index = flows.index(of: key), let existing = flows[index], existing.listener === listener {
+            flow = existing
+        } else {
+            if flows.index(of: key) != nil { flows.remove(key) }  // its listener is gone
+            guard let created = open(key, destination: destination, on: listener.side.other, listener: listener,
+                                     client: client, clientPort: port, now: now) else { return true }
+            flow = created
+        }
+        flow.lastActivity = now
+        _ = CLinux_send(flow.socket.raw, payload.baseAddress, payload.count)
+        return true
+    }
+
+    private func open(_ key: FlowKey, destination: IPAddress, on side: ForwardingSide, listener: Listener,
+                      client: IPAddress, clientPort: UInt16, now: Int) -> UDPSpliceFlow? {
+        let family = destination.family, type = Int32(SOCK_DGRAM.rawValue)
+        let made = side == .namespace ? namespace.onCallingThread { CLinux_socket(family, type) }
+                                      : CLinux_socket(family, type)
+        guard let fd = made, fd >= 0 else { return nil }
+        let socket = Descriptor(fd)
+        CLinux_set_buffer_sizes(fd, UDPFlows.socketBuffer)
+        guard CLinux_connect_ip(fd, family, destination.networkBytes, listener.targetPort) == 0 else {
+            logDebug("UDP splice: can't reach \(destination) port \(listener.targetPort): \(String(cString: strerror(errno)))")
+            return nil
+        }
+        guard let flow = flows.insert(key, { index, generation in
+            UDPSpliceFlow(index: index, generation: generation, key: key, listener: listener, client: client,
+                          clientPort: clientPort, socket: socket, now: now)
+        }) else { return nil }
+        do {
+            try poll.add(fd, EventReference(.udpSplicedSocket, index: UInt32(flow.index), generation: flow.generation))
+        } catch {
+            flows.remove(key)
+            return nil
+        }
+        return flow
+    }
+
+    /// Replies on a flow's socket go back to its client from the listener's socket.
+    func socketEvent(_ reference: EventReference, now: Int) {
+        guard let flow = flows[Int(reference.index)], flow.generation == reference.generation else { return }
+        let address = flow.client.networkBytes
+        while true {
+            let count = Int(CLinux_receive_datagrams(flow.socket.raw, bases, lengths, Int32(Self.batch), received))
+            if count <= 0 { return }
+            flow.lastActivity = now
+            flow.answered = true
+            for slot in 0..<count {
+                _ = CLinux_sendto_ip(flow.listener.socket.raw, bases[slot], received[slot], flow.client.family,
+                                     address, flow.clientPort)
+            }
+            if count < Self.batch { return }
+        }
+    }
+
+    /// Idle flows go as the tap's UDP flows do: 30 s, or 120 s once answered.
+    func tick(now: Int) {
+        var expired: [UDPSpliceFlow] = []
+        flows.forEach { flow in
+            let limit = flow.answered ? UDPFlows.twoWayTimeout : UDPFlows.oneWayTimeout
+            if now - flow.lastActivity > limit || flow.listener.socket.raw < 0 { expired.append(flow) }
+        }
+        for flow in expired {
+            poll.remove(flow.socket.raw)
+            flows.remove(flow.key)
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import CLinux
+import Glibc
+
+/// The forwarding sockets of one protocol, on both sides, opened from port specs at start and by auto mode
+/// while running.
+public final class Listeners {
+    public enum Transport {
+        case tcp
+        case udp
+    }
+
+    public let transport: Transport
+    private let table = SlotTable<Listener>(capacity: 1 << 20)
+    private let poll: EventPoll
+    private let namespace: NetworkNamespace?
+
+    public init(_ transport: Transport, poll: EventPoll, namespace: NetworkNamespace?) {
+        self.transport = transport
+        self.poll = poll
+        self.namespace = namespace
+    }
+
+    public var count: Int { table.count }
+
+    /// The listener an epoll reference points to, if it is still the same one.
+    public subscript(reference: EventReference) -> Listener? {
+        guard let listener = table[Int(reference.index)], listener.reference.generation == reference.generation
+        else { return nil }
+        return listener
+    }
+
+    /// Opens a socket on `side` at address:port; throws with errno's reason when that fails.
+    @discardableResult
+    public func open(side: ForwardingSide, address: IPAddress, port: UInt16, targetPort: UInt16,
+                     automatic: Bool = false) throws -> Listener {
+        let makeSocket = { [transport] () -> (Int32, Int32) in
+            let fd = transport == .tcp ? CLinux_listen_ip(address.family, address.networkBytes, port, 1024)
+                                       : CLinux_udp_bound(address.family, address.networkBytes, port)
+            return (fd, errno)
+        }
+        var result: (fd: Int32, error: Int32)
+        if side == .namespace {
+            guard let namespace, let made = namespace.onCallingThread(makeSocket) else {
+                throw SystemError("can't enter the target namespace", code: errno)
+            }
+            result = made
+        } else {
+            result = makeSocket()
+        }
+        guard result.fd >= 0 else { throw SystemError("bind", code: result.error) }
+        let socket = Descriptor(result.fd)
+        if transport == .udp { CLinux_set_buffer_sizes(result.fd, UDPFlows.socketBuffer) }
+        let kind: EventKind = transport == .tcp ? .tcpListener : .udpListener
+        let listener = table.insert { index, generation in
+            Listener(socket: socket, side: side, address: address, port: port, targetPort: targetPort,
+                     automatic: automatic, reference: EventReference(kind, index: UInt32(index), generation: generation))
+        }
+        guard let listener else { throw SystemError("too many listening sockets", code: EMFILE) }
+        do {
+            try poll.add(result.fd, listener.reference)
+        } catch {
+            table.remove(at: Int(listener.reference.index))
+            throw error
+        }
+        return listener
+    }
+
+    /// Closes a listener now (flows still holding it see a closed socket).
+    public func close(_ listener: Listener) {
+        poll.remove(listener.socket.raw)
+        listener.socket.close()
+        table.remove(at: Int(listener.reference.index))
+    }
+
+    public func forEach(_ body: (Listener) -> Void) { table.forEach(body) }
+}

@@ -1,0 +1,36 @@
+import CLinux
+import Glibc
+
+/// Connections accepted by forwarding listeners: local ones (SpliceTargets) are spliced to the other side,
+/// the rest become TCP flows through the tap.
+final class TCPInbound {
+    private let listeners: Listeners
+    private let flows: TCPFlows
+    private let splice: TCPSplice
+    private let targets: SpliceTargets
+
+    init(configuration: RuntimeConfiguration, listeners: Listeners, flows: TCPFlows, splice: TCPSplice) {
+        self.listeners = listeners
+        self.flows = flows
+        self.splice = splice
+        targets = SpliceTargets(configuration)
+    }
+
+    func accept(_ reference: EventReference, now: Int) {
+        guard let listener = listeners[reference] else { return }
+        var family: Int32 = 0, port: UInt16 = 0
+        var address = [UInt8](repeating: 0, count: 16)
+        while true {
+            let fd = CLinux_accept_ip(listener.socket.raw, &family, &address, &port)
+            if fd < 0 { return flows.acceptFailed() }
+            let socket = Descriptor(fd)
+            let peer: IPAddress = family == AF_INET ? .v4(IPv4Address(bytes: address[0..<4])!)
+                                                     : .v6(IPv6Address(bytes: address)!)
+            if let destination = targets.destination(listenerSide: listener.side, client: peer) {
+                splice.join(socket, to: destination, port: listener.targetPort, on: listener.side.other)
+            } else {
+                flows.adopt(socket, peer: peer, peerPort: port, guestPort: listener.targetPort, now: now)
+            }
+        }
+    }
+}
