@@ -26,18 +26,28 @@ lab_wait_for 50 lab_listening "$LAB_HOST" 5201
 lab_wait_for 50 lab_listening "$LAB_HOST" 7001
 
 # One container namespace per implementation and MTU, each with its pasta running for the whole bench.
-start_pasta() {  # NAME BINARY MTU EXTRA...
-    local ns="$LAB_ID-$1" binary="$2" mtu="$3"; shift 3
+start_pasta() {  # NAME BINARY MTU TCP_PORTS EXTRA...
+    local ns="$LAB_ID-$1" binary="$2" mtu="$3" tcp="$4"; shift 4
     lab_add_ns "$ns"
     local pidfile="/tmp/$ns.pid"; lab_track_file "$pidfile"
-    lab_in "$LAB_HOST" "$binary" --config-net -m "$mtu" -t none -u none -T none -U none -q -P "$pidfile" \
+    lab_in "$LAB_HOST" "$binary" --config-net -m "$mtu" -t "$tcp" -u none -T none -U none -q -P "$pidfile" \
         --netns "$ns" "$@" || { echo "$binary failed to start" >&2; exit 1; }
     lab_track_pid "$(cat "$pidfile")"
 }
-start_pasta ours-65520 "$OURS" 65520
-start_pasta theirs-65520 "$THEIRS" 65520 --runas 0
-start_pasta ours-1500 "$OURS" 1500
-start_pasta theirs-1500 "$THEIRS" 1500 --runas 0
+start_pasta ours-65520 "$OURS" 65520 none
+start_pasta theirs-65520 "$THEIRS" 65520 none --runas 0
+start_pasta ours-1500 "$OURS" 1500 none
+start_pasta theirs-1500 "$THEIRS" 1500 none --runas 0
+# The splice path: -t from the lab host's loopback into a server in the namespace (ours on 5311/7011,
+# theirs on 5321/7021: both bind their ports on the lab host).
+start_pasta ours-splice "$OURS" 65520 5311,7011
+start_pasta theirs-splice "$THEIRS" 65520 5321,7021 --runas 0
+lab_serve "$LAB_ID-ours-splice" iperf3 -s -p 5311
+lab_serve "$LAB_ID-ours-splice" python3 "$RR" server 0.0.0.0 7011
+lab_serve "$LAB_ID-theirs-splice" iperf3 -s -p 5321
+lab_serve "$LAB_ID-theirs-splice" python3 "$RR" server 0.0.0.0 7021
+for port in 5311 7011; do lab_wait_for 50 lab_listening "$LAB_ID-ours-splice" $port; done
+for port in 5321 7021; do lab_wait_for 50 lab_listening "$LAB_ID-theirs-splice" $port; done
 sleep 1
 
 # The physical reference: two namespaces joined by a veth pair, same MTU as pasta's default.
@@ -50,9 +60,9 @@ lab_serve "$VB" iperf3 -s -p 5201
 lab_serve "$VB" python3 "$RR" server 192.0.2.2 7001
 lab_wait_for 50 lab_listening "$VB" 5201; lab_wait_for 50 lab_listening "$VB" 7001
 
-gbps() {  # NS SERVER [iperf3 args]: received Gbps of one run, or 0
+gbps() {  # NS SERVER [iperf3 args]: received Gbps of one run, or 0 (port: $PORT, default 5201)
     local ns="$1" server="$2"; shift 2
-    ip netns exec "$ns" iperf3 -c "$server" -p 5201 -t "$SECONDS_PER_RUN" -J "$@" 2>/dev/null |
+    ip netns exec "$ns" iperf3 -c "$server" -p "${PORT:-5201}" -t "$SECONDS_PER_RUN" -J "$@" 2>/dev/null |
         jq -r '(.end.sum_received.bits_per_second // 0) / 1e9' 2>/dev/null || echo 0
 }
 
@@ -86,6 +96,28 @@ throughput_row "TCP host->ns Gbps, tap MTU 65520" 65520 -R
 throughput_row "TCP ns->host Gbps, tap MTU 1500" 1500
 throughput_row "TCP host->ns Gbps, tap MTU 1500" 1500 -R
 
+# Splice rows: a client on the lab host's 127.0.0.1 through -t to iperf3 in the namespace; the reference
+# is plain loopback in the lab host namespace, measured in the same runs.
+ratio_of() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
+splice_row() {  # LABEL IPERF_ARGS...
+    local label="$1"; shift
+    local ours=() theirs=() loopback=() i
+    for ((i = 0; i < RUNS; i++)); do
+        if ((i % 2)); then
+            theirs+=("$(PORT=5321 gbps "$LAB_HOST" 127.0.0.1 "$@")"); ours+=("$(PORT=5311 gbps "$LAB_HOST" 127.0.0.1 "$@")")
+        else
+            ours+=("$(PORT=5311 gbps "$LAB_HOST" 127.0.0.1 "$@")"); theirs+=("$(PORT=5321 gbps "$LAB_HOST" 127.0.0.1 "$@")")
+        fi
+        loopback+=("$(gbps "$LAB_HOST" 127.0.0.1 "$@")")
+    done
+    local o t l; o=$(median "${ours[@]}"); t=$(median "${theirs[@]}"); l=$(median "${loopback[@]}")
+    printf '%-44s %-22s %-22s %-7s %s\n' "$label" "$(stats "${ours[@]}")" "$(stats "${theirs[@]}")" "$(ratio_of "$o" "$t")" \
+        "loopback $(stats "${loopback[@]}"); ours/loopback $(ratio_of "$o" "$l")"
+}
+splice_row "TCP splice host->ns Gbps (-t, from 127.0.0.1)"
+splice_row "TCP splice ns->host Gbps (-t, -R)" -R
+splice_row "TCP splice host->ns Gbps, 4 streams (-P 4)" -P 4
+
 # UDP: iperf3 -u -l 1400 namespace -> host, 4 MiB socket buffers at both ends (-w) so the iperf3
 # receiver itself does not drop. Unthrottled (-b 0): what arrives, in Gbps; at -b 1G: % lost.
 udp_run() {  # NS SERVER RATE -> "received_gbps lost_percent"
@@ -109,20 +141,21 @@ udp_rows() {
 }
 udp_rows
 
-rr() { ip netns exec "$1" python3 "$RR" client "$2" 7001 "$RR_COUNT" 2>/dev/null || echo "0 0"; }
-rr_row() {
+rr() { ip netns exec "$1" python3 "$RR" client "$2" "${3:-7001}" "$RR_COUNT" 2>/dev/null || echo "0 0"; }
+rr_row() {  # LABEL OURS_NS OURS_SERVER OURS_PORT THEIRS_NS THEIRS_SERVER THEIRS_PORT
     local means_ours=() p99_ours=() means_theirs=() p99_theirs=() veth=() loopback=() i out
     for ((i = 0; i < 3; i++)); do
-        out=$(rr "$LAB_ID-ours-65520" 198.51.100.1); means_ours+=("${out% *}"); p99_ours+=("${out#* }")
-        out=$(rr "$LAB_ID-theirs-65520" 198.51.100.1); means_theirs+=("${out% *}"); p99_theirs+=("${out#* }")
+        out=$(rr "$2" "$3" "$4"); means_ours+=("${out% *}"); p99_ours+=("${out#* }")
+        out=$(rr "$5" "$6" "$7"); means_theirs+=("${out% *}"); p99_theirs+=("${out#* }")
         out=$(rr "$VA" 192.0.2.2); veth+=("${out% *}")
         out=$(rr "$LAB_HOST" 127.0.0.1); loopback+=("${out% *}")
     done
-    local ratio; ratio=$(awk -v a="$(median "${means_ours[@]}")" -v b="$(median "${means_theirs[@]}")" 'BEGIN {printf "%.2f", (a > 0 ? b / a : 0)}')
-    printf '%-44s %-22s %-22s %-7s %s\n' "TCP_RR mean us (lower is better; ratio theirs/ours)" \
+    local ratio; ratio=$(ratio_of "$(median "${means_theirs[@]}")" "$(median "${means_ours[@]}")")
+    printf '%-44s %-22s %-22s %-7s %s\n' "$1 mean us (ratio theirs/ours)" \
         "$(stats "${means_ours[@]}")" "$(stats "${means_theirs[@]}")" "$ratio" \
         "veth $(median "${veth[@]}"), loopback $(median "${loopback[@]}")"
-    printf '%-44s %-22s %-22s\n' "TCP_RR p99 us" "$(stats "${p99_ours[@]}")" "$(stats "${p99_theirs[@]}")"
+    printf '%-44s %-22s %-22s\n' "$1 p99 us" "$(stats "${p99_ours[@]}")" "$(stats "${p99_theirs[@]}")"
 }
-rr_row
+rr_row "TCP_RR tap" "$LAB_ID-ours-65520" 198.51.100.1 7001 "$LAB_ID-theirs-65520" 198.51.100.1 7001
+rr_row "TCP_RR splice" "$LAB_HOST" 127.0.0.1 7011 "$LAB_HOST" 127.0.0.1 7021
 echo "(round trips measured with a Python client and server: the same overhead on every row)"

@@ -27,9 +27,16 @@ final class PipePool {
 
     func take() -> SplicePipe? { pipes.popLast() ?? Self.make() }
 
-    /// Keeps an empty pipe while there is room; a pipe still holding data can't be reused.
+    /// Keeps an empty pipe while there is room. A pipe still holding data can't be reused: a new one takes
+    /// its place, so an idle worker always holds the same number of descriptors.
     func give(_ pipe: SplicePipe, empty: Bool) {
-        if empty && pipes.count < capacity { pipes.append(pipe) } else { pipe.close() }
+        guard pipes.count < capacity else { return pipe.close() }
+        if empty {
+            pipes.append(pipe)
+        } else {
+            pipe.close()
+            if let fresh = Self.make() { pipes.append(fresh) }
+        }
     }
 
     private static func make() -> SplicePipe? {

@@ -98,19 +98,26 @@ final class SpliceWorker: @unchecked Sendable {
         guard let connection = connections[Int(reference.index >> 1)], connection.generation == reference.generation
         else { return }
         let failed = events & CLinux_EPOLLERR != 0
+        var justConnected = false
         if !connection.connected {
             // Until our connect() completes, only its outcome matters; data waits in the accepted socket.
             if side == 1 {
                 if failed || CLinux_socket_error(connection.sockets[1]) != 0 { return close(connection, reset: true) }
                 guard events & CLinux_EPOLLOUT != 0 else { return }
                 connection.connected = true
+                justConnected = true
             } else {
                 if failed { close(connection, reset: true) }
                 return
             }
         }
         if failed { return close(connection, reset: true) }
-        if connection.pump(0) == .failed || connection.pump(1) == .failed { return close(connection, reset: true) }
+        // Readable: data to move away from this socket; writable: room for what waits for it. Right after
+        // the connect completes, both directions may have something waiting.
+        let readable = events & (CLinux_EPOLLIN | CLinux_EPOLLRDHUP | CLinux_EPOLLHUP) != 0 || justConnected
+        let writable = events & CLinux_EPOLLOUT != 0 || justConnected
+        if readable && connection.pump(side) == .failed { return close(connection, reset: true) }
+        if writable && connection.pump(1 - side) == .failed { return close(connection, reset: true) }
         if connection.bothFinished { close(connection, reset: false) }
     }
 
