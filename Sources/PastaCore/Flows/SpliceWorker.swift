@@ -78,13 +78,7 @@ final class SpliceWorker: @unchecked Sendable {
             pipes.give(second, empty: true)
             return refuse(accepted, connecting)
         }
-        let events = CLinux_EPOLLIN | CLinux_EPOLLOUT | CLinux_EPOLLRDHUP | CLinux_EPOLLET
-        do {
-            try poll.add(accepted, connection.reference(side: 0), events: events)
-            try poll.add(connecting, connection.reference(side: 1), events: events)
-        } catch {
-            close(connection, reset: true)
-        }
+        if !updateInterest(connection) { close(connection, reset: true) }
     }
 
     private func refuse(_ accepted: Int32, _ connecting: Int32) {
@@ -97,34 +91,53 @@ final class SpliceWorker: @unchecked Sendable {
         let side = Int(reference.index & 1)
         guard let connection = connections[Int(reference.index >> 1)], connection.generation == reference.generation
         else { return }
-        let failed = events & CLinux_EPOLLERR != 0
-        var justConnected = false
+        if events & CLinux_EPOLLERR != 0 { return close(connection, reset: true) }
         if !connection.connected {
-            // Until our connect() completes, only its outcome matters; data waits in the accepted socket.
-            if side == 1 {
-                if failed || CLinux_socket_error(connection.sockets[1]) != 0 { return close(connection, reset: true) }
-                guard events & CLinux_EPOLLOUT != 0 else { return }
-                connection.connected = true
-                justConnected = true
-            } else {
-                if failed { close(connection, reset: true) }
-                return
+            // Only our socket is watched until its connect() completes; data waits in the accepted one.
+            guard side == 1, CLinux_socket_error(connection.sockets[1]) == 0, events & CLinux_EPOLLHUP == 0 else {
+                return close(connection, reset: true)
+            }
+            connection.connected = true
+            if connection.pump(0) == .failed || connection.pump(1) == .failed { return close(connection, reset: true) }
+        } else {
+            // Readable (or hung up): move data away from this socket; writable: move what waits for it.
+            if events & (CLinux_EPOLLIN | CLinux_EPOLLHUP) != 0, connection.pump(side) == .failed {
+                return close(connection, reset: true)
+            }
+            if events & CLinux_EPOLLOUT != 0, connection.pump(1 - side) == .failed {
+                return close(connection, reset: true)
             }
         }
-        if failed { return close(connection, reset: true) }
-        // Readable: data to move away from this socket; writable: room for what waits for it. Right after
-        // the connect completes, both directions may have something waiting.
-        let readable = events & (CLinux_EPOLLIN | CLinux_EPOLLRDHUP | CLinux_EPOLLHUP) != 0 || justConnected
-        let writable = events & CLinux_EPOLLOUT != 0 || justConnected
-        if readable && connection.pump(side) == .failed { return close(connection, reset: true) }
-        if writable && connection.pump(1 - side) == .failed { return close(connection, reset: true) }
-        if connection.bothFinished { close(connection, reset: false) }
+        if connection.bothFinished { return close(connection, reset: false) }
+        if !updateInterest(connection) { close(connection, reset: true) }
+    }
+
+    /// Registers, changes or unregisters each socket so epoll watches exactly what it is waiting for.
+    private func updateInterest(_ connection: SplicedConnection) -> Bool {
+        for side in 0..<2 {
+            let wanted = connection.interest(side), current = connection.registered[side]
+            guard wanted != current else { continue }
+            let fd = connection.sockets[side]
+            do {
+                if wanted == 0 {
+                    poll.remove(fd)
+                } else if current == 0 {
+                    try poll.add(fd, connection.reference(side: side), events: wanted)
+                } else {
+                    try poll.modify(fd, connection.reference(side: side), events: wanted)
+                }
+            } catch {
+                return false
+            }
+            connection.registered[side] = wanted
+        }
+        return true
     }
 
     /// Closes both sockets; `reset` sends RST on both (a failure on one side is passed on to the other).
     private func close(_ connection: SplicedConnection, reset: Bool) {
-        for socket in connection.sockets {
-            poll.remove(socket)
+        for (side, socket) in connection.sockets.enumerated() {
+            if connection.registered[side] != 0 { poll.remove(socket) }
             if reset { CLinux_set_linger_reset(socket) }
             Glibc.close(socket)
         }

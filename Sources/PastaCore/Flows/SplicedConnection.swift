@@ -15,12 +15,19 @@ struct SpliceDirection {
 
 /// Two sockets in different namespaces joined by splice(): `sockets[0]` was accepted by a listener,
 /// `sockets[1]` connected by us on the other side. Direction 0 carries 0 -> 1, direction 1 the reverse.
+///
+/// Sockets are watched level-triggered, and only for what can make progress: readable while their
+/// direction's pipe is empty, writable while data for them waits in a pipe. So a pass never needs a final
+/// read that would only say EAGAIN (anything left is reported again), and a full destination stops
+/// reading from its source.
 final class SplicedConnection {
     let index: Int
     let generation: UInt32
     let sockets: [Int32]
     var directions: [SpliceDirection]
     var connected = false
+    /// The epoll events each socket is registered for; 0 while it is not registered.
+    var registered: [UInt32] = [0, 0]
 
     init(index: Int, generation: UInt32, accepted: Int32, connecting: Int32, pipes: (SplicePipe, SplicePipe)) {
         self.index = index
@@ -35,6 +42,16 @@ final class SplicedConnection {
 
     var bothFinished: Bool { directions[0].finished && directions[1].finished }
 
+    /// What socket `side` should be watched for now (0: nothing, unregister it, so a socket shut down
+    /// both ways can't keep reporting EPOLLHUP while the other direction drains).
+    func interest(_ side: Int) -> UInt32 {
+        guard connected else { return side == 1 ? CLinux_EPOLLOUT : 0 }  // our connect()'s completion
+        var events: UInt32 = 0
+        if !directions[side].sourceEnded && directions[side].pending == 0 { events |= CLinux_EPOLLIN }
+        if directions[1 - side].pending > 0 { events |= CLinux_EPOLLOUT }
+        return events
+    }
+
     /// What one pass over a direction found.
     enum PumpResult {
         case waiting
@@ -42,11 +59,13 @@ final class SplicedConnection {
         case failed
     }
 
-    /// Moves what can move in `direction` now, until a socket or the pipe would block.
+    /// Moves what can move in `direction` now. A read shorter than asked for ends the pass: if the pipe,
+    /// not the socket, ran out of room, the socket is still readable and epoll reports it again.
     func pump(_ direction: Int) -> PumpResult {
         let source = sockets[direction], destination = sockets[1 - direction]
         var state = directions[direction]
         defer { directions[direction] = state }
+        var mayHaveMore = true
         while true {
             if state.pending > 0 {
                 let n = CLinux_splice(state.pipe.read, destination, state.pending, 0)
@@ -54,8 +73,9 @@ final class SplicedConnection {
                 state.pending -= n
                 if state.pending > 0 { continue }
             }
-            if state.sourceEnded { break }
-            let n = CLinux_splice(source, state.pipe.write, state.pipe.capacity, 0)
+            if state.sourceEnded || !mayHaveMore { break }
+            let requested = state.pipe.capacity
+            let n = CLinux_splice(source, state.pipe.write, requested, 0)
             if n < 0 {
                 if errno == EAGAIN { break }
                 return .failed
@@ -65,6 +85,7 @@ final class SplicedConnection {
                 break
             }
             state.pending += n
+            mayHaveMore = n == requested
         }
         if state.sourceEnded && state.pending == 0 && !state.finished {
             CLinux_shutdown_write(destination)
