@@ -8,6 +8,8 @@
                                     check they come back unchanged; prints "ok N"
   sequential HOST PORT COUNT        COUNT short connections one after another, each echoing 32 bytes
   half-close HOST PORT SIZE         sends a request, shuts down its write side, expects SIZE bytes
+  reset-server HOST PORT            reads one chunk from each connection, then closes it with RST
+  expect-reset HOST PORT            sends a request; succeeds ("reset") if the connection is reset
   udp-echo-server PORT [ADDR...]     echoes UDP datagrams on ADDRs (default: every address, both families)
   udp-send HOST PORT COUNT          sends COUNT datagrams from COUNT distinct source ports (no reply awaited)
   udp-ask HOST PORT MESSAGE         sends MESSAGE, prints the reply and the address it came from
@@ -262,6 +264,34 @@ def udp_seq_send(host, port, count, mbit):
     return True
 
 
+def reset_server(host, port):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    listener.listen(16)
+    while True:
+        connection, _ = listener.accept()
+        connection.recv(4096)
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        connection.close()
+
+
+def expect_reset(host, port):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect((host, port))
+        s.sendall(b"hello")
+        try:
+            data = s.recv(4096)
+        except ConnectionResetError:
+            print("reset")
+            return True
+        print(f"no reset: got {data!r}")
+        return False
+
+
 def main(argv):
     command = argv[1]
     if command == "echo-server":
@@ -274,6 +304,10 @@ def main(argv):
         return sequential(argv[2], int(argv[3]), int(argv[4]))
     elif command == "half-close":
         return half_close(argv[2], int(argv[3]), int(argv[4]))
+    elif command == "reset-server":
+        reset_server(argv[2], int(argv[3]))
+    elif command == "expect-reset":
+        return expect_reset(argv[2], int(argv[3]))
     elif command == "udp-echo-server":
         udp_echo_server(int(argv[2]), argv[3:])
     elif command == "udp-send":

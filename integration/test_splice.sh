@@ -20,12 +20,14 @@ lab_serve "$LAB_HOST" python3 "$TOOL" echo-server 127.0.0.1 7100
 lab_serve "$LAB_HOST" python3 "$TOOL" echo-server ::1 7100
 lab_serve "$CTR" python3 "$TOOL" reply-server any 7001 1048576
 lab_serve "$CTR" python3 "$TOOL" udp-echo-server 5353
+lab_serve "$CTR" python3 "$TOOL" reset-server 0.0.0.0 7002
+lab_serve "$CTR" python3 "$TOOL" echo-server 127.0.0.1 7800
 lab_serve "$LAB_HOST" python3 "$TOOL" udp-echo-server 5454 127.0.0.1 ::1
-for port in 5201 7000 7001; do lab_wait_for 50 lab_listening "$CTR" $port; done
+for port in 5201 7000 7001 7002 7800; do lab_wait_for 50 lab_listening "$CTR" $port; done
 for port in 5202 7100; do lab_wait_for 50 lab_listening "$LAB_HOST" $port; done
 
-check "pasta starts with -t 5201,7000,7001 -T 5202,7100,7999 -u 5353 -U 5454" lab_start_pasta --config-net -q \
-    -t 5201,7000,7001 -T 5202,7100,7999 -u 5353 -U 5454 --netns "$CTR"
+check "pasta starts with -t 5201,7000-7002,7800 -T 5202,7100,7999 -u 5353 -U 5454" lab_start_pasta --config-net -q \
+    -t 5201,7000-7002,7800 -T 5202,7100,7999 -u 5353 -U 5454 --netns "$CTR"
 
 echo "1. iperf3 over the splice path, no tap traffic"
 iperf_gbps() {
@@ -55,6 +57,10 @@ check "half-close: the whole 1 MiB reply arrives" \
     eval '[ "$(in_host timeout 10 python3 "$TOOL" half-close 127.0.0.1 7001 1048576)" = "ok 1048576" ]'
 closed_quickly() { in_ctr timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/7999; cat <&3' >/dev/null 2>&1; [ $? != 124 ]; }
 check "-T 7999 with nothing listening on the host: the client is closed at once" closed_quickly
+check "a reset by the namespace's server reaches the lab host's client" \
+    eval '[ "$(in_host timeout 10 python3 "$TOOL" expect-reset 127.0.0.1 7002)" = reset ]'
+check "a server on the namespace's loopback only is not reachable through -t (guest address is the target)" \
+    eval '! in_host timeout 5 python3 "$TOOL" sequential 127.0.0.1 7800 1 >/dev/null 2>&1'
 check "pasta is still running" lab_alive "$PASTA_PID"
 
 echo "3. UDP over loopback"
@@ -106,4 +112,18 @@ check "UDP: a namespace UDP server started later answers the lab host's 127.0.0.
     eval 'ip netns exec "$CTR" python3 "$TOOL" udp-echo-server 5700 >/dev/null 2>&1 & lab_track_pid $!;
           lab_wait_for 25 eval "[ \"\$(in_host python3 $TOOL udp-ask 127.0.0.1 5700 auto 2>/dev/null)\" = \"auto 127.0.0.1\" ]"'
 check "pasta is still running" lab_alive "$PASTA_PID"
+
+echo "5. --host-lo-to-ns-lo and --no-splice"
+kill "$PASTA_PID"; lab_wait_for 50 eval '! lab_alive "$PASTA_PID"'
+check "pasta starts with --host-lo-to-ns-lo -t 7800" lab_start_pasta --config-net -q --host-lo-to-ns-lo -t 7800 \
+    -u none -T none -U none --netns "$CTR"
+check "the namespace's loopback-only server is reached" \
+    eval '[ "$(in_host python3 "$TOOL" sequential 127.0.0.1 7800 1)" = "ok 1" ]'
+kill "$PASTA_PID"; lab_wait_for 50 eval '! lab_alive "$PASTA_PID"'
+check "pasta starts with --no-splice -t 7000" lab_start_pasta --config-net -q --no-splice -t 7000 -u none -T none \
+    -U none --netns "$CTR"
+before=$(tap_bytes)
+check "lab host 127.0.0.1 -> namespace: 20 x 1 MiB echoed through the tap" \
+    eval '[ "$(in_host timeout 60 python3 "$TOOL" load 127.0.0.1 7000 20 1048576)" = "ok 20" ]'
+check "the tap carried it ($(( $(tap_bytes) - before )) bytes)" [ $(( $(tap_bytes) - before )) -gt 40000000 ]
 finish
