@@ -2,7 +2,7 @@
 # Side-by-side benchmark: our pasta and Debian's pasta (package passt) in identical lab namespaces,
 # alternating run by run, with a veth pair and loopback measured in the same run as references.
 # Prints medians (min-max) and the ratio ours/theirs. Run as root on Debian 12:
-#   sudo bash bench/run.sh            (RUNS=10 SECONDS_PER_RUN=3 RR_COUNT=20000 by default)
+#   sudo bash bench/run.sh            (RUNS=10 SECONDS_PER_RUN=3 RR_COUNT=20000 RR_RUNS=5 by default)
 # Nothing leaves the namespaces this script creates.
 set -u
 cd "$(dirname "$0")/.."
@@ -10,6 +10,7 @@ export PATH="$PATH:/opt/swift/usr/bin"
 RUNS="${RUNS:-10}"
 SECONDS_PER_RUN="${SECONDS_PER_RUN:-3}"
 RR_COUNT="${RR_COUNT:-20000}"
+RR_RUNS="${RR_RUNS:-5}"
 OURS="$PWD/.build/release/pasta"
 THEIRS="${THEIRS:-/usr/bin/pasta}"
 RR="$PWD/bench/tcp_rr.py"
@@ -144,7 +145,7 @@ udp_rows
 rr() { ip netns exec "$1" python3 "$RR" client "$2" "${3:-7001}" "$RR_COUNT" 2>/dev/null || echo "0 0"; }
 rr_row() {  # LABEL OURS_NS OURS_SERVER OURS_PORT THEIRS_NS THEIRS_SERVER THEIRS_PORT
     local means_ours=() p99_ours=() means_theirs=() p99_theirs=() veth=() loopback=() i out
-    for ((i = 0; i < 3; i++)); do
+    for ((i = 0; i < RR_RUNS; i++)); do
         out=$(rr "$2" "$3" "$4"); means_ours+=("${out% *}"); p99_ours+=("${out#* }")
         out=$(rr "$5" "$6" "$7"); means_theirs+=("${out% *}"); p99_theirs+=("${out#* }")
         out=$(rr "$VA" 192.0.2.2); veth+=("${out% *}")

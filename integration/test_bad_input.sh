@@ -55,8 +55,15 @@ can't open pcap file /nonexistent/dir/x.pcap|-p /nonexistent/dir/x.pcap TARGET
 option '--no' is ambiguous|--no TARGET
 invalid PID '0'|0
 interface lo already exists in namespace|-I lo TARGET
+only exclusions \(~\) can follow 'auto'|-t auto,80 TARGET
+can't be combined with the earlier -t auto|-t auto -t 80 TARGET
+can't bind TCP port 7777 \(127.0.0.1\) in the namespace: Address already in use|-T 7777 TARGET
 ROWS
 )
+
+# Holds 127.0.0.1:7777 in the namespace, so -T 7777 can't bind there.
+lab_serve "$CTR" python3 "$here/tcp_tool.py" echo-server 127.0.0.1 7777
+lab_wait_for 50 lab_listening "$CTR" 7777
 
 count_pastas() {
     local n=0 exe target; target=$(readlink -f "$PASTA")
