@@ -142,7 +142,7 @@ udp_rows() {
 }
 udp_rows
 
-rr() { ip netns exec "$1" python3 "$RR" client "$2" "${3:-7001}" "$RR_COUNT" 2>/dev/null || echo "0 0"; }
+rr() { ip netns exec "$1" python3 "$RR" "${MODE:-client}" "$2" "${3:-7001}" "${COUNT:-$RR_COUNT}" 2>/dev/null || echo "0 0"; }
 rr_row() {  # LABEL OURS_NS OURS_SERVER OURS_PORT THEIRS_NS THEIRS_SERVER THEIRS_PORT
     local means_ours=() p99_ours=() means_theirs=() p99_theirs=() veth=() loopback=() i out
     for ((i = 0; i < RR_RUNS; i++)); do
@@ -159,4 +159,6 @@ rr_row() {  # LABEL OURS_NS OURS_SERVER OURS_PORT THEIRS_NS THEIRS_SERVER THEIRS
 }
 rr_row "TCP_RR tap" "$LAB_ID-ours-65520" 198.51.100.1 7001 "$LAB_ID-theirs-65520" 198.51.100.1 7001
 rr_row "TCP_RR splice" "$LAB_HOST" 127.0.0.1 7011 "$LAB_HOST" 127.0.0.1 7021
+# TCP_CRR: a new connection per round trip (connect, one byte each way, close), the Podman web-server case.
+MODE=crr COUNT=3000 rr_row "TCP_CRR splice" "$LAB_HOST" 127.0.0.1 7011 "$LAB_HOST" 127.0.0.1 7021
 echo "(round trips measured with a Python client and server: the same overhead on every row)"
