@@ -8,8 +8,9 @@ final class UDPFlow {
     let generation: UInt32
     let key: FlowKey
     let socket: Descriptor?
-    /// Inbound: the listener to answer through, and the client on the host side.
-    let listener: Listener?
+    /// Inbound: the listener to answer through (the latest one to receive for the flow: auto mode may have
+    /// replaced it), and the client on the host side.
+    var listener: Listener?
     let client: IPAddress?
     let clientPort: UInt16
     var lastActivity: Int
@@ -241,6 +242,7 @@ public final class UDPFlows {
             let flow: UDPFlow
             if let index = table.index(of: key), let existing = table[index] {
                 flow = existing
+                flow.listener = listener
             } else {
                 guard let created = table.insert(key, { slot, generation in
                     UDPFlow(index: slot, generation: generation, key: key, socket: nil, listener: listener,
