@@ -20,6 +20,7 @@ final class SpliceWorker: @unchecked Sendable {
         handoffRead = Descriptor(fds[0])
         handoffWrite = Descriptor(fds[1])
         try handoffRead.setNonBlocking()
+        try handoffWrite.setNonBlocking()  // a worker that fell behind refuses instead of stalling the loop
         connections = SlotTable(capacity: capacity)
         pipes = PipePool(capacity: pooledPipes)
         try poll.add(handoffRead.raw, EventReference(.spliceHandoff))
