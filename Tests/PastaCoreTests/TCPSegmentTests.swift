@@ -51,7 +51,8 @@ final class TCPSegmentTests: XCTestCase {
         let options = try Options.parse(["-a", "198.51.100.2", "-g", "198.51.100.1", "-t", "none"], mode: .pasta)
         let configuration = RuntimeConfiguration(options: options, host: HostNetwork(), resolvConf: ResolvConf(text: ""))
         let sink = CapturingSink()
-        let flows = try TCPFlows(configuration: configuration, poll: try EventPoll(), sink: sink)
+        let flows = try TCPFlows(configuration: configuration, guestAddresses: GuestAddresses(configuration), poll: try EventPoll(),
+                                 sink: sink)
 
         func ipv4Frame(_ tcp: [UInt8]) -> [UInt8] {
             var frame = [UInt8](repeating: 0, count: 14 + 20) + tcp

@@ -26,8 +26,7 @@ public final class TCPFlows {
     public var guestMAC: [UInt8] = ReplyFrame.broadcastMAC
     let translation: AddressTranslation
     /// Guest addresses seen in its frames; inbound connections go to these, else to the configured ones.
-    private var observedGuest4: IPv4Address?
-    private var observedGuest6: IPv6Address?
+    private let guestAddresses: GuestAddresses
     /// Largest payload per segment our MTU allows, per family.
     private let maximumPayload4: Int
     private let maximumPayload6: Int
@@ -43,7 +42,8 @@ public final class TCPFlows {
     static let ackDelay = 1
     private var tableFullLogged = false
 
-    public init(configuration: RuntimeConfiguration, poll: EventPoll, sink: FrameSink) throws {
+    init(configuration: RuntimeConfiguration, guestAddresses: GuestAddresses, poll: EventPoll, sink: FrameSink) throws {
+        self.guestAddresses = guestAddresses
         self.poll = poll
         self.sink = sink
         ourMAC = configuration.ourMAC.bytes
@@ -75,7 +75,7 @@ public final class TCPFlows {
     public func handle(ipv4 packet: IPv4Packet, now: Int) {
         guard let segment = TCPSegment(packet.payload) else { return }
         let source = packet.sourceAddress
-        if !source.isUnspecified, observedGuest4 != source { observedGuest4 = source }
+        guestAddresses.observe(source)
         let key = FlowKey(guest: FlowAddress(ipv4: source.value), remote: FlowAddress(ipv4: packet.destinationAddress.value),
                           guestPort: segment.sourcePort, remotePort: segment.destinationPort)
         handle(segment, key: key, now: now)
@@ -84,7 +84,7 @@ public final class TCPFlows {
     public func handle(ipv6 packet: IPv6Packet, now: Int) {
         guard let segment = TCPSegment(packet.payload) else { return }
         let source = packet.sourceAddress
-        if !source.isLinkLocal, !source.isUnspecified, observedGuest6 != source { observedGuest6 = source }
+        guestAddresses.observe(source)
         let destination = packet.destinationAddress
         let key = FlowKey(guest: FlowAddress(high: source.high, low: source.low),
                           remote: FlowAddress(high: destination.high, low: destination.low),
@@ -519,7 +519,7 @@ public final class TCPFlows {
     /// Takes a connection a forwarding listener accepted from `peer` and opens it towards the guest's
     /// `guestPort` with a SYN through the tap.
     func adopt(_ socket: Descriptor, peer: IPAddress, peerPort port: UInt16, guestPort: UInt16, now: Int) {
-        guard let remote = translation.guestSource(for: peer), let guest = guestAddress(like: remote) else {
+        guard let remote = translation.guestSource(for: peer), let guest = guestAddresses.address(like: remote) else {
             logDebug("TCP: no guest address for a connection from \(peer)")
             return
         }
@@ -555,13 +555,6 @@ public final class TCPFlows {
     /// Called when accept() ran out of descriptors.
     func acceptFailed() {
         if errno == EMFILE || errno == ENFILE { logTableFull() }
-    }
-
-    private func guestAddress(like remote: IPAddress) -> IPAddress? {
-        switch remote {
-        case .v4: return (observedGuest4 ?? translation.guestAddress4).map(IPAddress.v4)
-        case .v6: return (observedGuest6 ?? translation.guestAddress6).map(IPAddress.v6)
-        }
     }
 
     // MARK: Timers

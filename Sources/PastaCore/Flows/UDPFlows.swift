@@ -50,8 +50,7 @@ public final class UDPFlows {
     private let dnsForward4: IPv4Address?, dnsForward6: IPv6Address?
     private let resolver4: IPv4Address?, resolver6: IPv6Address?
     private let frame: UnsafeMutableRawBufferPointer
-    private var observedGuest4: IPv4Address?
-    private var observedGuest6: IPv6Address?
+    private let guestAddresses: GuestAddresses
     private var tableFullLogged = false
     private let queuedBases = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: UDPFlows.datagramsPerEvent)
     private let queuedLengths = UnsafeMutablePointer<Int>.allocate(capacity: UDPFlows.datagramsPerEvent)
@@ -63,7 +62,8 @@ public final class UDPFlows {
     private let receivedLengths = UnsafeMutablePointer<Int>.allocate(capacity: UDPFlows.framesPerReceive)
     private var queuedSocket: Int32 = -1
 
-    public init(configuration: RuntimeConfiguration, poll: EventPoll, sink: FrameSink) throws {
+    init(configuration: RuntimeConfiguration, guestAddresses: GuestAddresses, poll: EventPoll, sink: FrameSink) throws {
+        self.guestAddresses = guestAddresses
         self.poll = poll
         self.sink = sink
         ourMAC = configuration.ourMAC
@@ -98,7 +98,7 @@ public final class UDPFlows {
     public func handle(ipv4 packet: IPv4Packet, now: Int) {
         guard let datagram = UDPDatagram(packet) else { return logDebug("UDP: bad length or checksum from the guest") }
         let source = packet.sourceAddress
-        if !source.isUnspecified { observedGuest4 = source }
+        guestAddresses.observe(source)
         let destination = packet.destinationAddress
         if destination.isBroadcast || destination.isMulticast { return }
         handle(datagram, key: FlowKey(guest: FlowAddress(ipv4: source.value), remote: FlowAddress(ipv4: destination.value),
@@ -108,7 +108,7 @@ public final class UDPFlows {
     public func handle(ipv6 packet: IPv6Packet, now: Int) {
         guard let datagram = UDPDatagram(packet) else { return logDebug("UDP: bad length or checksum from the guest") }
         let source = packet.sourceAddress, destination = packet.destinationAddress
-        if !source.isLinkLocal && !source.isUnspecified { observedGuest6 = source }
+        guestAddresses.observe(source)
         if destination.isMulticast { return }
         handle(datagram, key: FlowKey(guest: FlowAddress(high: source.high, low: source.low),
                                       remote: FlowAddress(high: destination.high, low: destination.low),
@@ -236,7 +236,7 @@ public final class UDPFlows {
             let client: IPAddress = family == AF_INET ? .v4(IPv4Address(bytes: address[0..<4])!) : .v6(IPv6Address(bytes: address)!)
             if splice.forward(UnsafeRawBufferPointer(start: frame.baseAddress! + offset, count: n), from: client,
                               port: port, on: listener, now: now) { continue }
-            guard let remote = translation.guestSource(for: client), let guest = guestAddress(like: remote) else { continue }
+            guard let remote = translation.guestSource(for: client), let guest = guestAddresses.address(like: remote) else { continue }
             let key = FlowKey(guest: FlowAddress(guest), remote: FlowAddress(remote), guestPort: listener.targetPort,
                               remotePort: port)
             let flow: UDPFlow
@@ -281,13 +281,6 @@ public final class UDPFlows {
                 sourcePort: key.remotePort, destinationPort: key.guestPort)
         }
         sink.send(UnsafeRawBufferPointer(start: frame.baseAddress, count: length))
-    }
-
-    private func guestAddress(like remote: IPAddress) -> IPAddress? {
-        switch remote {
-        case .v4: return (observedGuest4 ?? translation.guestAddress4).map(IPAddress.v4)
-        case .v6: return (observedGuest6 ?? translation.guestAddress6).map(IPAddress.v6)
-        }
     }
 
     // MARK: Timers

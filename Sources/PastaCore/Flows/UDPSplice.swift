@@ -43,10 +43,10 @@ final class UDPSplice {
     static let batch = 32
     static let datagramSize = 65536
 
-    init(configuration: RuntimeConfiguration, poll: EventPoll, namespace: NetworkNamespace) {
+    init(targets: SpliceTargets, poll: EventPoll, namespace: NetworkNamespace) {
         self.poll = poll
         self.namespace = namespace
-        targets = SpliceTargets(configuration)
+        self.targets = targets
         buffers = .allocate(byteCount: Self.batch * Self.datagramSize, alignment: 64)
         for slot in 0..<Self.batch {
             bases[slot] = buffers + slot * Self.datagramSize

@@ -6,20 +6,13 @@ import Glibc
 /// keeps on its own loopback stay private by default. Nil means "not local": the tap carries it.
 struct SpliceTargets {
     private let fromHost: Bool
-    private let namespace4: IPAddress?
-    private let namespace6: IPAddress?
+    private let toNamespaceLoopback: Bool
+    private let guest: GuestAddresses
 
-    init(_ configuration: RuntimeConfiguration) {
-        let options = configuration.options
-        fromHost = !options.noSplice
-        let translation = AddressTranslation(configuration)
-        if options.hostLoopbackToNamespaceLoopback {
-            namespace4 = .v4(.loopback)
-            namespace6 = .v6(.loopback)
-        } else {
-            namespace4 = translation.guestAddress4.map(IPAddress.v4)
-            namespace6 = translation.guestAddress6.map(IPAddress.v6)
-        }
+    init(_ configuration: RuntimeConfiguration, guest: GuestAddresses) {
+        fromHost = !configuration.options.noSplice
+        toNamespaceLoopback = configuration.options.hostLoopbackToNamespaceLoopback
+        self.guest = guest
     }
 
     func destination(listenerSide: ForwardingSide, client: IPAddress) -> IPAddress? {
@@ -29,7 +22,8 @@ struct SpliceTargets {
             return isIPv4 ? .v4(.loopback) : .v6(.loopback)
         case .host:
             guard fromHost, client.isLoopback else { return nil }
-            return isIPv4 ? namespace4 : namespace6
+            if toNamespaceLoopback { return isIPv4 ? .v4(.loopback) : .v6(.loopback) }
+            return guest.address(like: client)
         }
     }
 }

@@ -9,11 +9,11 @@ final class TCPInbound {
     private let splice: TCPSplice
     private let targets: SpliceTargets
 
-    init(configuration: RuntimeConfiguration, listeners: Listeners, flows: TCPFlows, splice: TCPSplice) {
+    init(listeners: Listeners, flows: TCPFlows, splice: TCPSplice, targets: SpliceTargets) {
         self.listeners = listeners
         self.flows = flows
         self.splice = splice
-        targets = SpliceTargets(configuration)
+        self.targets = targets
     }
 
     func accept(_ reference: EventReference, now: Int) {

@@ -37,18 +37,20 @@ public final class EventLoop {
         poll = try EventPoll()
         services = LocalServices(ServiceSettings(configuration))
         sink = TapSink(tap: tap, pcap: pcap)
-        tcp = try TCPFlows(configuration: configuration, poll: poll, sink: sink)
+        let guestAddresses = GuestAddresses(configuration)
+        tcp = try TCPFlows(configuration: configuration, guestAddresses: guestAddresses, poll: poll, sink: sink)
         tcpEnabled = !configuration.options.noTCP
-        udp = try UDPFlows(configuration: configuration, poll: poll, sink: sink)
+        udp = try UDPFlows(configuration: configuration, guestAddresses: guestAddresses, poll: poll, sink: sink)
         udpEnabled = !configuration.options.noUDP
         icmp = ICMPFlows(configuration: configuration, poll: poll, sink: sink)
         icmpEnabled = !configuration.options.noICMP
         tcpListeners = Listeners(.tcp, poll: poll, namespace: namespace)
         udpListeners = Listeners(.udp, poll: poll, namespace: namespace)
         try ConfiguredForwarding.open(configuration, tcp: tcpListeners, udp: udpListeners)
-        tcpInbound = TCPInbound(configuration: configuration, listeners: tcpListeners, flows: tcp,
-                                splice: TCPSplice(namespace: namespace))
-        udpSplice = UDPSplice(configuration: configuration, poll: poll, namespace: namespace)
+        let spliceTargets = SpliceTargets(configuration, guest: guestAddresses)
+        tcpInbound = TCPInbound(listeners: tcpListeners, flows: tcp, splice: TCPSplice(namespace: namespace),
+                                targets: spliceTargets)
+        udpSplice = UDPSplice(targets: spliceTargets, poll: poll, namespace: namespace)
         autoForwarding = try AutoForwarding(configuration: configuration, tcp: tcpListeners, udp: udpListeners,
                                             namespace: namespace)
         autoForwarding.scan()  // what is bound already is forwarded by the time we report ready
