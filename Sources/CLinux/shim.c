@@ -441,6 +441,20 @@ int CLinux_send_datagrams(int fd, void *const *bases, const size_t *lengths, int
     return sendmmsg(fd, messages, (unsigned)count, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
+int CLinux_send_datagrams_to(int fd, void *const *bases, const size_t *lengths, int count, int family,
+                             const uint8_t *address, uint16_t port) {
+    struct mmsghdr messages[64];
+    struct iovec iov[64];
+    struct sockaddr_storage destination;
+    socklen_t length = make_sockaddr(&destination, family, address, port);
+    count = fill_messages(messages, iov, bases, lengths, count);
+    for (int i = 0; i < count; i++) {
+        messages[i].msg_hdr.msg_name = &destination;
+        messages[i].msg_hdr.msg_namelen = length;
+    }
+    return sendmmsg(fd, messages, (unsigned)count, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 void CLinux_set_buffer_sizes(int fd, int bytes) {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));

@@ -116,6 +116,9 @@ long CLinux_sendto_ip(int fd, const void *buffer, size_t length, int family, con
 // Sends `count` datagrams (one buffer each) on a connected socket with one sendmmsg(); returns how many
 // went out, or -1 with errno.
 int CLinux_send_datagrams(int fd, void *const *bases, const size_t *lengths, int count);
+// The same on an unconnected socket, every datagram to address:port.
+int CLinux_send_datagrams_to(int fd, void *const *bases, const size_t *lengths, int count, int family,
+                             const uint8_t *address, uint16_t port);
 // Asks for `bytes` of receive and send buffer (the kernel caps it at net.core.rmem_max/wmem_max).
 void CLinux_set_buffer_sizes(int fd, int bytes);
 // Receives up to `count` datagrams (one buffer each) with one recvmmsg(); their sizes go to `received`.

@@ -30,7 +30,8 @@ final class UDPSpliceFlow {
 
 /// UDP between loopback addresses of the two namespaces, never through the tap: everything a `-U`
 /// listener receives goes to the host's loopback, datagrams from a loopback address to a `-u` listener go
-/// to the guest's address (its loopback with --host-lo-to-ns-lo). Replies are read with recvmmsg().
+/// to the guest's address (its loopback with --host-lo-to-ns-lo). Replies move in batches: recvmmsg() from
+/// the flow's socket, sendmmsg() to the client.
 final class UDPSplice {
     private let flows = FlowTable<UDPSpliceFlow>(capacity: 4096)
     private let poll: EventPoll
@@ -116,10 +117,16 @@ final class UDPSplice {
             if count <= 0 { return }
             flow.lastActivity = now
             flow.answered = true
-            for slot in 0..<count {
-                _ = CLinux_sendto_ip(flow.listener.socket.raw, bases[slot], received[slot], flow.client.family,
-                                     address, flow.clientPort)
+            // The received sizes become the lengths to send, then the full buffer sizes again.
+            for slot in 0..<count { lengths[slot] = received[slot] }
+            var sent = 0
+            while sent < count {
+                let n = Int(CLinux_send_datagrams_to(flow.listener.socket.raw, bases + sent, lengths + sent,
+                                                     Int32(count - sent), flow.client.family, address, flow.clientPort))
+                if n <= 0 { break }  // the client's buffer is full: UDP may drop
+                sent += n
             }
+            for slot in 0..<count { lengths[slot] = Self.datagramSize }
             if count < Self.batch { return }
         }
     }
