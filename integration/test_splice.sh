@@ -26,8 +26,8 @@ lab_serve "$LAB_HOST" python3 "$TOOL" udp-echo-server 5454 127.0.0.1 ::1
 for port in 5201 7000 7001 7002 7800; do lab_wait_for 50 lab_listening "$CTR" $port; done
 for port in 5202 7100; do lab_wait_for 50 lab_listening "$LAB_HOST" $port; done
 
-check "pasta starts with -t 5201,7000-7002,7800 -T 5202,7100,7999 -u 5353 -U 5454" lab_start_pasta --config-net -q \
-    -t 5201,7000-7002,7800 -T 5202,7100,7999 -u 5353 -U 5454 --netns "$CTR"
+check "pasta starts with -t 5201,7000-7002,7800 -T 5202,7100,7999 -u 5353,5600 -U 5454,5601" lab_start_pasta --config-net -q \
+    -t 5201,7000-7002,7800 -T 5202,7100,7999 -u 5353,5600 -U 5454,5601 --netns "$CTR"
 
 echo "1. iperf3 over the splice path, no tap traffic"
 iperf_gbps() {
@@ -72,6 +72,19 @@ check "namespace 127.0.0.1 -> lab host echo (-U 5454)" \
     eval '[ "$(in_ctr python3 "$TOOL" udp-ask 127.0.0.1 5454 back4)" = "back4 127.0.0.1" ]'
 check "namespace ::1 -> lab host echo (-U 5454)" \
     eval '[ "$(in_ctr python3 "$TOOL" udp-ask ::1 5454 back6)" = "back6 ::1" ]'
+seq_transfer() {  # RECEIVER_NS RECEIVER_ADDRESS SENDER_NS PORT: 7,500 numbered datagrams at 200 Mbit/s
+    local out; out=$(mktemp); lab_track_file "$out"
+    ip netns exec "$1" python3 "$TOOL" udp-seq-receive "$2" "$4" 7500 >"$out" 2>&1 &
+    local receiver=$!
+    sleep 0.3
+    ip netns exec "$3" python3 "$TOOL" udp-seq-send 127.0.0.1 "$4" 7500 200 >/dev/null
+    wait "$receiver"
+    grep -q "^ok 7500$" "$out" || { head -c 300 "$out"; return 1; }
+}
+check "10 MB of numbered datagrams, lab host 127.0.0.1 -> namespace (-u 5600), all arrive" \
+    seq_transfer "$CTR" 198.51.100.2 "$LAB_HOST" 5600
+check "10 MB of numbered datagrams, namespace 127.0.0.1 -> lab host (-U 5601), all arrive" \
+    seq_transfer "$LAB_HOST" 127.0.0.1 "$CTR" 5601
 check "the tap carried none of it" [ $(( $(tap_bytes) - after )) -lt 100000 ]
 
 echo "4. auto mode (defaults), with -t auto,~7600"
