@@ -60,6 +60,23 @@ lab_in "$CTR2" busybox udhcpc -i eth0 -n -q -f -t 3 -T 2 -s "$SCRIPT" 2>&1 | gre
 ip -n "$CTR2" -br -4 addr show eth0
 ip -n "$CTR2" -4 route
 echo
+echo "### a third namespace with pasta's defaults (auto mode): ports follow what is bound, local traffic is spliced"
+CTR3="$LAB_ID-auto"; lab_add_ns "$CTR3"
+PIDFILE3="/tmp/$LAB_ID-3.pid"; lab_track_file "$PIDFILE3"
+lab_in "$LAB_HOST" "$PASTA" --config-net -q -P "$PIDFILE3" --netns "$CTR3" || exit 1
+lab_track_pid "$(cat "$PIDFILE3")"
+lab_serve "$CTR3" python3 -m http.server -d "$WEB" --bind 0.0.0.0 8080
+lab_wait_for 50 lab_listening "$CTR3" 8080
+start=$(date +%s%N)
+lab_wait_for 30 lab_in "$LAB_HOST" curl -sf -o /dev/null http://127.0.0.1:8080/ &&
+    echo "a web server started in the namespace answers on the lab host's 127.0.0.1:8080 after $(( ($(date +%s%N) - start) / 1000000 )) ms"
+got=$(lab_in "$LAB_HOST" curl -s http://127.0.0.1:8080/file | sha256sum | cut -d' ' -f1)
+[ "$got" = "$(sha256sum <"$WEB/file" | cut -d' ' -f1)" ] && echo "64 MiB from it through splice(), sha256 matches"
+lab_serve "$LAB_HOST" python3 integration/tcp_tool.py echo-server 127.0.0.1 9090
+lab_wait_for 50 lab_listening "$LAB_HOST" 9090
+lab_wait_for 30 eval '[ "$(lab_in "$CTR3" python3 integration/tcp_tool.py sequential 127.0.0.1 9090 1 2>/dev/null)" = "ok 1" ]' &&
+    echo "and the lab host's echo server on 127.0.0.1:9090 answers the namespace's 127.0.0.1:9090"
+echo
 echo "### ip netns del $CTR: pasta notices and exits"
 pid=$(cat "$PIDFILE")
 ip netns del "$CTR"
