@@ -460,6 +460,24 @@ void CLinux_set_buffer_sizes(int fd, int bytes) {
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
 }
 
+int CLinux_receive_datagrams_from(int fd, void *const *bases, const size_t *lengths, int count, size_t *received,
+                                  int *families, uint8_t *addresses, uint16_t *ports) {
+    struct mmsghdr messages[64];
+    struct iovec iov[64];
+    struct sockaddr_storage sources[64];
+    count = fill_messages(messages, iov, bases, lengths, count);
+    for (int i = 0; i < count; i++) {
+        messages[i].msg_hdr.msg_name = &sources[i];
+        messages[i].msg_hdr.msg_namelen = sizeof(sources[i]);
+    }
+    int n = recvmmsg(fd, messages, (unsigned)count, MSG_DONTWAIT, NULL);
+    for (int i = 0; i < n; i++) {
+        received[i] = messages[i].msg_len;
+        read_sockaddr(&sources[i], &families[i], addresses + 16 * i, &ports[i]);
+    }
+    return n;
+}
+
 int CLinux_receive_datagrams(int fd, void *const *bases, const size_t *lengths, int count, size_t *received) {
     struct mmsghdr messages[64];
     struct iovec iov[64];

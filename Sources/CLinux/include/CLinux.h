@@ -124,6 +124,10 @@ void CLinux_set_buffer_sizes(int fd, int bytes);
 // Receives up to `count` datagrams (one buffer each) with one recvmmsg(); their sizes go to `received`.
 // Returns how many arrived, or -1 with errno.
 int CLinux_receive_datagrams(int fd, void *const *bases, const size_t *lengths, int count, size_t *received);
+// The same on an unconnected socket, with each sender's family, address (16 bytes per datagram, IPv4 in
+// the first 4) and port.
+int CLinux_receive_datagrams_from(int fd, void *const *bases, const size_t *lengths, int count, size_t *received,
+                                  int *families, uint8_t *addresses, uint16_t *ports);
 // A bound UDP socket on address:port (IPv6 ones v6-only), for inbound forwarding.
 int CLinux_udp_bound(int family, const uint8_t *address, uint16_t port);
 

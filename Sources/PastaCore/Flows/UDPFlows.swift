@@ -224,43 +224,35 @@ public final class UDPFlows {
         }
     }
 
-    /// Datagrams on a forwarding socket: local ones go to `splice`, the rest to the guest through the tap.
-    func listenerEvent(_ listener: Listener, splice: UDPSplice, now: Int) {
-        var family: Int32 = 0, port: UInt16 = 0
-        var address = [UInt8](repeating: 0, count: 16)
-        for _ in 0..<Self.datagramsPerEvent {
-            let offset = ReplyFrame.udp6PayloadOffset  // room for either family's headers
-            let n = CLinux_recvfrom_ip(listener.socket.raw, frame.baseAddress! + offset, frame.count - offset,
-                                       &family, &address, &port)
-            if n < 0 { return }
-            let client: IPAddress = family == AF_INET ? .v4(IPv4Address(bytes: address[0..<4])!) : .v6(IPv6Address(bytes: address)!)
-            if splice.forward(UnsafeRawBufferPointer(start: frame.baseAddress! + offset, count: n), from: client,
-                              port: port, on: listener, now: now) { continue }
-            guard let remote = translation.guestSource(for: client), let guest = guestAddresses.address(like: remote) else { continue }
-            let key = FlowKey(guest: FlowAddress(guest), remote: FlowAddress(remote), guestPort: listener.targetPort,
-                              remotePort: port)
-            let flow: UDPFlow
-            if let index = table.index(of: key), let existing = table[index] {
-                flow = existing
-                flow.listener = listener
-            } else {
-                guard let created = table.insert(key, { slot, generation in
-                    UDPFlow(index: slot, generation: generation, key: key, socket: nil, listener: listener,
-                            client: client, clientPort: port, now: now)
-                }) else {
-                    logTableFull()
-                    continue
-                }
-                flow = created
-            }
-            flow.lastActivity = now
-            flow.heardFromPeer = true
-            let payloadOffset = key.guest.isIPv4 ? ReplyFrame.udp4PayloadOffset : ReplyFrame.udp6PayloadOffset
-            if payloadOffset != offset {
-                (frame.baseAddress! + payloadOffset).copyMemory(from: frame.baseAddress! + offset, byteCount: n)
-            }
-            sendToGuest(key, payloadLength: n, in: frame)
+    /// A datagram a forwarding socket received from client:port for the guest: `length` bytes at
+    /// `payloadOffset` (room for either family's headers) in `frame`, a buffer of a whole frame's size.
+    func deliverInbound(_ frame: UnsafeMutableRawBufferPointer, payloadOffset offset: Int, length n: Int,
+                        from client: IPAddress, port: UInt16, on listener: Listener, now: Int) {
+        guard let remote = translation.guestSource(for: client), let guest = guestAddresses.address(like: remote) else {
+            return
         }
+        let key = FlowKey(guest: FlowAddress(guest), remote: FlowAddress(remote), guestPort: listener.targetPort,
+                          remotePort: port)
+        let flow: UDPFlow
+        if let index = table.index(of: key), let existing = table[index] {
+            flow = existing
+            flow.listener = listener
+        } else {
+            guard let created = table.insert(key, { slot, generation in
+                UDPFlow(index: slot, generation: generation, key: key, socket: nil, listener: listener,
+                        client: client, clientPort: port, now: now)
+            }) else {
+                return logTableFull()
+            }
+            flow = created
+        }
+        flow.lastActivity = now
+        flow.heardFromPeer = true
+        let payloadOffset = key.guest.isIPv4 ? ReplyFrame.udp4PayloadOffset : ReplyFrame.udp6PayloadOffset
+        if payloadOffset != offset {
+            (frame.baseAddress! + payloadOffset).copyMemory(from: frame.baseAddress! + offset, byteCount: n)
+        }
+        sendToGuest(key, payloadLength: n, in: frame)
     }
 
     private func sendToGuest(_ key: FlowKey, payloadLength: Int, in frame: UnsafeMutableRawBufferPointer) {

@@ -30,8 +30,9 @@ final class UDPSpliceFlow {
 
 /// UDP between loopback addresses of the two namespaces, never through the tap: everything a `-U`
 /// listener receives goes to the host's loopback, datagrams from a loopback address to a `-u` listener go
-/// to the guest's address (its loopback with --host-lo-to-ns-lo). Replies move in batches: recvmmsg() from
-/// the flow's socket, sendmmsg() to the client.
+/// to the guest's address (its loopback with --host-lo-to-ns-lo). Both ways move in batches: what a listener
+/// received in one recvmmsg() leaves with one sendmmsg() per run of datagrams of the same flow; replies
+/// are read with recvmmsg() and sent to the client with sendmmsg().
 final class UDPSplice {
     private let flows = FlowTable<UDPSpliceFlow>(capacity: 4096)
     private let poll: EventPoll
@@ -41,6 +42,10 @@ final class UDPSplice {
     private let bases = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: UDPSplice.batch)
     private let lengths = UnsafeMutablePointer<Int>.allocate(capacity: UDPSplice.batch)
     private let received = UnsafeMutablePointer<Int>.allocate(capacity: UDPSplice.batch)
+    private var queuedFlow: UDPSpliceFlow?
+    private let queuedBases = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: UDPSplice.batch)
+    private let queuedLengths = UnsafeMutablePointer<Int>.allocate(capacity: UDPSplice.batch)
+    private var queuedCount = 0
     static let batch = 32
     static let datagramSize = 65536
 
@@ -60,10 +65,12 @@ final class UDPSplice {
         bases.deallocate()
         lengths.deallocate()
         received.deallocate()
+        queuedBases.deallocate()
+        queuedLengths.deallocate()
     }
 
-    /// Forwards a datagram `listener` received from client:port if it is local traffic; false when it
-    /// belongs to the tap instead.
+    /// Queues a datagram `listener` received from client:port if it is local traffic (flush() sends it);
+    /// false when it belongs to the tap instead.
     func forward(_ payload: UnsafeRawBufferPointer, from client: IPAddress, port: UInt16, on listener: Listener,
                  now: Int) -> Bool {
         guard let destination = targets.destination(listenerSide: listener.side, client: client) else { return false }
@@ -79,8 +86,27 @@ final class UDPSplice {
             flow = created
         }
         flow.lastActivity = now
-        _ = CLinux_send(flow.socket.raw, payload.baseAddress, payload.count)
+        if queuedFlow !== flow || queuedCount == Self.batch { flush() }
+        queuedFlow = flow
+        queuedBases[queuedCount] = UnsafeMutableRawPointer(mutating: payload.baseAddress)
+        queuedLengths[queuedCount] = payload.count
+        queuedCount += 1
         return true
+    }
+
+    /// Sends the queued run of datagrams for one flow with one sendmmsg(); called before the buffers they
+    /// point into are reused.
+    func flush() {
+        guard let flow = queuedFlow, queuedCount > 0 else { return }
+        var sent = 0
+        while sent < queuedCount {
+            let n = Int(CLinux_send_datagrams(flow.socket.raw, queuedBases + sent, queuedLengths + sent,
+                                              Int32(queuedCount - sent)))
+            if n <= 0 { break }  // the target's buffer is full: UDP may drop
+            sent += n
+        }
+        queuedCount = 0
+        queuedFlow = nil
     }
 
     private func open(_ key: FlowKey, destination: IPAddress, on side: ForwardingSide, listener: Listener,
@@ -133,6 +159,7 @@ final class UDPSplice {
 
     /// Idle flows go as the tap's UDP flows do: 30 s, or 120 s once answered.
     func tick(now: Int) {
+        flush()
         var expired: [UDPSpliceFlow] = []
         flows.forEach { flow in
             let limit = flow.answered ? UDPFlows.twoWayTimeout : UDPFlows.oneWayTimeout

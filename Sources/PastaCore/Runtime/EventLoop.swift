@@ -25,6 +25,7 @@ public final class EventLoop {
     private let udpListeners: Listeners
     private let tcpInbound: TCPInbound
     private let udpSplice: UDPSplice
+    private let udpInbound: UDPInbound
     private let autoForwarding: AutoForwarding
     private var lastSecond = 0
     private var guest = GuestLink()
@@ -51,6 +52,7 @@ public final class EventLoop {
         tcpInbound = TCPInbound(listeners: tcpListeners, flows: tcp, splice: TCPSplice(namespace: namespace),
                                 targets: spliceTargets)
         udpSplice = UDPSplice(targets: spliceTargets, poll: poll, namespace: namespace)
+        udpInbound = UDPInbound(listeners: udpListeners, flows: udp, splice: udpSplice)
         autoForwarding = try AutoForwarding(configuration: configuration, tcp: tcpListeners, udp: udpListeners,
                                             namespace: namespace)
         autoForwarding.scan()  // what is bound already is forwarded by the time we report ready
@@ -88,10 +90,7 @@ public final class EventLoop {
                                                  now: MonotonicClock.milliseconds())
                 case .tcpAckTimer: tcp.ackTimerExpired()
                 case .udpSocket: udp.socketEvent(event.reference, now: MonotonicClock.milliseconds())
-                case .udpListener:
-                    if let listener = udpListeners[event.reference] {
-                        udp.listenerEvent(listener, splice: udpSplice, now: MonotonicClock.milliseconds())
-                    }
+                case .udpListener: udpInbound.receive(event.reference, now: MonotonicClock.milliseconds())
                 case .udpSplicedSocket: udpSplice.socketEvent(event.reference, now: MonotonicClock.milliseconds())
                 case .icmpSocket: icmp.socketEvent(event.reference, now: MonotonicClock.milliseconds())
                 case .tcpListener: tcpInbound.accept(event.reference, now: MonotonicClock.milliseconds())
