@@ -31,7 +31,7 @@ start_pasta() {  # NAME BINARY MTU TCP_PORTS EXTRA...
     local ns="$LAB_ID-$1" binary="$2" mtu="$3" tcp="$4"; shift 4
     lab_add_ns "$ns"
     local pidfile="/tmp/$ns.pid"; lab_track_file "$pidfile"
-    lab_in "$LAB_HOST" "$binary" --config-net -m "$mtu" -t "$tcp" -u none -T none -U none -q -P "$pidfile" \
+    lab_in "$LAB_HOST" "$binary" --config-net -m "$mtu" -t "$tcp" -u "${UDP:-none}" -T none -U none -q -P "$pidfile" \
         --netns "$ns" "$@" || { echo "$binary failed to start" >&2; exit 1; }
     lab_track_pid "$(cat "$pidfile")"
 }
@@ -41,8 +41,8 @@ start_pasta ours-1500 "$OURS" 1500 none
 start_pasta theirs-1500 "$THEIRS" 1500 none --runas 0
 # The splice path: -t from the lab host's loopback into a server in the namespace (ours on 5311/7011,
 # theirs on 5321/7021: both bind their ports on the lab host).
-start_pasta ours-splice "$OURS" 65520 5311,7011
-start_pasta theirs-splice "$THEIRS" 65520 5321,7021 --runas 0
+UDP=5311 start_pasta ours-splice "$OURS" 65520 5311,7011
+UDP=5321 start_pasta theirs-splice "$THEIRS" 65520 5321,7021 --runas 0
 lab_serve "$LAB_ID-ours-splice" iperf3 -s -p 5311
 lab_serve "$LAB_ID-ours-splice" python3 "$RR" server 0.0.0.0 7011
 lab_serve "$LAB_ID-theirs-splice" iperf3 -s -p 5321
@@ -122,7 +122,7 @@ splice_row "TCP splice host->ns Gbps, 4 streams (-P 4)" -P 4
 # UDP: iperf3 -u -l 1400 namespace -> host, 4 MiB socket buffers at both ends (-w) so the iperf3
 # receiver itself does not drop. Unthrottled (-b 0): what arrives, in Gbps; at -b 1G: % lost.
 udp_run() {  # NS SERVER RATE -> "received_gbps lost_percent"
-    ip netns exec "$1" iperf3 -c "$2" -p 5201 -u -l 1400 -w 4M -b "$3" -t "$SECONDS_PER_RUN" -J 2>/dev/null |
+    ip netns exec "$1" iperf3 -c "$2" -p "${PORT:-5201}" -u -l 1400 -w 4M -b "$3" -t "$SECONDS_PER_RUN" -J 2>/dev/null |
         jq -r '(.end.sum.bits_per_second // 0) as $b | (.end.sum.lost_percent // 100) as $l |
                "\($b * (1 - $l / 100) / 1e9) \($l)"' 2>/dev/null || echo "0 100"
 }
@@ -141,6 +141,18 @@ udp_rows() {
     printf '%-44s %-22s %-22s\n' "UDP ns->host % lost at -b 1G -l 1400" "$(stats "${ours_loss[@]}")" "$(stats "${theirs_loss[@]}")"
 }
 udp_rows
+udp_splice_row() {
+    local ours=() theirs=() loopback=() i out
+    for ((i = 0; i < RUNS; i++)); do
+        out=$(PORT=5311 udp_run "$LAB_HOST" 127.0.0.1 0); ours+=("${out% *}")
+        out=$(PORT=5321 udp_run "$LAB_HOST" 127.0.0.1 0); theirs+=("${out% *}")
+        out=$(udp_run "$LAB_HOST" 127.0.0.1 0); loopback+=("${out% *}")
+    done
+    local o t l; o=$(median "${ours[@]}"); t=$(median "${theirs[@]}"); l=$(median "${loopback[@]}")
+    printf '%-44s %-22s %-22s %-7s %s\n' "UDP splice host->ns received Gbps, -b 0 -l 1400" "$(stats "${ours[@]}")" \
+        "$(stats "${theirs[@]}")" "$(ratio_of "$o" "$t")" "loopback $(stats "${loopback[@]}"); ours/loopback $(ratio_of "$o" "$l")"
+}
+udp_splice_row
 
 rr() { ip netns exec "$1" python3 "$RR" "${MODE:-client}" "$2" "${3:-7001}" "${COUNT:-$RR_COUNT}" 2>/dev/null || echo "0 0"; }
 rr_row() {  # LABEL OURS_NS OURS_SERVER OURS_PORT THEIRS_NS THEIRS_SERVER THEIRS_PORT
