@@ -30,7 +30,8 @@ final class UDPFlow {
     }
 }
 
-/// UDP between the tap and host sockets, with DNS forwarding (`--dns-forward`) and `-u` listeners.
+/// UDP between the tap and host sockets, with DNS forwarding (`--dns-forward`); inbound datagrams from
+/// forwarding sockets arrive through UDPInbound.
 public final class UDPFlows {
     /// Idle timeouts: a flow that never heard back goes after 30 s, one with traffic both ways after 120 s.
     static let oneWayTimeout = 30_000
@@ -49,7 +50,6 @@ public final class UDPFlows {
     private let translation: AddressTranslation
     private let dnsForward4: IPv4Address?, dnsForward6: IPv6Address?
     private let resolver4: IPv4Address?, resolver6: IPv6Address?
-    private let frame: UnsafeMutableRawBufferPointer
     private let guestAddresses: GuestAddresses
     private var tableFullLogged = false
     private let queuedBases = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: UDPFlows.datagramsPerEvent)
@@ -80,11 +80,9 @@ public final class UDPFlows {
         resolver4 = first4
         resolver6 = first6
         table = FlowTable(capacity: 16384)
-        frame = UnsafeMutableRawBufferPointer.allocate(byteCount: FrameBatch.frameCapacity, alignment: 64)
     }
 
     deinit {
-        frame.deallocate()
         queuedBases.deallocate()
         queuedLengths.deallocate()
         receiveFrames.deallocate()
