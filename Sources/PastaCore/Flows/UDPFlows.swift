@@ -55,11 +55,7 @@ public final class UDPFlows {
     private let queuedBases = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: UDPFlows.datagramsPerEvent)
     private let queuedLengths = UnsafeMutablePointer<Int>.allocate(capacity: UDPFlows.datagramsPerEvent)
     private var queuedCount = 0
-    private let receiveFrames = UnsafeMutableRawPointer.allocate(byteCount: UDPFlows.framesPerReceive * UDPFlows.frameSize,
-                                                                 alignment: 64)
-    private let receiveBases = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: UDPFlows.framesPerReceive)
-    private let receiveLengths = UnsafeMutablePointer<Int>.allocate(capacity: UDPFlows.framesPerReceive)
-    private let receivedLengths = UnsafeMutablePointer<Int>.allocate(capacity: UDPFlows.framesPerReceive)
+    private let replies = DatagramBatch(count: UDPFlows.framesPerReceive, slotSize: UDPFlows.frameSize)
     private var queuedSocket: Int32 = -1
 
     init(configuration: RuntimeConfiguration, guestAddresses: GuestAddresses, poll: EventPoll, sink: FrameSink) throws {
@@ -85,10 +81,6 @@ public final class UDPFlows {
     deinit {
         queuedBases.deallocate()
         queuedLengths.deallocate()
-        receiveFrames.deallocate()
-        receiveBases.deallocate()
-        receiveLengths.deallocate()
-        receivedLengths.deallocate()
     }
 
     // MARK: Datagrams from the guest
@@ -203,20 +195,15 @@ public final class UDPFlows {
         guard let flow = table[Int(reference.index)], flow.generation == reference.generation,
               let socket = flow.socket
         else { return }
-        let offset = flow.key.guest.isIPv4 ? ReplyFrame.udp4PayloadOffset : ReplyFrame.udp6PayloadOffset
-        for slot in 0..<Self.framesPerReceive {
-            receiveBases[slot] = receiveFrames + slot * Self.frameSize + offset
-            receiveLengths[slot] = Self.frameSize - offset
-        }
+        replies.place(at: flow.key.guest.isIPv4 ? ReplyFrame.udp4PayloadOffset : ReplyFrame.udp6PayloadOffset)
         for _ in 0..<(Self.datagramsPerEvent / Self.framesPerReceive) {
-            let count = Int(CLinux_receive_datagrams(socket.raw, receiveBases, receiveLengths,
-                                                     Int32(Self.framesPerReceive), receivedLengths))
+            let count = Int(CLinux_receive_datagrams(socket.raw, replies.bases, replies.lengths,
+                                                     Int32(Self.framesPerReceive), replies.received))
             if count <= 0 { return }  // drained, or an ICMP error queued on the connected socket
             flow.lastActivity = now
             flow.heardFromPeer = true
             for slot in 0..<count {
-                let buffer = UnsafeMutableRawBufferPointer(start: receiveFrames + slot * Self.frameSize, count: Self.frameSize)
-                sendToGuest(flow.key, payloadLength: receivedLengths[slot], in: buffer)
+                sendToGuest(flow.key, payloadLength: replies.received[slot], in: replies.slot(slot))
             }
             if count < Self.framesPerReceive { return }
         }

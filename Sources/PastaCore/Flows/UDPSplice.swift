@@ -38,10 +38,7 @@ final class UDPSplice {
     private let poll: EventPoll
     private let namespace: NetworkNamespace
     private let targets: SpliceTargets
-    private let buffers: UnsafeMutableRawPointer
-    private let bases = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: UDPSplice.batch)
-    private let lengths = UnsafeMutablePointer<Int>.allocate(capacity: UDPSplice.batch)
-    private let received = UnsafeMutablePointer<Int>.allocate(capacity: UDPSplice.batch)
+    private let replies = DatagramBatch(count: UDPSplice.batch, slotSize: UDPSplice.datagramSize)
     private var queuedFlow: UDPSpliceFlow?
     private let queuedBases = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: UDPSplice.batch)
     private let queuedLengths = UnsafeMutablePointer<Int>.allocate(capacity: UDPSplice.batch)
@@ -53,18 +50,9 @@ final class UDPSplice {
         self.poll = poll
         self.namespace = namespace
         self.targets = targets
-        buffers = .allocate(byteCount: Self.batch * Self.datagramSize, alignment: 64)
-        for slot in 0..<Self.batch {
-            bases[slot] = buffers + slot * Self.datagramSize
-            lengths[slot] = Self.datagramSize
-        }
     }
 
     deinit {
-        buffers.deallocate()
-        bases.deallocate()
-        lengths.deallocate()
-        received.deallocate()
         queuedBases.deallocate()
         queuedLengths.deallocate()
     }
@@ -139,20 +127,18 @@ final class UDPSplice {
         guard let flow = flows[Int(reference.index)], flow.generation == reference.generation else { return }
         let address = flow.client.networkBytes
         while true {
-            let count = Int(CLinux_receive_datagrams(flow.socket.raw, bases, lengths, Int32(Self.batch), received))
+            let count = Int(CLinux_receive_datagrams(flow.socket.raw, replies.bases, replies.lengths, Int32(Self.batch),
+                                                     replies.received))
             if count <= 0 { return }
             flow.lastActivity = now
             flow.answered = true
-            // The received sizes become the lengths to send, then the full buffer sizes again.
-            for slot in 0..<count { lengths[slot] = received[slot] }
             var sent = 0
-            while sent < count {
-                let n = Int(CLinux_send_datagrams_to(flow.listener.socket.raw, bases + sent, lengths + sent,
+            while sent < count {  // the received sizes are the lengths to send
+                let n = Int(CLinux_send_datagrams_to(flow.listener.socket.raw, replies.bases + sent, replies.received + sent,
                                                      Int32(count - sent), flow.client.family, address, flow.clientPort))
                 if n <= 0 { break }  // the client's buffer is full: UDP may drop
                 sent += n
             }
-            for slot in 0..<count { lengths[slot] = Self.datagramSize }
             if count < Self.batch { return }
         }
     }

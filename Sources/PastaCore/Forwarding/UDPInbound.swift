@@ -12,10 +12,8 @@ final class UDPInbound {
     static let batchesPerEvent = 2
     private static let frameSize = FrameBatch.frameCapacity
     private static let payloadOffset = ReplyFrame.udp6PayloadOffset  // room for either family's headers
-    private let buffers: UnsafeMutableRawPointer
-    private let bases = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: UDPInbound.batch)
-    private let lengths = UnsafeMutablePointer<Int>.allocate(capacity: UDPInbound.batch)
-    private let received = UnsafeMutablePointer<Int>.allocate(capacity: UDPInbound.batch)
+    private let datagrams = DatagramBatch(count: UDPInbound.batch, slotSize: UDPInbound.frameSize,
+                                         offset: UDPInbound.payloadOffset)
     private let families = UnsafeMutablePointer<Int32>.allocate(capacity: UDPInbound.batch)
     private let addresses = UnsafeMutablePointer<UInt8>.allocate(capacity: UDPInbound.batch * 16)
     private let ports = UnsafeMutablePointer<UInt16>.allocate(capacity: UDPInbound.batch)
@@ -24,18 +22,9 @@ final class UDPInbound {
         self.listeners = listeners
         self.flows = flows
         self.splice = splice
-        buffers = .allocate(byteCount: Self.batch * Self.frameSize, alignment: 64)
-        for slot in 0..<Self.batch {
-            bases[slot] = buffers + slot * Self.frameSize + Self.payloadOffset
-            lengths[slot] = Self.frameSize - Self.payloadOffset
-        }
     }
 
     deinit {
-        buffers.deallocate()
-        bases.deallocate()
-        lengths.deallocate()
-        received.deallocate()
         families.deallocate()
         addresses.deallocate()
         ports.deallocate()
@@ -44,19 +33,19 @@ final class UDPInbound {
     func receive(_ reference: EventReference, now: Int) {
         guard let listener = listeners[reference] else { return }
         for _ in 0..<Self.batchesPerEvent {
-            let count = Int(CLinux_receive_datagrams_from(listener.socket.raw, bases, lengths, Int32(Self.batch),
-                                                          received, families, addresses, ports))
+            let count = Int(CLinux_receive_datagrams_from(listener.socket.raw, datagrams.bases, datagrams.lengths,
+                                                          Int32(Self.batch), datagrams.received, families, addresses, ports))
             if count <= 0 { return }
             for slot in 0..<count {
                 let address = addresses + slot * 16
                 let client: IPAddress = families[slot] == AF_INET
                     ? .v4(IPv4Address(bytes: UnsafeBufferPointer(start: address, count: 4))!)
                     : .v6(IPv6Address(bytes: UnsafeBufferPointer(start: address, count: 16))!)
-                let payload = UnsafeRawBufferPointer(start: bases[slot], count: received[slot])
-                if splice.forward(payload, from: client, port: ports[slot], on: listener, now: now) { continue }
-                let frame = UnsafeMutableRawBufferPointer(start: buffers + slot * Self.frameSize, count: Self.frameSize)
-                flows.deliverInbound(frame, payloadOffset: Self.payloadOffset, length: received[slot], from: client,
-                                     port: ports[slot], on: listener, now: now)
+                if splice.forward(datagrams.datagram(slot), from: client, port: ports[slot], on: listener, now: now) {
+                    continue
+                }
+                flows.deliverInbound(datagrams.slot(slot), payloadOffset: Self.payloadOffset, length: datagrams.received[slot],
+                                     from: client, port: ports[slot], on: listener, now: now)
             }
             splice.flush()  // before the next batch reuses the buffers
             if count < Self.batch { return }
