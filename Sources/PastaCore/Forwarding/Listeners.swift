@@ -38,7 +38,7 @@ public final class Listeners {
                                        : CLinux_udp_bound(address.family, address.networkBytes, port)
             return (fd, errno)
         }
-        var result: (fd: Int32, error: Int32)
+        let result: (fd: Int32, error: Int32)
         if side == .namespace {
             guard let namespace, let made = namespace.onCallingThread(makeSocket) else {
                 throw SystemError("can't enter the target namespace", code: errno)
