@@ -52,11 +52,8 @@ public final class UDPFlows {
     private let resolver4: IPv4Address?, resolver6: IPv6Address?
     private let guestAddresses: GuestAddresses
     private var tableFullLogged = false
-    private let queuedBases = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: UDPFlows.datagramsPerEvent)
-    private let queuedLengths = UnsafeMutablePointer<Int>.allocate(capacity: UDPFlows.datagramsPerEvent)
-    private var queuedCount = 0
+    private let outbound = DatagramQueue(capacity: UDPFlows.datagramsPerEvent)
     private let replies = DatagramBatch(count: UDPFlows.framesPerReceive, slotSize: UDPFlows.frameSize)
-    private var queuedSocket: Int32 = -1
 
     init(configuration: RuntimeConfiguration, guestAddresses: GuestAddresses, poll: EventPoll, sink: FrameSink) throws {
         self.guestAddresses = guestAddresses
@@ -79,8 +76,6 @@ public final class UDPFlows {
     }
 
     deinit {
-        queuedBases.deallocate()
-        queuedLengths.deallocate()
     }
 
     // MARK: Datagrams from the guest
@@ -118,11 +113,7 @@ public final class UDPFlows {
         let payload = datagram.payload
         if let socket = flow.socket {
             // Queued for one sendmmsg() per flow and batch; the frame stays in the batch buffer until then.
-            if queuedCount == Self.datagramsPerEvent || (queuedCount > 0 && queuedSocket != socket.raw) { flushDatagrams() }
-            queuedSocket = socket.raw
-            queuedBases[queuedCount] = UnsafeMutableRawPointer(mutating: payload.baseAddress)
-            queuedLengths[queuedCount] = payload.count
-            queuedCount += 1
+            outbound.append(payload, on: socket.raw)
         } else if let listener = flow.listener, let client = flow.client {
             _ = CLinux_sendto_ip(listener.socket.raw, payload.baseAddress, payload.count, client.family,
                                  client.networkBytes, flow.clientPort)
@@ -130,19 +121,7 @@ public final class UDPFlows {
     }
 
     /// Sends the guest's queued datagrams; called before the frames they point into are reused.
-    public func flushDatagrams() {
-        guard queuedCount > 0 else { return }
-        var sent = 0
-        while sent < queuedCount {
-            let n = CLinux_send_datagrams(queuedSocket, queuedBases + sent, queuedLengths + sent, Int32(queuedCount - sent))
-            if n <= 0 {
-                if n < 0 { logDebug("UDP: send: \(String(cString: strerror(errno)))") }
-                break
-            }
-            sent += Int(n)
-        }
-        queuedCount = 0
-    }
+    public func flushDatagrams() { outbound.flush() }
 
     /// Where a guest's datagram to `remote` port `port` really goes: DNS to the forwarding address goes to
     /// the first configured resolver, the rest as TCP's connections do.

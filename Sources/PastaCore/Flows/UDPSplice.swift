@@ -39,10 +39,7 @@ final class UDPSplice {
     private let namespace: NetworkNamespace
     private let targets: SpliceTargets
     private let replies = DatagramBatch(count: UDPSplice.batch, slotSize: UDPSplice.datagramSize)
-    private var queuedFlow: UDPSpliceFlow?
-    private let queuedBases = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: UDPSplice.batch)
-    private let queuedLengths = UnsafeMutablePointer<Int>.allocate(capacity: UDPSplice.batch)
-    private var queuedCount = 0
+    private let outbound = DatagramQueue(capacity: UDPSplice.batch)
     static let batch = 32
     static let datagramSize = 65536
 
@@ -50,11 +47,6 @@ final class UDPSplice {
         self.poll = poll
         self.namespace = namespace
         self.targets = targets
-    }
-
-    deinit {
-        queuedBases.deallocate()
-        queuedLengths.deallocate()
     }
 
     /// Queues a datagram `listener` received from client:port if it is local traffic (flush() sends it);
@@ -68,34 +60,22 @@ final class UDPSplice {
         if let index = flows.index(of: key), let existing = flows[index], existing.listener === listener {
             flow = existing
         } else {
-            if flows.index(of: key) != nil { flows.remove(key) }  // its listener is gone
+            if flows.index(of: key) != nil {  // its listener is gone
+                outbound.flush()
+                flows.remove(key)
+            }
             guard let created = open(key, destination: destination, on: listener.side.other, listener: listener,
                                      client: client, clientPort: port, now: now) else { return true }
             flow = created
         }
         flow.lastActivity = now
-        if queuedFlow !== flow || queuedCount == Self.batch { flush() }
-        queuedFlow = flow
-        queuedBases[queuedCount] = UnsafeMutableRawPointer(mutating: payload.baseAddress)
-        queuedLengths[queuedCount] = payload.count
-        queuedCount += 1
+        outbound.append(payload, on: flow.socket.raw)
         return true
     }
 
     /// Sends the queued run of datagrams for one flow with one sendmmsg(); called before the buffers they
     /// point into are reused.
-    func flush() {
-        guard let flow = queuedFlow, queuedCount > 0 else { return }
-        var sent = 0
-        while sent < queuedCount {
-            let n = Int(CLinux_send_datagrams(flow.socket.raw, queuedBases + sent, queuedLengths + sent,
-                                              Int32(queuedCount - sent)))
-            if n <= 0 { break }  // the target's buffer is full: UDP may drop
-            sent += n
-        }
-        queuedCount = 0
-        queuedFlow = nil
-    }
+    func flush() { outbound.flush() }
 
     private func open(_ key: FlowKey, destination: IPAddress, on side: ForwardingSide, listener: Listener,
                       client: IPAddress, clientPort: UInt16, now: Int) -> UDPSpliceFlow? {
