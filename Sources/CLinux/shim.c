@@ -392,14 +392,6 @@ int CLinux_socket_protocol(int family, int type, int protocol) {
     return socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
 }
 
-long CLinux_recvfrom_ip(int fd, void *buffer, size_t length, int *family, uint8_t *address, uint16_t *port) {
-    struct sockaddr_storage storage;
-    socklen_t size = sizeof(storage);
-    long n = recvfrom(fd, buffer, length, MSG_DONTWAIT, (struct sockaddr *)&storage, &size);
-    if (n >= 0) read_sockaddr(&storage, family, address, port);
-    return n;
-}
-
 long CLinux_sendto_ip(int fd, const void *buffer, size_t length, int family, const uint8_t *address, uint16_t port) {
     struct sockaddr_storage storage;
     socklen_t size = make_sockaddr(&storage, family, address, port);

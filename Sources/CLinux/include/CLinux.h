@@ -108,10 +108,9 @@ int CLinux_shutdown_write(int fd);
 // SO_LINGER with a zero timeout: close() then sends RST instead of FIN.
 int CLinux_set_linger_reset(int fd);
 int CLinux_set_nodelay(int fd);
-// Datagrams: a socket of any protocol (ping sockets are SOCK_DGRAM with IPPROTO_ICMP/ICMPV6), receiving
-// with the sender's address, sending to an address.
+// Datagrams: a socket of any protocol (ping sockets are SOCK_DGRAM with IPPROTO_ICMP/ICMPV6), sending
+// to an address.
 int CLinux_socket_protocol(int family, int type, int protocol);
-long CLinux_recvfrom_ip(int fd, void *buffer, size_t length, int *family, uint8_t *address, uint16_t *port);
 long CLinux_sendto_ip(int fd, const void *buffer, size_t length, int family, const uint8_t *address, uint16_t port);
 // Sends `count` datagrams (one buffer each) on a connected socket with one sendmmsg(); returns how many
 // went out, or -1 with errno.

@@ -30,6 +30,11 @@ public struct FlowKey: Hashable {
 }
 
 extension IPAddress {
+    /// An address as the socket shim reports one: a family and 16 bytes, IPv4 in the first 4.
+    init(family: Int32, shimBytes bytes: some Collection<UInt8>) {
+        self = family == 2 /* AF_INET */ ? .v4(IPv4Address(bytes: bytes.prefix(4))!) : .v6(IPv6Address(bytes: bytes.prefix(16))!)
+    }
+
     /// The address bytes in network order (4 or 16), for the socket shim.
     var networkBytes: [UInt8] {
         switch self {

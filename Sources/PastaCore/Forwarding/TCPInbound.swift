@@ -24,8 +24,7 @@ final class TCPInbound {
             let fd = CLinux_accept_ip(listener.socket.raw, &family, &address, &port)
             if fd < 0 { return flows.acceptFailed() }
             let socket = Descriptor(fd)
-            let peer: IPAddress = family == AF_INET ? .v4(IPv4Address(bytes: address[0..<4])!)
-                                                     : .v6(IPv6Address(bytes: address)!)
+            let peer = IPAddress(family: family, shimBytes: address)
             if let destination = targets.destination(listenerSide: listener.side, client: peer) {
                 splice.join(socket, to: destination, port: listener.targetPort, on: listener.side.other)
             } else {

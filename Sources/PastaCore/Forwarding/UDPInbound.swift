@@ -37,10 +37,8 @@ final class UDPInbound {
                                                           Int32(Self.batch), datagrams.received, families, addresses, ports))
             if count <= 0 { return }
             for slot in 0..<count {
-                let address = addresses + slot * 16
-                let client: IPAddress = families[slot] == AF_INET
-                    ? .v4(IPv4Address(bytes: UnsafeBufferPointer(start: address, count: 4))!)
-                    : .v6(IPv6Address(bytes: UnsafeBufferPointer(start: address, count: 16))!)
+                let client = IPAddress(family: families[slot],
+                                       shimBytes: UnsafeBufferPointer(start: addresses + slot * 16, count: 16))
                 if splice.forward(datagrams.datagram(slot), from: client, port: ports[slot], on: listener, now: now) {
                     continue
                 }
