@@ -341,8 +341,8 @@ int CLinux_set_peek_offset(int fd, int offset) {
 }
 
 long CLinux_peek_into(int fd, void *const *bases, const size_t *lengths, int count) {
-    struct iovec iov[128];
-    if (count > 128) count = 128;
+    struct iovec iov[CLinux_MAX_PARTS];
+    if (count > CLinux_MAX_PARTS) count = CLinux_MAX_PARTS;
     for (int i = 0; i < count; i++) {
         iov[i].iov_base = bases[i];
         iov[i].iov_len = lengths[i];
@@ -352,6 +352,17 @@ long CLinux_peek_into(int fd, void *const *bases, const size_t *lengths, int cou
 }
 
 long CLinux_discard(int fd, size_t count) { return recv(fd, NULL, count, MSG_TRUNC | MSG_DONTWAIT); }
+
+long CLinux_send_parts(int fd, const void *const *bases, const size_t *lengths, int count) {
+    struct iovec iov[CLinux_MAX_PARTS];
+    if (count > CLinux_MAX_PARTS) count = CLinux_MAX_PARTS;
+    for (int i = 0; i < count; i++) {
+        iov[i].iov_base = (void *)bases[i];
+        iov[i].iov_len = lengths[i];
+    }
+    struct msghdr message = {.msg_iov = iov, .msg_iovlen = (size_t)count};
+    return sendmsg(fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
 
 long CLinux_send(int fd, const void *buffer, size_t length) {
     return send(fd, buffer, length, MSG_DONTWAIT | MSG_NOSIGNAL);

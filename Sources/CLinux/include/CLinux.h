@@ -100,7 +100,11 @@ int CLinux_send_memory(int fd, int *buffer_size, int *queued);
 // SO_PEEK_OFF: where the next MSG_PEEK read starts; -1 where the kernel doesn't support it for TCP.
 int CLinux_set_peek_offset(int fd, int offset);
 // Peeks into `count` buffers (one iovec each) without consuming; returns bytes, 0 at EOF, -1 with errno.
+/// Most buffers one peek or gathered send takes; callers pass no more.
+#define CLinux_MAX_PARTS 128
 long CLinux_peek_into(int fd, void *const *bases, const size_t *lengths, int count);
+/// One send(MSG_DONTWAIT | MSG_NOSIGNAL) gathering `count` buffers.
+long CLinux_send_parts(int fd, const void *const *bases, const size_t *lengths, int count);
 // Drops `count` bytes from the receive queue (MSG_TRUNC); returns how many.
 long CLinux_discard(int fd, size_t count);
 long CLinux_send(int fd, const void *buffer, size_t length);

@@ -39,6 +39,7 @@ public final class TCPConnection {
     /// The window we last announced, in bytes and as the 16-bit field that carried it.
     var lastAdvertisedWindow: UInt32 = 0
     var lastWindowField: UInt16 = 0
+    var largestAdvertisedWindow: UInt32 = 0
 
     // Half-closes: the guest's FIN reached the socket (shutdown), the socket's EOF reached the guest.
     var guestFinished = false
@@ -48,9 +49,17 @@ public final class TCPConnection {
 
     /// Pool slots with segments waiting for the socket, in sequence order.
     var pending: [Int] = []
+    /// In-sequence guest data of the current batch of frames, written to the socket in one call at the
+    /// end of the batch (the buffers are the batch's own frames), and its total length.
+    var queuedData: [UnsafeRawBufferPointer] = []
+    var queuedBytes = 0
     var ackPending = false
-    /// The pending ACK is for one small write only, so it may wait for the reply to carry it.
-    var smallWrite = false
+    /// The acknowledgment number our last frame carried.
+    var acknowledgedUpTo: UInt32 = 0
+    /// We sent data since the guest's last data, and the guest's last data came after data of ours:
+    /// the connection is an exchange of requests and replies, where an ACK may wait for the reply.
+    var sentDataSinceGuestData = false
+    var interactive = false
     var duplicateAcks = 0
     /// Milliseconds (monotonic) of the last progress, and when unacknowledged data is resent.
     var lastActivity: Int
@@ -70,6 +79,11 @@ public final class TCPConnection {
     }
 
     var eventReference: EventReference { EventReference(.tcpSocket, index: UInt32(index), generation: generation) }
+
+    var ackDelay: TCPAckDelay {
+        TCPAckDelay(unacknowledged: receiveNext &- acknowledgedUpTo, interactive: interactive, segmentSize: segmentSize,
+                    largestWindow: largestAdvertisedWindow, heldBack: !pending.isEmpty, guestFinished: guestFinished)
+    }
 
     /// Data (not SYN or FIN) sent to the guest and not yet acknowledged.
     var bytesInFlight: UInt32 { sendNext &- sendUnacknowledged &- (finSent ? 1 : 0) }

@@ -17,6 +17,8 @@ public final class TCPFlows {
     /// Held-back segments: per connection, and in all (with 64 KiB segments, 16 MiB).
     static let pendingPerConnection = 64
     static let pendingSegments = 256
+    /// Segments of one batch written to a socket in one send.
+    static let queuedPerConnection = 64
 
     let table: FlowTable<TCPConnection>
     private let pool = SegmentPool(capacity: TCPFlows.pendingSegments)
@@ -35,6 +37,10 @@ public final class TCPFlows {
     private let peekBases: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     private let peekLengths: UnsafeMutablePointer<Int>
     private var ackQueue: [Int] = []
+    /// Connections with guest data queued from the current batch.
+    private var queuedConnections: [Int] = []
+    private let writeBases: UnsafeMutablePointer<UnsafeRawPointer?>
+    private let writeLengths: UnsafeMutablePointer<Int>
     /// Connections whose ACK for a small write waits briefly, so the reply can carry it.
     private var delayedAcks: [Int] = []
     private let ackTimer: TimerDescriptor
@@ -59,6 +65,9 @@ public final class TCPFlows {
         control = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 16)
         peekBases = .allocate(capacity: Self.framesPerPeek)
         peekLengths = .allocate(capacity: Self.framesPerPeek)
+        precondition(Self.framesPerPeek <= Int(CLinux_MAX_PARTS) && Self.queuedPerConnection <= Int(CLinux_MAX_PARTS))
+        writeBases = .allocate(capacity: Self.queuedPerConnection)
+        writeLengths = .allocate(capacity: Self.queuedPerConnection)
         ackTimer = try TimerDescriptor()
         try poll.add(ackTimer.descriptor.raw, EventReference(.tcpAckTimer))
     }
@@ -68,6 +77,8 @@ public final class TCPFlows {
         control.deallocate()
         peekBases.deallocate()
         peekLengths.deallocate()
+        writeBases.deallocate()
+        writeLengths.deallocate()
     }
 
     // MARK: Segments from the guest
@@ -270,12 +281,21 @@ public final class TCPFlows {
     }
 
     /// Guest data goes to the socket in sequence order; what the socket can't take yet, or what lies
-    /// beyond a gap, waits in the segment pool (unacknowledged) rather than being dropped.
+    /// beyond a gap, waits in the segment pool (unacknowledged) rather than being dropped. Data that
+    /// continues the stream is queued and written with the rest of the batch's in one send.
     private func processData(_ connection: TCPConnection, _ segment: TCPSegment) {
         if connection.guestFinished { return }
         var payload = segment.payload
         var sequence = segment.sequence
         let fin = segment.has(TCPFlags.fin)
+        let expected = connection.receiveNext &+ UInt32(connection.queuedBytes)
+        if !fin && connection.pending.isEmpty && sequenceLessOrEqual(sequence, expected) {
+            let old = Int(expected &- sequence)
+            if old < payload.count {
+                return enqueue(connection, UnsafeRawBufferPointer(rebasing: payload[old...]), sequence: expected)
+            }
+        }
+        guard writeQueued(connection) else { return }
         if sequenceLess(connection.receiveNext, sequence) {
             holdBack(connection, payload, sequence: sequence, fin: fin)
             sendDuplicateAck(connection)  // out of order: the guest learns where the gap is
@@ -292,6 +312,62 @@ public final class TCPFlows {
         flushPending(connection)
     }
 
+    /// Queues in-sequence data until the end of the batch (or until the queue is full).
+    private func enqueue(_ connection: TCPConnection, _ payload: UnsafeRawBufferPointer, sequence: UInt32) {
+        if connection.queuedData.count == Self.queuedPerConnection {
+            guard writeQueued(connection) else { return }
+            // The socket is full: the segment waits in the pool like any other.
+            if !connection.pending.isEmpty { return holdBack(connection, payload, sequence: sequence, fin: false) }
+        }
+        if connection.queuedData.isEmpty { queuedConnections.append(connection.index) }
+        connection.queuedData.append(payload)
+        connection.queuedBytes += payload.count
+        noteGuestData(connection)
+    }
+
+    /// The guest sent data: was it an answer to data of ours (see TCPAckDelay)?
+    private func noteGuestData(_ connection: TCPConnection) {
+        connection.interactive = connection.sentDataSinceGuestData
+        connection.sentDataSinceGuestData = false
+    }
+
+    /// Writes the connection's queued data with one send; what the socket doesn't take waits in the pool.
+    /// Returns false if the connection went away.
+    private func writeQueued(_ connection: TCPConnection) -> Bool {
+        let count = connection.queuedData.count
+        guard count > 0 else { return true }
+        for (index, part) in connection.queuedData.enumerated() {
+            writeBases[index] = part.baseAddress
+            writeLengths[index] = part.count
+        }
+        let written = CLinux_send_parts(connection.socket.raw, writeBases, writeLengths, Int32(count))
+        if written < 0 && errno != EAGAIN && errno != EWOULDBLOCK {
+            logDebug("TCP: write to \(describe(connection)): \(String(cString: strerror(errno)))")
+            resetGuest(connection)
+            return false
+        }
+        var taken = max(0, written)
+        connection.receiveNext = connection.receiveNext &+ UInt32(taken)
+        if taken < connection.queuedBytes {
+            var sequence = connection.receiveNext
+            for part in connection.queuedData {
+                if taken >= part.count {
+                    taken -= part.count
+                    continue
+                }
+                let rest = UnsafeRawBufferPointer(rebasing: part[taken...])
+                holdBack(connection, rest, sequence: sequence, fin: false)
+                sequence = sequence &+ UInt32(rest.count)
+                taken = 0
+            }
+            watchWritable(connection)
+        }
+        connection.queuedData.removeAll(keepingCapacity: true)
+        connection.queuedBytes = 0
+        queueAck(connection)
+        return true
+    }
+
     /// Writes in-sequence guest data (and then its FIN) to the socket; whatever doesn't fit waits in the
     /// pool. Returns false if the connection went away or the socket is full.
     private func deliver(_ connection: TCPConnection, _ payload: UnsafeRawBufferPointer, fin: Bool) -> Bool {
@@ -304,7 +380,7 @@ public final class TCPFlows {
             }
             let taken = max(0, written)
             connection.receiveNext = connection.receiveNext &+ UInt32(taken)
-            connection.smallWrite = taken == payload.count && payload.count < connection.segmentSize
+            noteGuestData(connection)
             queueAck(connection)
             if taken < payload.count {
                 holdBack(connection, UnsafeRawBufferPointer(rebasing: payload[taken...]),
@@ -453,6 +529,8 @@ public final class TCPFlows {
             }
             if sequenceLess(connection.sendMax, connection.sendNext) { connection.sendMax = connection.sendNext }
             connection.ackPending = false
+            connection.acknowledgedUpTo = connection.receiveNext
+            connection.sentDataSinceGuestData = true
             if connection.retransmitAt == .max {
                 connection.retransmitAt = MonotonicClock.milliseconds() + connection.retransmitTimeout
             }
@@ -495,6 +573,7 @@ public final class TCPFlows {
         let field = UInt16(min(free >> Int(connection.ourWindowScale), 65535))
         connection.lastAdvertisedWindow = UInt32(field) << UInt32(connection.ourWindowScale)
         connection.lastWindowField = field
+        connection.largestAdvertisedWindow = max(connection.largestAdvertisedWindow, connection.lastAdvertisedWindow)
         return field
     }
 
@@ -600,7 +679,6 @@ public final class TCPFlows {
 
     private func queueAck(_ connection: TCPConnection) {
         if !connection.ackPending {
-            connection.smallWrite = connection.smallWrite && connection.pending.isEmpty
             connection.ackPending = true
             ackQueue.append(connection.index)
         }
@@ -613,15 +691,21 @@ public final class TCPFlows {
                                            sequence: connection.sendNext, acknowledgment: connection.receiveNext,
                                            flags: TCPFlags.ack, window: connection.lastWindowField, payloadLength: 0)
         sink.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size))
+        connection.acknowledgedUpTo = connection.receiveNext
     }
 
-    /// Sends the ACKs that segments of the last batch of frames asked for, one per connection. An ACK
-    /// for less than a segment of data waits up to a millisecond (RFC 9293 allows far longer): a request
-    /// usually gets its answer sooner, and the answer carries the ACK.
-    public func flushAcks() {
+    /// Ends a batch of frames: writes the guest data queued from it (it points into the batch's frames, so
+    /// this runs before the batch is read again), then sends the ACKs its segments asked for, one per
+    /// connection. An ACK for a small request waits up to a millisecond (RFC 9293 allows far longer; see
+    /// TCPAckDelay): the answer usually comes sooner, and carries it.
+    public func finishBatch() {
+        for index in queuedConnections {
+            if let connection = table[index] { _ = writeQueued(connection) }
+        }
+        queuedConnections.removeAll(keepingCapacity: true)
         for index in ackQueue {
             guard let connection = table[index], connection.ackPending else { continue }
-            if connection.smallWrite && !connection.guestFinished {
+            if connection.ackDelay.mayWait {
                 delayedAcks.append(index)
                 continue
             }
@@ -670,6 +754,7 @@ public final class TCPFlows {
                                            sequence: sequence, acknowledgment: acknowledgment, flags: flags,
                                            window: window, optionsLength: optionsLength, payloadLength: 0)
         sink.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size))
+        if flags & TCPFlags.ack != 0 { connection.acknowledgedUpTo = connection.receiveNext }
     }
 
     /// Answers a segment for no known connection with a reset (RFC 9293 section 3.10.7.1).
@@ -702,6 +787,8 @@ public final class TCPFlows {
         table.remove(connection.key)
         connection.pending.forEach(pool.release)
         connection.pending.removeAll()
+        connection.queuedData.removeAll()
+        connection.queuedBytes = 0
         connection.ackPending = false
     }
 

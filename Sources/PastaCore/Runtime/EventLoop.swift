@@ -128,7 +128,7 @@ public final class EventLoop {
                 if tracing { logTrace("tap: \(frame.count) bytes from the namespace") }
                 handleFrame(frame, now: now)
             }
-            tcp.flushAcks()
+            tcp.finishBatch()
             udp.flushDatagrams()
             if count < batch.capacity { return }
         }
