@@ -44,6 +44,10 @@ public final class TCPConnection {
     // Half-closes: the guest's FIN reached the socket (shutdown), the socket's EOF reached the guest.
     var guestFinished = false
     var socketEOF = false
+    /// The last peek read everything the socket had past the peek offset.
+    var socketDrained = false
+    /// The peer's FIN arrived (EPOLLRDHUP): the socket's stream ends after what it holds.
+    var peerClosed = false
     var finSent = false
     var finAcknowledged = false
 

@@ -247,7 +247,7 @@ public final class TCPFlows {
             if sequenceLess(connection.sendNext, ack) {
                 // Past what we resent so far: continue after what the guest has.
                 connection.sendNext = ack
-                _ = CLinux_set_peek_offset(connection.socket.raw, 0)
+                resetPeekOffset(connection)
             }
             connection.duplicateAcks = 0
             connection.retries = 0
@@ -471,7 +471,11 @@ public final class TCPFlows {
                     sendControl(connection, flags: TCPFlags.ack, sequence: connection.sendNext)
                 }
             }
-            if events & (CLinux_EPOLLIN | CLinux_EPOLLRDHUP | CLinux_EPOLLHUP) != 0 { pump(connection) }
+            if events & (CLinux_EPOLLRDHUP | CLinux_EPOLLHUP) != 0 { connection.peerClosed = true }
+            if events & (CLinux_EPOLLIN | CLinux_EPOLLRDHUP | CLinux_EPOLLHUP) != 0 {
+                connection.socketDrained = false
+                pump(connection)
+            }
             if table[connection.index] === connection { closeIfDone(connection) }
         }
     }
@@ -479,7 +483,11 @@ public final class TCPFlows {
     /// Sends what the socket has and the guest's window allows, in segments read straight into frames;
     /// at the end of the stream, a FIN.
     func pump(_ connection: TCPConnection) {
-        guard connection.state == .established, !connection.finSent else { return }
+        // Nothing new since the last peek found the end: the next EPOLLIN (edge-triggered, for data that
+        // arrives after that peek) brings us back, and a peek now would only return EAGAIN. Once the peer
+        // closed, a peek past the data finds the end of the stream, which no later event announces.
+        guard connection.state == .established, !connection.finSent,
+              !connection.socketDrained || connection.peerClosed else { return }
         let payloadOffset = TCPFrameWriter.payloadOffset(ipv4: connection.isIPv4)
         while true {
             let inFlight = connection.bytesInFlight
@@ -502,7 +510,10 @@ public final class TCPFlows {
             }
             let received = CLinux_peek_into(connection.socket.raw, peekBases, peekLengths, Int32(count))
             if received < 0 {
-                if errno == EAGAIN || errno == EWOULDBLOCK { return }
+                if errno == EAGAIN || errno == EWOULDBLOCK {
+                    connection.socketDrained = true
+                    return
+                }
                 logDebug("TCP: read from \(describe(connection)): \(String(cString: strerror(errno)))")
                 return resetGuest(connection)
             }
@@ -534,7 +545,10 @@ public final class TCPFlows {
             if connection.retransmitAt == .max {
                 connection.retransmitAt = MonotonicClock.milliseconds() + connection.retransmitTimeout
             }
-            if received < requested { return }
+            if received < requested {
+                connection.socketDrained = true
+                return
+            }
         }
     }
 
@@ -556,8 +570,14 @@ public final class TCPFlows {
         connection.sendNext = connection.sendUnacknowledged
         if !connection.finAcknowledged { connection.finSent = false }
         connection.duplicateAcks = 0
-        _ = CLinux_set_peek_offset(connection.socket.raw, 0)
+        resetPeekOffset(connection)
         pump(connection)
+    }
+
+    /// The next peek starts again at the oldest byte the guest has not acknowledged.
+    private func resetPeekOffset(_ connection: TCPConnection) {
+        _ = CLinux_set_peek_offset(connection.socket.raw, 0)
+        connection.socketDrained = false
     }
 
     /// Our receive window: the free room in the socket's send buffer, as the kernel accounts it. Payload
