@@ -3,7 +3,9 @@
 # alternating run by run, with a veth pair and loopback measured in the same run as references.
 # Prints medians (min-max) and the ratio ours/theirs. Run as root on Debian 12:
 #   sudo bash bench/run.sh            (RUNS=10 SECONDS_PER_RUN=3 RR_COUNT=20000 RR_RUNS=5 by default)
-# Nothing leaves the namespaces this script creates.
+# CONGESTION=cubic (or bbr, reno) sets the congestion control of every lab namespace; an algorithm the
+# kernel doesn't let namespaces choose is added to net.ipv4.tcp_allowed_congestion_control for the run
+# and the list restored afterwards. Nothing leaves the namespaces this script creates.
 set -u
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/opt/swift/usr/bin"
@@ -13,23 +15,43 @@ RR_COUNT="${RR_COUNT:-20000}"
 RR_RUNS="${RR_RUNS:-5}"
 OURS="$PWD/.build/release/pasta"
 THEIRS="${THEIRS:-/usr/bin/pasta}"
-RR="$PWD/bench/tcp_rr.py"
 [ -x "$THEIRS" ] || { echo "Debian's pasta is needed: apt-get install passt" >&2; exit 1; }
 command -v iperf3 >/dev/null || { echo "iperf3 is needed" >&2; exit 1; }
+command -v gcc >/dev/null || { echo "gcc is needed (the round-trip tool)" >&2; exit 1; }
 swift build -c release >/dev/null 2>&1 || { echo "release build failed" >&2; exit 1; }
 
 LAB_ID="bench$$"
 source integration/lab.sh
 lab_begin
+TOOLS=$(mktemp -d /tmp/pasta-bench.XXXXXX); lab_track_file "$TOOLS"
+RR="$TOOLS/tcp_rr"
+gcc -O2 -o "$RR" bench/tcp_rr.c || { echo "can't build bench/tcp_rr.c" >&2; exit 1; }
+
+ALLOWED_CC=/proc/sys/net/ipv4/tcp_allowed_congestion_control
+ALLOWED_BEFORE=$(cat "$ALLOWED_CC")
+restore_allowed_cc() { [ "$(cat "$ALLOWED_CC")" = "$ALLOWED_BEFORE" ] || echo "$ALLOWED_BEFORE" >"$ALLOWED_CC"; }
+trap 'lab_cleanup; restore_allowed_cc' EXIT
+if [ -n "${CONGESTION:-}" ] && ! grep -qw "$CONGESTION" "$ALLOWED_CC"; then
+    echo "$ALLOWED_BEFORE $CONGESTION" >"$ALLOWED_CC" || { echo "can't allow $CONGESTION" >&2; exit 1; }
+fi
+# Every namespace the bench makes uses the same congestion control (new namespaces inherit the machine's).
+set_congestion() { [ -z "${CONGESTION:-}" ] || ip netns exec "$1" sysctl -qw net.ipv4.tcp_congestion_control="$CONGESTION"; }
+for ns in "$LAB_HOST" "$LAB_INET"; do set_congestion "$ns"; done
+echo "congestion control: $(ip netns exec "$LAB_HOST" sysctl -n net.ipv4.tcp_congestion_control)"
+
+# Servers on the lab host's loopback (reached through the gateway address) and in the lab internet,
+# behind the lab host's uplink: a veth with MTU 1500, like a real NIC.
 lab_serve "$LAB_HOST" iperf3 -s -p 5201
-lab_serve "$LAB_HOST" python3 "$RR" server 127.0.0.1 7001
-lab_wait_for 50 lab_listening "$LAB_HOST" 5201
-lab_wait_for 50 lab_listening "$LAB_HOST" 7001
+lab_serve "$LAB_HOST" "$RR" server 127.0.0.1 7001
+lab_serve "$LAB_INET" iperf3 -s -p 5201
+lab_serve "$LAB_INET" "$RR" server 0.0.0.0 7001
+for port in 5201 7001; do lab_wait_for 50 lab_listening "$LAB_HOST" $port; lab_wait_for 50 lab_listening "$LAB_INET" $port; done
 
 # One container namespace per implementation and MTU, each with its pasta running for the whole bench.
 start_pasta() {  # NAME BINARY MTU TCP_PORTS EXTRA...
     local ns="$LAB_ID-$1" binary="$2" mtu="$3" tcp="$4"; shift 4
     lab_add_ns "$ns"
+    set_congestion "$ns"
     local pidfile="/tmp/$ns.pid"; lab_track_file "$pidfile"
     lab_in "$LAB_HOST" "$binary" --config-net -m "$mtu" -t "$tcp" -u "${UDP:-none}" -T none -U none -q -P "$pidfile" \
         --netns "$ns" "$@" || { echo "$binary failed to start" >&2; exit 1; }
@@ -44,21 +66,21 @@ start_pasta theirs-1500 "$THEIRS" 1500 none --runas 0
 UDP=5311 start_pasta ours-splice "$OURS" 65520 5311,7011
 UDP=5321 start_pasta theirs-splice "$THEIRS" 65520 5321,7021 --runas 0
 lab_serve "$LAB_ID-ours-splice" iperf3 -s -p 5311
-lab_serve "$LAB_ID-ours-splice" python3 "$RR" server 0.0.0.0 7011
+lab_serve "$LAB_ID-ours-splice" "$RR" server 0.0.0.0 7011
 lab_serve "$LAB_ID-theirs-splice" iperf3 -s -p 5321
-lab_serve "$LAB_ID-theirs-splice" python3 "$RR" server 0.0.0.0 7021
+lab_serve "$LAB_ID-theirs-splice" "$RR" server 0.0.0.0 7021
 for port in 5311 7011; do lab_wait_for 50 lab_listening "$LAB_ID-ours-splice" $port; done
 for port in 5321 7021; do lab_wait_for 50 lab_listening "$LAB_ID-theirs-splice" $port; done
 sleep 1
 
 # The physical reference: two namespaces joined by a veth pair, same MTU as pasta's default.
 VA="$LAB_ID-va"; VB="$LAB_ID-vb"
-lab_add_ns "$VA"; lab_add_ns "$VB"
+lab_add_ns "$VA"; lab_add_ns "$VB"; set_congestion "$VA"; set_congestion "$VB"
 ip link add "$LAB_ID-a" netns "$VA" mtu 65520 type veth peer name "$LAB_ID-b" netns "$VB" mtu 65520
 ip -n "$VA" addr add 192.0.2.1/24 dev "$LAB_ID-a"; ip -n "$VA" link set "$LAB_ID-a" up
 ip -n "$VB" addr add 192.0.2.2/24 dev "$LAB_ID-b"; ip -n "$VB" link set "$LAB_ID-b" up
 lab_serve "$VB" iperf3 -s -p 5201
-lab_serve "$VB" python3 "$RR" server 192.0.2.2 7001
+lab_serve "$VB" "$RR" server 192.0.2.2 7001
 lab_wait_for 50 lab_listening "$VB" 5201; lab_wait_for 50 lab_listening "$VB" 7001
 
 gbps() {  # NS SERVER [iperf3 args]: received Gbps of one run, or 0 (port: $PORT, default 5201)
@@ -71,6 +93,7 @@ gbps() {  # NS SERVER [iperf3 args]: received Gbps of one run, or 0 (port: $PORT
 stats() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {m = NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2;
     printf "%.2f (%.2f-%.2f)", m, v[1], v[NR]}'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+ratio_of() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
 
 printf '%-44s %-22s %-22s %-7s %s\n' "row ($RUNS runs of ${SECONDS_PER_RUN}s)" "ours" "Debian pasta" "ratio" "reference"
 throughput_row() {  # LABEL MTU IPERF_ARGS...
@@ -97,9 +120,54 @@ throughput_row "TCP host->ns Gbps, tap MTU 65520" 65520 -R
 throughput_row "TCP ns->host Gbps, tap MTU 1500" 1500
 throughput_row "TCP host->ns Gbps, tap MTU 1500" 1500 -R
 
+# Uplink rows: the server in the lab internet, behind the lab host's 1500-byte uplink; the reference is
+# the lab host itself talking to the same server over the same veth. Retransmits are what the TCP
+# senders on that path (pasta's socket or the lab host's client, and the server) resent per run; in
+# brackets, how many of them the receiver reported as duplicates (D-SACK): spurious, after reordering.
+tcp_counters() {  # NS: "RetransSegs TCPDSACKRecvSegs" of the namespace so far
+    ip netns exec "$1" awk '$1 == "Tcp:" || $1 == "TcpExt:" {
+            if (!($1 in header)) { header[$1] = 1; for (i = 2; i <= NF; i++) name[$1, i] = $i; next }
+            for (i = 2; i <= NF; i++) value[name[$1, i]] = $i }
+        END {printf "%d %d\n", value["RetransSegs"], value["TCPDSACKRecvSegs"]}' /proc/net/snmp /proc/net/netstat
+}
+uplink_counters() {  # the uplink's two ends together
+    local a b; a=$(tcp_counters "$LAB_HOST"); b=$(tcp_counters "$LAB_INET")
+    echo "$(( ${a% *} + ${b% *} )) $(( ${a#* } + ${b#* } ))"
+}
+gbps_retrans() {  # NS SERVER [iperf3 args]: "Gbps retransmits spurious" of one run
+    local before after g; before=$(uplink_counters)
+    g=$(gbps "$@")
+    after=$(uplink_counters)
+    local b1=${before% *} b2=${before#* } a1=${after% *} a2=${after#* }
+    echo "$g $(( a1 - b1 )) $(( a2 - b2 ))"
+}
+uplink_row() {  # LABEL MTU IPERF_ARGS...
+    local label="$1" mtu="$2"; shift 2
+    local ours=() theirs=() veth=() ours_r=() theirs_r=() veth_r=() ours_s=() theirs_s=() veth_s=() i out
+    for ((i = 0; i < RUNS; i++)); do
+        out=$(gbps_retrans "$LAB_ID-ours-$mtu" 203.0.113.10 "$@"); read -r g r d <<<"$out"; ours+=("$g"); ours_r+=("$r"); ours_s+=("$d")
+        out=$(gbps_retrans "$LAB_ID-theirs-$mtu" 203.0.113.10 "$@"); read -r g r d <<<"$out"; theirs+=("$g"); theirs_r+=("$r"); theirs_s+=("$d")
+        if [ "$mtu" = 65520 ]; then
+            out=$(gbps_retrans "$LAB_HOST" 203.0.113.10 "$@"); read -r g r d <<<"$out"; veth+=("$g"); veth_r+=("$r"); veth_s+=("$d")
+        fi
+    done
+    local o t; o=$(median "${ours[@]}"); t=$(median "${theirs[@]}")
+    local ref="-" ref_r=""
+    if [ ${#veth[@]} -gt 0 ]; then
+        ref="veth $(stats "${veth[@]}"); ours/veth $(ratio_of "$o" "$(median "${veth[@]}")")"
+        ref_r="veth $(median "${veth_r[@]}") ($(median "${veth_s[@]}"))"
+    fi
+    printf '%-44s %-22s %-22s %-7s %s\n' "$label" "$(stats "${ours[@]}")" "$(stats "${theirs[@]}")" "$(ratio_of "$o" "$t")" "$ref"
+    printf '%-44s %-22s %-22s %-7s %s\n' "  retransmits per run, median (spurious)" "$(median "${ours_r[@]}") ($(median "${ours_s[@]}"))" \
+        "$(median "${theirs_r[@]}") ($(median "${theirs_s[@]}"))" "" "$ref_r"
+}
+uplink_row "TCP ns->internet Gbps, MTU 65520, uplink 1500" 65520
+uplink_row "TCP internet->ns Gbps, MTU 65520, uplink 1500" 65520 -R
+uplink_row "TCP ns->internet Gbps, MTU 1500, uplink 1500" 1500
+uplink_row "TCP internet->ns Gbps, MTU 1500, uplink 1500" 1500 -R
+
 # Splice rows: a client on the lab host's 127.0.0.1 through -t to iperf3 in the namespace; the reference
 # is plain loopback in the lab host namespace, measured in the same runs.
-ratio_of() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
 splice_row() {  # LABEL IPERF_ARGS...
     local label="$1"; shift
     local ours=() theirs=() loopback=() i
@@ -154,23 +222,30 @@ udp_splice_row() {
 }
 udp_splice_row
 
-rr() { ip netns exec "$1" python3 "$RR" "${MODE:-client}" "$2" "${3:-7001}" "${COUNT:-$RR_COUNT}" 2>/dev/null || echo "0 0"; }
-rr_row() {  # LABEL OURS_NS OURS_SERVER OURS_PORT THEIRS_NS THEIRS_SERVER THEIRS_PORT
+rr() { ip netns exec "$1" "$RR" "${MODE:-client}" "$2" "${3:-7001}" "${COUNT:-$RR_COUNT}" 2>/dev/null || echo "0 0"; }
+rr_row() {  # LABEL OURS_NS OURS_SERVER OURS_PORT THEIRS_NS THEIRS_SERVER THEIRS_PORT (UPLINK=1: the lab host
+            # to the same server over the uplink is the reference, instead of veth and loopback)
     local means_ours=() p99_ours=() means_theirs=() p99_theirs=() veth=() loopback=() i out
     for ((i = 0; i < RR_RUNS; i++)); do
         out=$(rr "$2" "$3" "$4"); means_ours+=("${out% *}"); p99_ours+=("${out#* }")
         out=$(rr "$5" "$6" "$7"); means_theirs+=("${out% *}"); p99_theirs+=("${out#* }")
-        out=$(rr "$VA" 192.0.2.2); veth+=("${out% *}")
-        out=$(rr "$LAB_HOST" 127.0.0.1); loopback+=("${out% *}")
+        if [ -n "${UPLINK:-}" ]; then
+            out=$(rr "$LAB_HOST" "$3" "$4"); veth+=("${out% *}")
+        else
+            out=$(rr "$VA" 192.0.2.2); veth+=("${out% *}")
+            out=$(rr "$LAB_HOST" 127.0.0.1); loopback+=("${out% *}")
+        fi
     done
     local ratio; ratio=$(ratio_of "$(median "${means_theirs[@]}")" "$(median "${means_ours[@]}")")
+    local ref="veth $(median "${veth[@]}"), loopback $(median "${loopback[@]}")"
+    [ -n "${UPLINK:-}" ] && ref="lab host over the uplink $(median "${veth[@]}")"
     printf '%-44s %-22s %-22s %-7s %s\n' "$1 mean us (ratio theirs/ours)" \
-        "$(stats "${means_ours[@]}")" "$(stats "${means_theirs[@]}")" "$ratio" \
-        "veth $(median "${veth[@]}"), loopback $(median "${loopback[@]}")"
+        "$(stats "${means_ours[@]}")" "$(stats "${means_theirs[@]}")" "$ratio" "$ref"
     printf '%-44s %-22s %-22s\n' "$1 p99 us" "$(stats "${p99_ours[@]}")" "$(stats "${p99_theirs[@]}")"
 }
 rr_row "TCP_RR tap" "$LAB_ID-ours-65520" 198.51.100.1 7001 "$LAB_ID-theirs-65520" 198.51.100.1 7001
+UPLINK=1 rr_row "TCP_RR tap, server in the lab internet" "$LAB_ID-ours-65520" 203.0.113.10 7001 "$LAB_ID-theirs-65520" 203.0.113.10 7001
 rr_row "TCP_RR splice" "$LAB_HOST" 127.0.0.1 7011 "$LAB_HOST" 127.0.0.1 7021
 # TCP_CRR: a new connection per round trip (connect, one byte each way, close), the Podman web-server case.
 MODE=crr COUNT=3000 rr_row "TCP_CRR splice" "$LAB_HOST" 127.0.0.1 7011 "$LAB_HOST" 127.0.0.1 7021
-echo "(round trips measured with a Python client and server: the same overhead on every row)"
+echo "(round trips: bench/tcp_rr.c, one byte each way, TCP_NODELAY; references: veth and the lab host's loopback)"
