@@ -221,6 +221,8 @@ int CLinux_pipe_sized(int fds[2], int size) {
 #include <stdio.h>
 #include <sys/resource.h>
 #include <sys/uio.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 static socklen_t make_sockaddr(struct sockaddr_storage *storage, int family, const uint8_t *address,
                                uint16_t port) {
@@ -488,4 +490,57 @@ int CLinux_receive_datagrams(int fd, void *const *bases, const size_t *lengths, 
     int n = recvmmsg(fd, messages, (unsigned)count, MSG_DONTWAIT, NULL);
     for (int i = 0; i < n; i++) received[i] = messages[i].msg_len;
     return n;
+}
+
+// --- UNIX stream sockets (passt's socket to qemu) ---
+
+static int unix_address(struct sockaddr_un *address, const char *path) {
+    memset(address, 0, sizeof(*address));
+    address->sun_family = AF_UNIX;
+    size_t length = strlen(path);
+    if (length == 0 || length >= sizeof(address->sun_path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(address->sun_path, path, length);
+    return 0;
+}
+
+int CLinux_unix_listen(const char *path, int backlog) {
+    struct sockaddr_un address;
+    if (unix_address(&address, path) < 0) return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return -1;
+    if (bind(fd, (struct sockaddr *)&address, sizeof(address)) < 0 || listen(fd, backlog) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int CLinux_unix_connect(const char *path) {
+    struct sockaddr_un address;
+    if (unix_address(&address, path) < 0) return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (connect(fd, (struct sockaddr *)&address, sizeof(address)) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+int CLinux_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK); }
+
+int CLinux_is_stream_socket(int fd) {
+    struct stat status;
+    int type = 0;
+    socklen_t length = sizeof(type);
+    if (fstat(fd, &status) < 0 || !S_ISSOCK(status.st_mode)) return 0;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) < 0) return 0;
+    return type == SOCK_STREAM;
 }

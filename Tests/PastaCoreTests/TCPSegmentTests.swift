@@ -1,12 +1,6 @@
 import XCTest
 @testable import PastaCore
 
-/// Collects the frames flows send to the guest.
-private final class CapturingSink: FrameSink {
-    var frames: [[UInt8]] = []
-    func send(_ frame: UnsafeRawBufferPointer) { frames.append(Array(frame)) }
-}
-
 final class TCPSegmentTests: XCTestCase {
     private func segment(flags: UInt8, sequence: UInt32 = 1000, ack: UInt32 = 0, options: [UInt8] = [],
                          payload: [UInt8] = []) -> [UInt8] {
@@ -50,9 +44,12 @@ final class TCPSegmentTests: XCTestCase {
     func testSegmentsForUnknownFlowsGetResetsAndNeverTrap() throws {
         let options = try Options.parse(["-a", "198.51.100.2", "-g", "198.51.100.1", "-t", "none"], mode: .pasta)
         let configuration = RuntimeConfiguration(options: options, host: HostNetwork(), resolvConf: ResolvConf(text: ""))
-        let sink = CapturingSink()
-        let flows = try TCPFlows(configuration: configuration, guestAddresses: GuestAddresses(configuration), poll: try EventPoll(),
-                                 sink: sink)
+        let sink = CapturingBackend()
+        let poll = try EventPoll()
+        let port = GuestPort(poll: poll, pcap: nil)
+        try port.attach(sink)
+        let flows = try TCPFlows(configuration: configuration, guestAddresses: GuestAddresses(configuration), poll: poll,
+                                 port: port)
 
         func ipv4Frame(_ tcp: [UInt8]) -> [UInt8] {
             var frame = [UInt8](repeating: 0, count: 14 + 20) + tcp

@@ -138,4 +138,12 @@ int CLinux_udp_bound(int family, const uint8_t *address, uint16_t port);
 // new soft limit.
 long CLinux_raise_file_limit(void);
 
+// UNIX stream sockets for passt: a non-blocking listener at `path`, a blocking client connection to it
+// (-1 with errno, ENAMETOOLONG for a path that doesn't fit), accept4() non-blocking, and whether a
+// descriptor is a connected-type stream socket at all.
+int CLinux_unix_listen(const char *path, int backlog);
+int CLinux_unix_connect(const char *path);
+int CLinux_accept(int fd);
+int CLinux_is_stream_socket(int fd);
+
 #endif

@@ -28,16 +28,15 @@ public final class ICMPFlows {
 
     private let table = FlowTable<ICMPFlow>(capacity: 1024)
     private let poll: EventPoll
-    private let sink: FrameSink
+    private let port: GuestPort
     private let ourMAC: MACAddress
-    var guestMAC: [UInt8] = ReplyFrame.broadcastMAC
     private let translation: AddressTranslation
     private let frame: UnsafeMutableRawBufferPointer
     private var notPermittedLogged = false
 
-    public init(configuration: RuntimeConfiguration, poll: EventPoll, sink: FrameSink) {
+    public init(configuration: RuntimeConfiguration, poll: EventPoll, port: GuestPort) {
         self.poll = poll
-        self.sink = sink
+        self.port = port
         ourMAC = configuration.ourMAC
         translation = AddressTranslation(configuration)
         frame = UnsafeMutableRawBufferPointer.allocate(byteCount: FrameBatch.frameCapacity, alignment: 64)
@@ -145,17 +144,17 @@ public final class ICMPFlows {
             if ipv4 {
                 guard n <= 65535 - 20, frame[offset] == Self.echoReply4 else { continue }
                 length = ReplyFrame.completeICMPv4(
-                    frame, messageLength: n, sourceMAC: ourMAC, destinationMAC: guestMAC,
+                    frame, messageLength: n, sourceMAC: ourMAC, destinationMAC: port.guestMAC,
                     source: IPv4Address(UInt32(truncatingIfNeeded: flow.key.remote.low)),
                     destination: IPv4Address(UInt32(truncatingIfNeeded: flow.key.guest.low)))
             } else {
                 guard n <= 65535, frame[offset] == Self.echoReply6 else { continue }
                 length = ReplyFrame.completeICMPv6(
-                    frame, messageLength: n, sourceMAC: ourMAC, destinationMAC: guestMAC,
+                    frame, messageLength: n, sourceMAC: ourMAC, destinationMAC: port.guestMAC,
                     source: IPv6Address(high: flow.key.remote.high, low: flow.key.remote.low),
                     destination: IPv6Address(high: flow.key.guest.high, low: flow.key.guest.low), hopLimit: 64)
             }
-            sink.send(UnsafeRawBufferPointer(start: frame.baseAddress, count: length))
+            port.send(UnsafeRawBufferPointer(start: frame.baseAddress, count: length))
         }
     }
 

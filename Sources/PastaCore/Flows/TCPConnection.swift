@@ -71,6 +71,8 @@ public final class TCPConnection {
     var retransmitTimeout = 200
     var retries = 0
     var watchingWritable = false
+    /// Frames for the guest wait for the frame backend to drain (see TCPFlows.resume).
+    var waitingForRoom = false
 
     init(index: Int, generation: UInt32, key: FlowKey, socket: Descriptor, state: State, now: Int) {
         self.index = index

@@ -23,9 +23,8 @@ public final class TCPFlows {
     let table: FlowTable<TCPConnection>
     private let pool = SegmentPool(capacity: TCPFlows.pendingSegments)
     private let poll: EventPoll
-    private let sink: FrameSink
+    private let port: GuestPort
     private let ourMAC: [UInt8]
-    public var guestMAC: [UInt8] = ReplyFrame.broadcastMAC
     let translation: AddressTranslation
     /// Guest addresses seen in its frames; inbound connections go to these, else to the configured ones.
     private let guestAddresses: GuestAddresses
@@ -37,6 +36,9 @@ public final class TCPFlows {
     private let peekBases: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     private let peekLengths: UnsafeMutablePointer<Int>
     private var ackQueue: [Int] = []
+    /// Connections with frames for the guest that waited for the backend to drain.
+    private var waitingForRoom: [Int] = []
+    private let outgoing: UnsafeMutablePointer<UnsafeRawBufferPointer>
     /// Connections with guest data queued from the current batch.
     private var queuedConnections: [Int] = []
     private let writeBases: UnsafeMutablePointer<UnsafeRawPointer?>
@@ -48,10 +50,10 @@ public final class TCPFlows {
     static let ackDelay = 1
     private var tableFullLogged = false
 
-    init(configuration: RuntimeConfiguration, guestAddresses: GuestAddresses, poll: EventPoll, sink: FrameSink) throws {
+    init(configuration: RuntimeConfiguration, guestAddresses: GuestAddresses, poll: EventPoll, port: GuestPort) throws {
         self.guestAddresses = guestAddresses
         self.poll = poll
-        self.sink = sink
+        self.port = port
         ourMAC = configuration.ourMAC.bytes
         translation = AddressTranslation(configuration)
         let mtu = configuration.mtu == 0 ? RuntimeConfiguration.defaultMTU : configuration.mtu
@@ -66,6 +68,7 @@ public final class TCPFlows {
         peekBases = .allocate(capacity: Self.framesPerPeek)
         peekLengths = .allocate(capacity: Self.framesPerPeek)
         precondition(Self.framesPerPeek <= Int(CLinux_MAX_PARTS) && Self.queuedPerConnection <= Int(CLinux_MAX_PARTS))
+        outgoing = .allocate(capacity: Self.framesPerPeek)
         writeBases = .allocate(capacity: Self.queuedPerConnection)
         writeLengths = .allocate(capacity: Self.queuedPerConnection)
         ackTimer = try TimerDescriptor()
@@ -77,6 +80,7 @@ public final class TCPFlows {
         control.deallocate()
         peekBases.deallocate()
         peekLengths.deallocate()
+        outgoing.deallocate()
         writeBases.deallocate()
         writeLengths.deallocate()
     }
@@ -488,6 +492,7 @@ public final class TCPFlows {
         // closed, a peek past the data finds the end of the stream, which no later event announces.
         guard connection.state == .established, !connection.finSent,
               !connection.socketDrained || connection.peerClosed else { return }
+        guard !port.isFull else { return waitForRoom(connection) }
         let payloadOffset = TCPFrameWriter.payloadOffset(ipv4: connection.isIPv4)
         while true {
             let inFlight = connection.bytesInFlight
@@ -523,32 +528,72 @@ public final class TCPFlows {
                 return
             }
             let window = advertisedWindow(connection)
-            var sent = 0
+            var offset = 0
             var frame = 0
-            while sent < received {
-                let length = min(peekLengths[frame], received - sent)
+            var sequence = connection.sendNext
+            while offset < received {
+                let length = min(peekLengths[frame], received - offset)
                 let buffer = UnsafeMutableRawBufferPointer(start: frames + frame * Self.frameSize, count: Self.frameSize)
-                let last = sent + length == received
+                let last = offset + length == received
                 let size = TCPFrameWriter.complete(
-                    buffer, key: connection.key, ourMAC: ourMAC, guestMAC: guestMAC, sequence: connection.sendNext,
+                    buffer, key: connection.key, ourMAC: ourMAC, guestMAC: port.guestMAC, sequence: sequence,
                     acknowledgment: connection.receiveNext, flags: TCPFlags.ack | (last ? TCPFlags.psh : 0),
                     window: window, payloadLength: length)
-                sink.send(UnsafeRawBufferPointer(start: buffer.baseAddress, count: size))
-                connection.sendNext = connection.sendNext &+ UInt32(length)
-                sent += length
+                outgoing[frame] = UnsafeRawBufferPointer(start: buffer.baseAddress, count: size)
+                peekLengths[frame] = length
+                sequence = sequence &+ UInt32(length)
+                offset += length
                 frame += 1
             }
-            if sequenceLess(connection.sendMax, connection.sendNext) { connection.sendMax = connection.sendNext }
-            connection.ackPending = false
-            connection.acknowledgedUpTo = connection.receiveNext
-            connection.sentDataSinceGuestData = true
-            if connection.retransmitAt == .max {
-                connection.retransmitAt = MonotonicClock.milliseconds() + connection.retransmitTimeout
+            let taken = port.send(UnsafeBufferPointer(start: outgoing, count: frame))
+            for index in 0..<taken { connection.sendNext = connection.sendNext &+ UInt32(peekLengths[index]) }
+            if taken > 0 {
+                if sequenceLess(connection.sendMax, connection.sendNext) { connection.sendMax = connection.sendNext }
+                connection.ackPending = false
+                connection.acknowledgedUpTo = connection.receiveNext
+                connection.sentDataSinceGuestData = true
+                if connection.retransmitAt == .max {
+                    connection.retransmitAt = MonotonicClock.milliseconds() + connection.retransmitTimeout
+                }
+            }
+            if taken < frame {
+                // The guest's side is full: what it didn't take is still in the socket. Peek from there
+                // again once the backend drains.
+                _ = CLinux_set_peek_offset(connection.socket.raw, Int32(connection.sendNext &- connection.sendUnacknowledged))
+                connection.socketDrained = false
+                return waitForRoom(connection)
             }
             if received < requested {
                 connection.socketDrained = true
                 return
             }
+        }
+    }
+
+    /// The connection has something for the guest that the full backend can't take yet.
+    private func waitForRoom(_ connection: TCPConnection) {
+        guard !connection.waitingForRoom else { return }
+        connection.waitingForRoom = true
+        waitingForRoom.append(connection.index)
+    }
+
+    /// The backend drained: connections that waited send their ACKs and data, in turn, until it is full
+    /// again; the rest wait for the next drain.
+    public func resume() {
+        let waiting = waitingForRoom
+        waitingForRoom.removeAll(keepingCapacity: true)
+        for (position, index) in waiting.enumerated() {
+            if port.isFull {
+                waitingForRoom.append(contentsOf: waiting[position...].filter { table[$0]?.waitingForRoom == true })
+                return
+            }
+            guard let connection = table[index], connection.waitingForRoom else { continue }
+            connection.waitingForRoom = false
+            if connection.ackPending {
+                connection.ackPending = false
+                sendControl(connection, flags: TCPFlags.ack, sequence: connection.sendNext)
+            }
+            if table[index] === connection { pump(connection) }
         }
     }
 
@@ -707,10 +752,10 @@ public final class TCPFlows {
     /// An ACK repeating the last window exactly: the guest counts it as a duplicate only if nothing but
     /// the segment changed (RFC 5681 section 2), and three of them make it retransmit at once.
     private func sendDuplicateAck(_ connection: TCPConnection) {
-        let size = TCPFrameWriter.complete(control, key: connection.key, ourMAC: ourMAC, guestMAC: guestMAC,
+        let size = TCPFrameWriter.complete(control, key: connection.key, ourMAC: ourMAC, guestMAC: port.guestMAC,
                                            sequence: connection.sendNext, acknowledgment: connection.receiveNext,
                                            flags: TCPFlags.ack, window: connection.lastWindowField, payloadLength: 0)
-        sink.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size))
+        port.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size))
         connection.acknowledgedUpTo = connection.receiveNext
     }
 
@@ -770,11 +815,16 @@ public final class TCPFlows {
             ? UInt16(min(65535, max(0, Int(CLinux_send_buffer_size(connection.socket.raw)))))
             : advertisedWindow(connection)
         let acknowledgment = flags & TCPFlags.ack != 0 ? connection.receiveNext : 0
-        let size = TCPFrameWriter.complete(control, key: connection.key, ourMAC: ourMAC, guestMAC: guestMAC,
+        let size = TCPFrameWriter.complete(control, key: connection.key, ourMAC: ourMAC, guestMAC: port.guestMAC,
                                            sequence: sequence, acknowledgment: acknowledgment, flags: flags,
                                            window: window, optionsLength: optionsLength, payloadLength: 0)
-        sink.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size))
-        if flags & TCPFlags.ack != 0 { connection.acknowledgedUpTo = connection.receiveNext }
+        if port.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size)) {
+            if flags & TCPFlags.ack != 0 { connection.acknowledgedUpTo = connection.receiveNext }
+        } else if flags == TCPFlags.ack {
+            // The ACK goes out once the backend drains; a lost SYN or FIN is retransmitted by the timer.
+            connection.ackPending = true
+            waitForRoom(connection)
+        }
     }
 
     /// Answers a segment for no known connection with a reset (RFC 9293 section 3.10.7.1).
@@ -786,17 +836,17 @@ public final class TCPFlows {
             let length = UInt32(segment.payloadLength) + (segment.has(TCPFlags.syn) ? 1 : 0) + (segment.has(TCPFlags.fin) ? 1 : 0)
             (sequence, acknowledgment, flags) = (0, segment.sequence &+ length, TCPFlags.rst | TCPFlags.ack)
         }
-        let size = TCPFrameWriter.complete(control, key: key, ourMAC: ourMAC, guestMAC: guestMAC, sequence: sequence,
+        let size = TCPFrameWriter.complete(control, key: key, ourMAC: ourMAC, guestMAC: port.guestMAC, sequence: sequence,
                                            acknowledgment: acknowledgment, flags: flags, window: 0, payloadLength: 0)
-        sink.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size))
+        port.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size))
     }
 
     /// The host side failed or gave up: the guest gets a reset, the socket is aborted.
     private func resetGuest(_ connection: TCPConnection) {
-        let size = TCPFrameWriter.complete(control, key: connection.key, ourMAC: ourMAC, guestMAC: guestMAC,
+        let size = TCPFrameWriter.complete(control, key: connection.key, ourMAC: ourMAC, guestMAC: port.guestMAC,
                                            sequence: connection.sendNext, acknowledgment: connection.receiveNext,
                                            flags: TCPFlags.rst | TCPFlags.ack, window: 0, payloadLength: 0)
-        sink.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size))
+        port.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size))
         close(connection, abort: true)
     }
 

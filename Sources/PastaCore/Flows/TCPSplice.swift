@@ -7,18 +7,19 @@ import Glibc
 final class TCPSplice {
     private var workers: [SpliceWorker] = []
     private var next = 0
-    private let namespace: NetworkNamespace
+    /// None in passt mode, where nothing is spliced (SpliceTargets never answers).
+    private let namespace: NetworkNamespace?
     private var failureLogged = false
     static let pooledPipesPerWorker = 16
     static let connectionsPerWorker = 32768
 
-    init(namespace: NetworkNamespace) { self.namespace = namespace }
+    init(namespace: NetworkNamespace?) { self.namespace = namespace }
 
     /// Connects to destination:port on `side` and splices `accepted` to it; on failure the client is reset.
     func join(_ accepted: Descriptor, to destination: IPAddress, port: UInt16, on side: ForwardingSide) {
         guard startWorkers() else { return reset(accepted) }
         let family = destination.family, type = Int32(SOCK_STREAM.rawValue)
-        let made = side == .namespace ? namespace.onCallingThread { CLinux_socket(family, type) }
+        let made = side == .namespace ? namespace?.onCallingThread { CLinux_socket(family, type) }
                                       : CLinux_socket(family, type)
         guard let fd = made, fd >= 0 else {
             logOnce("can't open a socket \(side == .namespace ? "in the namespace" : "on the host"): \(String(cString: strerror(errno)))")

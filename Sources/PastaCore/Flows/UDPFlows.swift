@@ -16,6 +16,8 @@ final class UDPFlow {
     var lastActivity: Int
     var heardFromGuest = false
     var heardFromPeer = false
+    /// Out of epoll while the guest's frame backend is full.
+    var paused = false
 
     init(index: Int, generation: UInt32, key: FlowKey, socket: Descriptor?, listener: Listener?, client: IPAddress?,
          clientPort: UInt16, now: Int) {
@@ -44,21 +46,21 @@ public final class UDPFlows {
 
     private let table: FlowTable<UDPFlow>
     private let poll: EventPoll
-    private let sink: FrameSink
+    private let port: GuestPort
     private let ourMAC: MACAddress
-    var guestMAC: [UInt8] = ReplyFrame.broadcastMAC
     private let translation: AddressTranslation
     private let dnsForward4: IPv4Address?, dnsForward6: IPv6Address?
     private let resolver4: IPv4Address?, resolver6: IPv6Address?
     private let guestAddresses: GuestAddresses
     private var tableFullLogged = false
+    private var pausedFlows: [Int] = []
     private let outbound = DatagramQueue(capacity: UDPFlows.datagramsPerEvent)
     private let replies = DatagramBatch(count: UDPFlows.framesPerReceive, slotSize: UDPFlows.frameSize)
 
-    init(configuration: RuntimeConfiguration, guestAddresses: GuestAddresses, poll: EventPoll, sink: FrameSink) throws {
+    init(configuration: RuntimeConfiguration, guestAddresses: GuestAddresses, poll: EventPoll, port: GuestPort) throws {
         self.guestAddresses = guestAddresses
         self.poll = poll
-        self.sink = sink
+        self.port = port
         ourMAC = configuration.ourMAC
         translation = AddressTranslation(configuration)
         dnsForward4 = configuration.options.dnsForward4
@@ -174,6 +176,13 @@ public final class UDPFlows {
         guard let flow = table[Int(reference.index)], flow.generation == reference.generation,
               let socket = flow.socket
         else { return }
+        guard !port.isFull else {
+            // Level-triggered: left in epoll, the unread socket would wake us at once, again and again.
+            flow.paused = true
+            pausedFlows.append(flow.index)
+            try? poll.modify(socket.raw, reference, events: 0)
+            return
+        }
         replies.place(at: flow.key.guest.isIPv4 ? ReplyFrame.udp4PayloadOffset : ReplyFrame.udp6PayloadOffset)
         for _ in 0..<(Self.datagramsPerEvent / Self.framesPerReceive) {
             let count = Int(CLinux_receive_datagrams(socket.raw, replies.bases, replies.lengths,
@@ -224,19 +233,31 @@ public final class UDPFlows {
         if key.guest.isIPv4 {
             guard payloadLength <= 65535 - 28 else { return }
             length = ReplyFrame.completeUDPv4(
-                frame, payloadLength: payloadLength, sourceMAC: ourMAC, destinationMAC: guestMAC,
+                frame, payloadLength: payloadLength, sourceMAC: ourMAC, destinationMAC: port.guestMAC,
                 source: IPv4Address(UInt32(truncatingIfNeeded: key.remote.low)),
                 destination: IPv4Address(UInt32(truncatingIfNeeded: key.guest.low)),
                 sourcePort: key.remotePort, destinationPort: key.guestPort)
         } else {
             guard payloadLength <= 65535 - 8 else { return }
             length = ReplyFrame.completeUDPv6(
-                frame, payloadLength: payloadLength, sourceMAC: ourMAC, destinationMAC: guestMAC,
+                frame, payloadLength: payloadLength, sourceMAC: ourMAC, destinationMAC: port.guestMAC,
                 source: IPv6Address(high: key.remote.high, low: key.remote.low),
                 destination: IPv6Address(high: key.guest.high, low: key.guest.low),
                 sourcePort: key.remotePort, destinationPort: key.guestPort)
         }
-        sink.send(UnsafeRawBufferPointer(start: frame.baseAddress, count: length))
+        port.send(UnsafeRawBufferPointer(start: frame.baseAddress, count: length))
+    }
+
+    /// The guest's backend drained: sockets left unread go back into epoll, which reports at once those
+    /// with datagrams waiting.
+    public func resume() {
+        for index in pausedFlows {
+            guard let flow = table[index], flow.paused, let socket = flow.socket else { continue }
+            flow.paused = false
+            try? poll.modify(socket.raw, EventReference(.udpSocket, index: UInt32(flow.index), generation: flow.generation),
+                             events: CLinux_EPOLLIN)
+        }
+        pausedFlows.removeAll(keepingCapacity: true)
     }
 
     // MARK: Timers

@@ -36,14 +36,15 @@ final class UDPSpliceFlow {
 final class UDPSplice {
     private let flows = FlowTable<UDPSpliceFlow>(capacity: 4096)
     private let poll: EventPoll
-    private let namespace: NetworkNamespace
+    /// None in passt mode, where nothing is spliced (SpliceTargets never answers).
+    private let namespace: NetworkNamespace?
     private let targets: SpliceTargets
     private let replies = DatagramBatch(count: UDPSplice.batch, slotSize: UDPSplice.datagramSize)
     private let outbound = DatagramQueue(capacity: UDPSplice.batch)
     static let batch = 32
     static let datagramSize = 65536
 
-    init(targets: SpliceTargets, poll: EventPoll, namespace: NetworkNamespace) {
+    init(targets: SpliceTargets, poll: EventPoll, namespace: NetworkNamespace?) {
         self.poll = poll
         self.namespace = namespace
         self.targets = targets
@@ -80,7 +81,7 @@ final class UDPSplice {
     private func open(_ key: FlowKey, destination: IPAddress, on side: ForwardingSide, listener: Listener,
                       client: IPAddress, clientPort: UInt16, now: Int) -> UDPSpliceFlow? {
         let family = destination.family, type = Int32(SOCK_DGRAM.rawValue)
-        let made = side == .namespace ? namespace.onCallingThread { CLinux_socket(family, type) }
+        let made = side == .namespace ? namespace?.onCallingThread { CLinux_socket(family, type) }
                                       : CLinux_socket(family, type)
         guard let fd = made, fd >= 0 else { return nil }
         let socket = Descriptor(fd)

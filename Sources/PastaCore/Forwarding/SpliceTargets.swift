@@ -10,7 +10,8 @@ struct SpliceTargets {
     private let guest: GuestAddresses
 
     init(_ configuration: RuntimeConfiguration, guest: GuestAddresses) {
-        fromHost = !configuration.options.noSplice
+        // passt has no namespace to splice into: its local traffic goes to the guest like the rest.
+        fromHost = configuration.options.mode == .pasta && !configuration.options.noSplice
         toNamespaceLoopback = configuration.options.hostLoopbackToNamespaceLoopback
         self.guest = guest
     }

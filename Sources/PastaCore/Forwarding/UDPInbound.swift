@@ -18,10 +18,17 @@ final class UDPInbound {
     private let addresses = UnsafeMutablePointer<UInt8>.allocate(capacity: UDPInbound.batch * 16)
     private let ports = UnsafeMutablePointer<UInt16>.allocate(capacity: UDPInbound.batch)
 
-    init(listeners: Listeners, flows: UDPFlows, splice: UDPSplice) {
+    private let port: GuestPort
+    private let poll: EventPoll
+    /// Listeners left unread while the guest's frame backend is full.
+    private var paused: [EventReference] = []
+
+    init(listeners: Listeners, flows: UDPFlows, splice: UDPSplice, port: GuestPort, poll: EventPoll) {
         self.listeners = listeners
         self.flows = flows
         self.splice = splice
+        self.port = port
+        self.poll = poll
     }
 
     deinit {
@@ -32,6 +39,12 @@ final class UDPInbound {
 
     func receive(_ reference: EventReference, now: Int) {
         guard let listener = listeners[reference] else { return }
+        guard !port.isFull else {
+            // Level-triggered: out of epoll until the backend drains, or the unread socket wakes us again and again.
+            paused.append(reference)
+            try? poll.modify(listener.socket.raw, reference, events: 0)
+            return
+        }
         for _ in 0..<Self.batchesPerEvent {
             let count = Int(CLinux_receive_datagrams_from(listener.socket.raw, datagrams.bases, datagrams.lengths,
                                                           Int32(Self.batch), datagrams.received, families, addresses, ports))
@@ -48,5 +61,15 @@ final class UDPInbound {
             splice.flush()  // before the next batch reuses the buffers
             if count < Self.batch { return }
         }
+    }
+
+    /// The guest's backend drained: paused listeners that still exist go back into epoll.
+    func resume() {
+        for reference in paused {
+            if let listener = listeners[reference] {
+                try? poll.modify(listener.socket.raw, reference, events: CLinux_EPOLLIN)
+            }
+        }
+        paused.removeAll(keepingCapacity: true)
     }
 }

@@ -1,70 +1,52 @@
 import CLinux
 import Glibc
 
-/// The main epoll loop: tap frames in batches, flows' sockets, forwarding sockets, signals, a 100 ms
-/// housekeeping timer and the namespace quit watcher. Spliced TCP connections run on worker threads.
+/// Where the guest's frames come from.
+public enum GuestConnection {
+    /// pasta: the tap in the namespace, there for the whole run.
+    case tap(TapDevice)
+    /// passt: a VM connects to the socket; when it leaves, the next one may (with `oneOff`, we exit).
+    case socket(PasstSocket, oneOff: Bool)
+    /// passt `--fd`: a socket connected already; we exit when it closes.
+    case connected(StreamBackend)
+}
+
+/// The main epoll loop: frames from the guest in batches, flows' sockets, forwarding sockets, signals, a
+/// 100 ms housekeeping timer and the namespace quit watcher. Spliced TCP connections run on worker
+/// threads. What the events mean is the datapath's business; the loop only dispatches them.
 public final class EventLoop {
     private let poll: EventPoll
-    private let tap: TapDevice
+    private let datapath: Datapath
+    private let guestFrames: GuestFrames
     private let batch = FrameBatch()
-    private let pcap: PcapWriter?
+    private let connection: GuestConnection
     private var signals: Descriptor?
     private let quitWatcher: NamespaceQuitWatcher?
     private let command: SpawnedCommand?
     private var exitCode: Int32?
-    private let tracing: Bool
-    private let services: LocalServices
-    private let sink: TapSink
-    private let tcp: TCPFlows
-    private let tcpEnabled: Bool
-    private let udp: UDPFlows
-    private let udpEnabled: Bool
-    private let icmp: ICMPFlows
-    private let icmpEnabled: Bool
-    private let tcpListeners: Listeners
-    private let udpListeners: Listeners
-    private let tcpInbound: TCPInbound
-    private let udpSplice: UDPSplice
-    private let udpInbound: UDPInbound
-    private let autoForwarding: AutoForwarding
     private var lastSecond = 0
-    private var guest = GuestLink()
     private let housekeeping: TimerDescriptor
     private var advertisements: AdvertisementSchedule
-    private let replyBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
 
-    public init(tap: TapDevice, namespace: NetworkNamespace, configuration: RuntimeConfiguration, pcap: PcapWriter?,
-                quitWatcher: NamespaceQuitWatcher?, command: SpawnedCommand?) throws {
-        poll = try EventPoll()
-        services = LocalServices(ServiceSettings(configuration))
-        sink = TapSink(tap: tap, pcap: pcap)
-        let guestAddresses = GuestAddresses(configuration)
-        tcp = try TCPFlows(configuration: configuration, guestAddresses: guestAddresses, poll: poll, sink: sink)
-        tcpEnabled = !configuration.options.noTCP
-        udp = try UDPFlows(configuration: configuration, guestAddresses: guestAddresses, poll: poll, sink: sink)
-        udpEnabled = !configuration.options.noUDP
-        icmp = ICMPFlows(configuration: configuration, poll: poll, sink: sink)
-        icmpEnabled = !configuration.options.noICMP
-        tcpListeners = Listeners(.tcp, poll: poll, namespace: namespace)
-        udpListeners = Listeners(.udp, poll: poll, namespace: namespace)
-        try ConfiguredForwarding.open(configuration, tcp: tcpListeners, udp: udpListeners)
-        let spliceTargets = SpliceTargets(configuration, guest: guestAddresses)
-        tcpInbound = TCPInbound(listeners: tcpListeners, flows: tcp, splice: TCPSplice(namespace: namespace),
-                                targets: spliceTargets)
-        udpSplice = UDPSplice(targets: spliceTargets, poll: poll, namespace: namespace)
-        udpInbound = UDPInbound(listeners: udpListeners, flows: udp, splice: udpSplice)
-        autoForwarding = try AutoForwarding(configuration: configuration, tcp: tcpListeners, udp: udpListeners,
-                                            namespace: namespace)
-        autoForwarding.scan()  // what is bound already is forwarded by the time we report ready
-        self.tap = tap
-        self.pcap = pcap
+    init(poll: EventPoll, datapath: Datapath, connection: GuestConnection, quitWatcher: NamespaceQuitWatcher?,
+         command: SpawnedCommand?) throws {
+        self.poll = poll
+        self.datapath = datapath
+        self.connection = connection
+        guestFrames = GuestFrames(datapath: datapath)
         self.quitWatcher = quitWatcher
         self.command = command
-        tracing = Logger.shared.enabled(.trace)
         housekeeping = try TimerDescriptor(intervalMilliseconds: 100)
         advertisements = AdvertisementSchedule(now: MonotonicClock.seconds())
-        try tap.descriptor.setNonBlocking()
-        try poll.add(tap.descriptor.raw, EventReference(.tap))
+        switch connection {
+        case .tap(let tap):
+            try tap.descriptor.setNonBlocking()
+            try datapath.port.attach(tap)
+        case .socket(let socket, _):
+            try poll.add(socket.listener.raw, EventReference(.guestListener))
+        case .connected(let backend):
+            try datapath.port.attach(backend)
+        }
         try poll.add(housekeeping.descriptor.raw, EventReference(.periodicTimer))
         if let quitWatcher {
             try poll.add(quitWatcher.descriptor.raw,
@@ -81,19 +63,22 @@ public final class EventLoop {
         while exitCode == nil {
             try poll.wait(timeoutMilliseconds: -1) { event in
                 switch event.reference.kind {
-                case .tap: try readTap()
+                case .guest:
+                    if event.events & CLinux_EPOLLOUT != 0 && datapath.port.writable() { datapath.resume() }
+                    if event.events & (CLinux_EPOLLIN | CLinux_EPOLLHUP | CLinux_EPOLLERR) != 0 { try readGuest() }
+                case .guestListener: acceptGuest()
                 case .signal: handleSignals()
                 case .quitTimer, .quitInotify:
                     if quitWatcher?.namespaceGone() == true { exitCode = namespaceGone() }
                 case .periodicTimer: runHousekeeping()
-                case .tcpSocket: tcp.socketEvent(event.reference, events: event.events,
-                                                 now: MonotonicClock.milliseconds())
-                case .tcpAckTimer: tcp.ackTimerExpired()
-                case .udpSocket: udp.socketEvent(event.reference, now: MonotonicClock.milliseconds())
-                case .udpListener: udpInbound.receive(event.reference, now: MonotonicClock.milliseconds())
-                case .udpSplicedSocket: udpSplice.socketEvent(event.reference, now: MonotonicClock.milliseconds())
-                case .icmpSocket: icmp.socketEvent(event.reference, now: MonotonicClock.milliseconds())
-                case .tcpListener: tcpInbound.accept(event.reference, now: MonotonicClock.milliseconds())
+                case .tcpSocket: datapath.tcp.socketEvent(event.reference, events: event.events,
+                                                          now: MonotonicClock.milliseconds())
+                case .tcpAckTimer: datapath.tcp.ackTimerExpired()
+                case .udpSocket: datapath.udp.socketEvent(event.reference, now: MonotonicClock.milliseconds())
+                case .udpListener: datapath.udpInbound.receive(event.reference, now: MonotonicClock.milliseconds())
+                case .udpSplicedSocket: datapath.udpSplice.socketEvent(event.reference, now: MonotonicClock.milliseconds())
+                case .icmpSocket: datapath.icmp.socketEvent(event.reference, now: MonotonicClock.milliseconds())
+                case .tcpListener: datapath.tcpInbound.accept(event.reference, now: MonotonicClock.milliseconds())
                 case .splicedSocket, .spliceHandoff: break  // on the splice workers' own epoll
                 }
             }
@@ -118,79 +103,57 @@ public final class EventLoop {
         return 0
     }
 
-    private func readTap() throws {
+    /// Frames from the guest, a batch at a time; each batch is finished (queued data written, ACKs sent)
+    /// before the next is read over it.
+    private func readGuest() throws {
         while true {
-            let count = try batch.fill(from: tap.descriptor)
-            let now = MonotonicClock.milliseconds()
-            for index in 0..<count {
-                let frame = batch[index]
-                pcap?.record(frame)
-                if tracing { logTrace("tap: \(frame.count) bytes from the namespace") }
-                handleFrame(frame, now: now)
+            switch try datapath.port.receive(into: batch) {
+            case .closed:
+                return guestLeft()
+            case .frames(let count, let drained):
+                let now = MonotonicClock.milliseconds()
+                for index in 0..<count { guestFrames.handle(batch[index], now: now) }
+                datapath.finishBatch()
+                if drained { return }
             }
-            tcp.finishBatch()
-            udp.flushDatagrams()
-            if count < batch.capacity { return }
         }
     }
 
-    /// TCP, UDP and ICMP echo go to their flows; what the services answer (ARP, DHCP, NDP, DHCPv6) is
-    /// answered; everything else is dropped.
-    private func handleFrame(_ frame: UnsafeRawBufferPointer, now: Int) {
-        guard let ethernet = EthernetFrame(frame) else { return }
-        if guest.learn(from: ethernet, ours: services.settings.ourMAC), let mac = guest.mac {
-            logDebug("guest MAC address: \(mac)")
-            tcp.guestMAC = mac.bytes
-            udp.guestMAC = mac.bytes
-            icmp.guestMAC = mac.bytes
-        }
-        switch ethernet.etherType {
-        case EtherType.ipv4:
-            guard let packet = IPv4Packet(ethernet.payload) else { return }
-            switch packet.protocolNumber {
-            case IPProtocol.tcp:
-                if tcpEnabled { tcp.handle(ipv4: packet, now: now) }
-                return
-            case IPProtocol.udp where !Self.isServicePort(packet.payload, DHCPServer.serverPort):
-                if udpEnabled { udp.handle(ipv4: packet, now: now) }
-                return
-            case IPProtocol.icmp:
-                if icmpEnabled { icmp.handle(ipv4: packet, now: now) }
-                return
-            default:
-                break
+    /// passt: a VM connected. One at a time: later ones are told so by having their connection closed.
+    private func acceptGuest() {
+        guard case .socket = connection else { return }
+        while case .socket(let socket, _) = connection, let client = socket.accept() {
+            if datapath.port.isAttached {
+                logInfo("another client connected while one is being served: closing its connection")
+                continue
             }
-        case EtherType.ipv6:
-            guard let packet = IPv6Packet(ethernet.payload) else { return }
-            switch packet.nextHeader {
-            case IPProtocol.tcp:
-                if tcpEnabled { tcp.handle(ipv6: packet, now: now) }
-                return
-            case IPProtocol.udp where !Self.isServicePort(packet.payload, DHCPv6Server.serverPort):
-                if udpEnabled { udp.handle(ipv6: packet, now: now) }
-                return
-            case IPProtocol.icmpv6 where packet.payload.first == ICMPFlows.echoRequest6:
-                if icmpEnabled { icmp.handle(ipv6: packet, now: now) }
-                return
-            default:
-                break
+            do {
+                try datapath.port.attach(try StreamBackend(socket: client))
+                logInfo("guest connected")
+            } catch {
+                logWarning("can't serve the new client: \(error)")
             }
-        default:
-            break
-        }
-        switch services.answer(frame, into: replyBuffer) {
-        case .reply(let length):
-            sendToTap(UnsafeRawBufferPointer(rebasing: replyBuffer[0..<length]))
-        case .dropped(let reason):
-            logDebug(reason)
-        case .notForUs:
-            break
         }
     }
 
-    /// Whether a UDP payload is addressed to one of our services' ports (DHCP, DHCPv6).
-    private static func isServicePort(_ udp: UnsafeRawBufferPointer, _ port: UInt16) -> Bool {
-        udp.count >= 4 && udp.bigEndianUInt16(at: 2) == port
+    /// The guest's side closed: passt waits for the next client unless it serves only one.
+    private func guestLeft() {
+        datapath.port.detach()
+        switch connection {
+        case .tap:
+            logError("the tap device was closed")
+            exitCode = 1
+        case .socket(_, let oneOff):
+            if oneOff {
+                logInfo("client gone, exiting (one-off)")
+                exitCode = 0
+            } else {
+                logInfo("client gone, waiting for the next one")
+            }
+        case .connected:
+            logInfo("client gone, exiting")
+            exitCode = 0
+        }
     }
 
     /// Every 100 ms: TCP timers; once a second, auto-mode forwarding, UDP and ICMP expiry and Router
@@ -198,22 +161,12 @@ public final class EventLoop {
     private func runHousekeeping() {
         housekeeping.acknowledge()
         let now = MonotonicClock.milliseconds()
-        tcp.tick(now: now)
+        datapath.tick(now: now)
         guard now / 1000 != lastSecond else { return }
         lastSecond = now / 1000
-        autoForwarding.scan()
-        udp.tick(now: now)
-        udpSplice.tick(now: now)
-        icmp.tick(now: now)
-        if advertisements.due(now: MonotonicClock.seconds()),
-           let length = NDPResponder.unsolicitedAdvertisement(settings: services.settings, into: replyBuffer) {
-            sendToTap(UnsafeRawBufferPointer(rebasing: replyBuffer[0..<length]))
-        }
+        datapath.tickSecond(now: now)
+        if advertisements.due(now: MonotonicClock.seconds()) { guestFrames.advertiseRouter() }
     }
-
-    private func sendToTap(_ frame: UnsafeRawBufferPointer) { sink.send(frame) }
-
-    deinit { replyBuffer.deallocate() }
 
     private func handleSignals() {
         while true {

@@ -118,7 +118,10 @@ struct PastaSession {
             return tap
         }
         let watcher = try watchPath.map { try NamespaceQuitWatcher(path: $0) }
-        let loop = try EventLoop(tap: tap, namespace: namespace, configuration: configuration, pcap: pcap, quitWatcher: watcher, command: command)
+        let poll = try EventPoll()
+        let datapath = try Datapath(configuration: configuration, namespace: namespace, poll: poll, pcap: pcap)
+        let loop = try EventLoop(poll: poll, datapath: datapath, connection: .tap(tap), quitWatcher: watcher,
+                                 command: command)
         return PastaSession(configuration: configuration, loop: loop)
     }
 }

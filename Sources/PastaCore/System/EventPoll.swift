@@ -3,7 +3,10 @@ import Glibc
 
 /// What a registered descriptor is, so dispatch is a switch on the tag rather than a lookup.
 public enum EventKind: UInt8 {
-    case tap = 1
+    /// The frame backend: the tap, or the stream socket of the connected VM.
+    case guest = 1
+    /// passt's listening socket, where qemu connects.
+    case guestListener
     case signal
     case quitTimer
     case quitInotify

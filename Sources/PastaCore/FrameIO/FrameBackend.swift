@@ -1,0 +1,32 @@
+/// How Ethernet frames travel between us and the guest: a tap device in the namespace (pasta), qemu's
+/// stream socket (passt), later vhost-user. Flows never see a backend: they send through `GuestPort`.
+///
+/// A backend may refuse frames when the guest's side is full; it then reports writability on its
+/// descriptor, and the port lets the flows that waited go on. Frames are plain Ethernet frames. A backend
+/// that needs a header in front of each (a virtio-net header, for offloads) is meant to declare how many
+/// bytes it needs, and the frame builders to leave that much room before every frame, so the header is
+/// written in place rather than by copying frames.
+public protocol FrameBackend: AnyObject {
+    /// What the event loop watches: readable when the guest sent frames, writable (while the backend
+    /// waits for room) when it can take more.
+    var eventDescriptor: Int32 { get }
+
+    /// Reads frames from the guest into `batch` until it is full or nothing more is waiting. The views
+    /// stay valid until the next call.
+    func receive(into batch: FrameBatch) throws -> FrameReceipt
+
+    /// Offers frames for the guest, in order; returns how many it took, each whole. Taking fewer than all
+    /// means it is full until `drain()` says otherwise.
+    func send(_ frames: UnsafeBufferPointer<UnsafeRawBufferPointer>) -> Int
+
+    /// The descriptor became writable: pushes out what the backend still holds. True once it can take
+    /// frames again.
+    func drain() -> Bool
+}
+
+public enum FrameReceipt: Equatable {
+    /// Frames are in the batch; `drained`: nothing more was waiting (else, receive again).
+    case frames(Int, drained: Bool)
+    /// The guest's side went away (a stream's peer closed it, or its framing was broken).
+    case closed
+}

@@ -1,0 +1,90 @@
+import CLinux
+
+/// The guest's end of the datapath as the flows see it: frames for the guest leave through the frame
+/// backend (and into the capture file), addressed to the guest's MAC address as its own frames show it.
+///
+/// When the backend can't take more, `send` refuses and the port is full: flows keep what wasn't taken
+/// (TCP data stays in its socket, UDP sockets stop being read) and note what waits; once the backend
+/// drains, the loop lets them go on. With no guest attached (passt between two clients), frames are lost,
+/// as on an unplugged cable.
+public final class GuestPort {
+    private var backend: FrameBackend?
+    private let pcap: PcapWriter?
+    private let poll: EventPoll
+    private var link = GuestLink()
+    /// Where frames we build go: the guest's MAC once known, broadcast before.
+    public private(set) var guestMAC: [UInt8] = ReplyFrame.broadcastMAC
+    public private(set) var isFull = false
+    static let reference = EventReference(.guest)
+
+    public init(poll: EventPoll, pcap: PcapWriter?) {
+        self.poll = poll
+        self.pcap = pcap
+    }
+
+    /// Starts exchanging frames with `backend`; the loop hears of its frames through epoll.
+    public func attach(_ backend: FrameBackend) throws {
+        try poll.add(backend.eventDescriptor, Self.reference, events: CLinux_EPOLLIN)
+        self.backend = backend
+        isFull = false
+    }
+
+    /// The guest went away: what it had learned of us and we of it starts over with the next one.
+    public func detach() {
+        if let backend { poll.remove(backend.eventDescriptor) }
+        backend = nil
+        isFull = false
+        link = GuestLink()
+        guestMAC = ReplyFrame.broadcastMAC
+    }
+
+    public var isAttached: Bool { backend != nil }
+
+    /// Reads what the guest sent (see `FrameBackend.receive`); every frame goes to the capture file.
+    func receive(into batch: FrameBatch) throws -> FrameReceipt {
+        guard let backend else { return .frames(0, drained: true) }
+        let receipt = try backend.receive(into: batch)
+        if let pcap, case .frames(let count, _) = receipt {
+            for index in 0..<count { pcap.record(batch[index]) }
+        }
+        return receipt
+    }
+
+    /// Offers frames for the guest in order; returns how many were taken.
+    func send(_ frames: UnsafeBufferPointer<UnsafeRawBufferPointer>) -> Int {
+        guard let backend else { return frames.count }
+        guard !isFull else { return 0 }
+        let taken = backend.send(frames)
+        if let pcap {
+            for index in 0..<taken { pcap.record(frames[index]) }
+        }
+        if taken < frames.count { becomeFull(backend) }
+        return taken
+    }
+
+    /// Offers one frame; false if it wasn't taken.
+    @discardableResult
+    func send(_ frame: UnsafeRawBufferPointer) -> Bool {
+        withUnsafePointer(to: frame) { send(UnsafeBufferPointer(start: $0, count: 1)) == 1 }
+    }
+
+    private func becomeFull(_ backend: FrameBackend) {
+        isFull = true
+        try? poll.modify(backend.eventDescriptor, Self.reference, events: CLinux_EPOLLIN | CLinux_EPOLLOUT)
+    }
+
+    /// Epoll says the backend is writable: true once it has room again (the loop then resumes the flows).
+    func writable() -> Bool {
+        guard isFull, let backend, backend.drain() else { return false }
+        isFull = false
+        try? poll.modify(backend.eventDescriptor, Self.reference, events: CLinux_EPOLLIN)
+        return true
+    }
+
+    /// Learns the guest's MAC address from a frame it sent; returns it when it is new.
+    func learn(from frame: EthernetFrame, ours: MACAddress) -> MACAddress? {
+        guard link.learn(from: frame, ours: ours), let mac = link.mac else { return nil }
+        guestMAC = mac.bytes
+        return mac
+    }
+}

@@ -1,0 +1,69 @@
+/// Everything that moves traffic, built from the configuration: the guest port, the flows, the
+/// forwarding sockets and the local services. pasta has a target namespace (splice, `-T`/`-U`, auto
+/// mode); passt has none, and its local traffic goes through the guest port like any other.
+final class Datapath {
+    let port: GuestPort
+    let services: LocalServices
+    let tcp: TCPFlows
+    let udp: UDPFlows
+    let icmp: ICMPFlows
+    let tcpEnabled: Bool
+    let udpEnabled: Bool
+    let icmpEnabled: Bool
+    let tcpInbound: TCPInbound
+    let udpInbound: UDPInbound
+    let udpSplice: UDPSplice
+    let autoForwarding: AutoForwarding?
+
+    init(configuration: RuntimeConfiguration, namespace: NetworkNamespace?, poll: EventPoll, pcap: PcapWriter?) throws {
+        let options = configuration.options
+        port = GuestPort(poll: poll, pcap: pcap)
+        services = LocalServices(ServiceSettings(configuration))
+        let guestAddresses = GuestAddresses(configuration)
+        tcp = try TCPFlows(configuration: configuration, guestAddresses: guestAddresses, poll: poll, port: port)
+        udp = try UDPFlows(configuration: configuration, guestAddresses: guestAddresses, poll: poll, port: port)
+        icmp = ICMPFlows(configuration: configuration, poll: poll, port: port)
+        tcpEnabled = !options.noTCP
+        udpEnabled = !options.noUDP
+        icmpEnabled = !options.noICMP
+        let tcpListeners = Listeners(.tcp, poll: poll, namespace: namespace)
+        let udpListeners = Listeners(.udp, poll: poll, namespace: namespace)
+        try ConfiguredForwarding.open(configuration, tcp: tcpListeners, udp: udpListeners)
+        let spliceTargets = SpliceTargets(configuration, guest: guestAddresses)
+        tcpInbound = TCPInbound(listeners: tcpListeners, flows: tcp, splice: TCPSplice(namespace: namespace),
+                                targets: spliceTargets)
+        udpSplice = UDPSplice(targets: spliceTargets, poll: poll, namespace: namespace)
+        udpInbound = UDPInbound(listeners: udpListeners, flows: udp, splice: udpSplice, port: port, poll: poll)
+        if let namespace {
+            autoForwarding = try AutoForwarding(configuration: configuration, tcp: tcpListeners, udp: udpListeners,
+                                                namespace: namespace)
+            autoForwarding?.scan()  // what is bound already is forwarded by the time we report ready
+        } else {
+            autoForwarding = nil
+        }
+    }
+
+    /// The guest's backend drained: whatever waited for it goes on.
+    func resume() {
+        tcp.resume()
+        udp.resume()
+        udpInbound.resume()
+    }
+
+    /// Every 100 ms.
+    func tick(now: Int) { tcp.tick(now: now) }
+
+    /// Once a second.
+    func tickSecond(now: Int) {
+        autoForwarding?.scan()
+        udp.tick(now: now)
+        udpSplice.tick(now: now)
+        icmp.tick(now: now)
+    }
+
+    /// The end of a batch of guest frames: queued guest data and datagrams leave, ACKs are sent.
+    func finishBatch() {
+        tcp.finishBatch()
+        udp.flushDatagrams()
+    }
+}

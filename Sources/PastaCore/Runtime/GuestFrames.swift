@@ -1,0 +1,78 @@
+/// Frames from the guest, one by one: TCP, UDP and ICMP echo go to their flows; what the local services
+/// answer (ARP, DHCP, NDP, DHCPv6) is answered; everything else is dropped. The guest's MAC address is
+/// learned on the way.
+final class GuestFrames {
+    private let datapath: Datapath
+    private let tracing: Bool
+    private let replyBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
+
+    init(datapath: Datapath) {
+        self.datapath = datapath
+        tracing = Logger.shared.enabled(.trace)
+    }
+
+    deinit { replyBuffer.deallocate() }
+
+    func handle(_ frame: UnsafeRawBufferPointer, now: Int) {
+        if tracing { logTrace("guest: \(frame.count) bytes") }
+        guard let ethernet = EthernetFrame(frame) else { return }
+        let d = datapath
+        if let mac = d.port.learn(from: ethernet, ours: d.services.settings.ourMAC) {
+            logDebug("guest MAC address: \(mac)")
+        }
+        switch ethernet.etherType {
+        case EtherType.ipv4:
+            guard let packet = IPv4Packet(ethernet.payload) else { return }
+            switch packet.protocolNumber {
+            case IPProtocol.tcp:
+                if d.tcpEnabled { d.tcp.handle(ipv4: packet, now: now) }
+                return
+            case IPProtocol.udp where !Self.isServicePort(packet.payload, DHCPServer.serverPort):
+                if d.udpEnabled { d.udp.handle(ipv4: packet, now: now) }
+                return
+            case IPProtocol.icmp:
+                if d.icmpEnabled { d.icmp.handle(ipv4: packet, now: now) }
+                return
+            default:
+                break
+            }
+        case EtherType.ipv6:
+            guard let packet = IPv6Packet(ethernet.payload) else { return }
+            switch packet.nextHeader {
+            case IPProtocol.tcp:
+                if d.tcpEnabled { d.tcp.handle(ipv6: packet, now: now) }
+                return
+            case IPProtocol.udp where !Self.isServicePort(packet.payload, DHCPv6Server.serverPort):
+                if d.udpEnabled { d.udp.handle(ipv6: packet, now: now) }
+                return
+            case IPProtocol.icmpv6 where packet.payload.first == ICMPFlows.echoRequest6:
+                if d.icmpEnabled { d.icmp.handle(ipv6: packet, now: now) }
+                return
+            default:
+                break
+            }
+        default:
+            break
+        }
+        switch d.services.answer(frame, into: replyBuffer) {
+        case .reply(let length):
+            d.port.send(UnsafeRawBufferPointer(rebasing: replyBuffer[0..<length]))
+        case .dropped(let reason):
+            logDebug(reason)
+        case .notForUs:
+            break
+        }
+    }
+
+    /// A Router Advertisement nobody asked for, when the schedule says one is due.
+    func advertiseRouter() {
+        if let length = NDPResponder.unsolicitedAdvertisement(settings: datapath.services.settings, into: replyBuffer) {
+            datapath.port.send(UnsafeRawBufferPointer(rebasing: replyBuffer[0..<length]))
+        }
+    }
+
+    /// Whether a UDP payload is addressed to one of our services' ports (DHCP, DHCPv6).
+    private static func isServicePort(_ udp: UnsafeRawBufferPointer, _ port: UInt16) -> Bool {
+        udp.count >= 4 && udp.bigEndianUInt16(at: 2) == port
+    }
+}
