@@ -13,7 +13,8 @@ enum OptionTable {
         .init("no-dhcp-dns"), .init("dhcp-dns"), .init("no-dhcp-search"), .init("dhcp-search"),
         .init("no-tcp"), .init("no-udp"), .init("no-icmp"), .init("no-dhcp"), .init("no-ndp"),
         .init("no-dhcpv6"), .init("no-ra"), .init("no-map-gw"), .init("ipv4-only", "4"), .init("ipv6-only", "6"),
-        .init("socket", "s", value: true), .init("fd", "F", value: true), .init("one-off", "1"),
+        .init("socket", "s", value: true), .init("socket-path", value: true), .init("fd", "F", value: true),
+        .init("one-off", "1"), .init("vhost-user"), .init("print-capabilities"),
         .init("tcp-ports", "t", value: true), .init("udp-ports", "u", value: true),
         .init("tcp-ns", "T", value: true), .init("udp-ns", "U", value: true),
         .init("ns-ifname", "I", value: true), .init("userns", value: true), .init("netns", value: true),
@@ -28,5 +29,5 @@ enum OptionTable {
         "tcp-ns", "udp-ns", "ns-ifname", "userns", "netns", "netns-only", "no-netns-quit", "config-net",
         "no-copy-routes", "no-copy-addrs", "ns-mac-addr", "no-splice", "host-lo-to-ns-lo",
     ]
-    static let passtOnly: Set<String> = ["socket", "fd", "one-off"]
+    static let passtOnly: Set<String> = ["socket", "socket-path", "fd", "one-off", "vhost-user", "print-capabilities"]
 }

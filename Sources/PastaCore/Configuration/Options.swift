@@ -76,6 +76,9 @@ public struct Options {
     public var socketPath: String?
     public var socketFD: Int32?
     public var oneOff = false
+    /// Accepted so the callers that probe for them get a clear "not supported".
+    public var vhostUser = false
+    public var printCapabilities = false
 
     // Forwarding: nil means the mode's default (pasta: auto, passt: none).
     public var tcpPorts: PortForwarding?

@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 
 public struct OptionError: Error, CustomStringConvertible {
@@ -170,14 +171,17 @@ extension Options {
         case "map-host-loopback":
             guard let a = IPAddress(value) else { throw fail("not an IPv4 or IPv6 address") }
             mapHostLoopback = a
-        case "socket":
+        case "socket", "socket-path":
             guard !value.isEmpty, value.utf8.count < 108 else { throw fail("UNIX socket paths are 1 to 107 bytes") }
             socketPath = value
         case "fd":
             guard let fd = Int32(value), fd >= 0 else { throw fail("not a file descriptor number") }
             guard fcntl(fd, F_GETFD) >= 0 else { throw fail("descriptor \(fd) is not open") }
+            guard CLinux_is_stream_socket(fd) != 0 else { throw fail("descriptor \(fd) is not a stream socket") }
             socketFD = fd
         case "one-off": oneOff = true
+        case "vhost-user": vhostUser = true
+        case "print-capabilities": printCapabilities = true
         case "tcp-ports", "udp-ports", "tcp-ns", "udp-ns":
             do {
                 let isPasta = mode == .pasta

@@ -31,10 +31,7 @@ public enum PastaMain {
             return 1
         }
 
-        guard mode == .pasta else {
-            logError("passt mode (the UNIX socket backend for virtual machines) is not available in this build")
-            return 1
-        }
+        if mode == .passt { return runPasst(options) }
 
         var pidFile: PidFile?
         var command: SpawnedCommand?
@@ -58,6 +55,41 @@ public enum PastaMain {
         } catch {
             logError("\(error)")
             command?.terminate()
+            pidFile?.discard()
+            return 1
+        }
+    }
+
+    /// passt: listens (or takes `--fd`), is ready as soon as the socket is, and serves one VM at a time.
+    static func runPasst(_ options: Options) -> Int32 {
+        if options.vhostUser || options.printCapabilities {
+            logError("\(options.vhostUser ? "--vhost-user" : "--print-capabilities") is not supported: this passt speaks qemu's stream socket protocol only")
+            return 1
+        }
+        var pidFile: PidFile?
+        var socket: PasstSocket?
+        do {
+            let identity = try options.runAs.map { try ProcessSetup.identity($0) }
+            pidFile = try options.pidFile.map { try PidFile(path: $0) }
+            let session = try PasstSession.start(options: options)
+            socket = session.socket
+            if !options.quiet {
+                (session.configuration.summary.split(separator: "\n").map(String.init) + session.connectionHelp)
+                    .forEach { logInfo($0) }
+            }
+            if let identity { try ProcessSetup.switchIdentity(uid: identity.uid, gid: identity.gid) }
+            // Ready once the socket listens: a VM manager starts qemu after we return (Kata, libvirt).
+            if options.foreground {
+                pidFile?.write(pid: getpid())
+            } else {
+                ProcessSetup.daemonize(pidFile: pidFile)
+            }
+            let status = try session.loop.run()
+            socket?.remove()
+            return status
+        } catch {
+            logError("\(error)")
+            socket?.remove()
             pidFile?.discard()
             return 1
         }

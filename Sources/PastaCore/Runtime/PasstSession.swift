@@ -1,0 +1,42 @@
+/// passt's start-up: the host's network as for pasta, then the UNIX socket a VM connects to (or the
+/// connected socket `--fd` handed over) in place of a namespace and its tap.
+struct PasstSession {
+    let configuration: RuntimeConfiguration
+    let loop: EventLoop
+    /// Nil with `--fd`.
+    let socket: PasstSocket?
+
+    static func start(options: Options) throws -> PasstSession {
+        let pcap = try options.pcapFile.map { try PcapWriter(path: $0) }
+        let host = try HostNetwork.discover(
+            using: try RouteNetlinkSocket(),
+            interface4: options.templateInterface ?? options.outboundInterface4,
+            interface6: options.templateInterface ?? options.outboundInterface6)
+        let configuration = RuntimeConfiguration(options: options, host: host, resolvConf: .load())
+        if configuration.localMode { logWarning("no usable host interface: running in local mode") }
+        let poll = try EventPoll()
+        let datapath = try Datapath(configuration: configuration, namespace: nil, poll: poll, pcap: pcap)
+        let socket: PasstSocket?
+        let connection: GuestConnection
+        if let fd = options.socketFD {
+            socket = nil
+            connection = .connected(try StreamBackend(socket: Descriptor(fd)))
+        } else {
+            let listening = try PasstSocket.open(path: options.socketPath)
+            socket = listening
+            connection = .socket(listening, oneOff: options.oneOff)
+        }
+        let loop = try EventLoop(poll: poll, datapath: datapath, connection: connection, quitWatcher: nil, command: nil)
+        return PasstSession(configuration: configuration, loop: loop, socket: socket)
+    }
+
+    /// What a user needs to connect a VM: the socket, and qemu's arguments (qemu 7.2 and later).
+    var connectionHelp: [String] {
+        guard let socket else { return ["serving the connected socket passed with --fd"] }
+        return [
+            "UNIX domain socket bound at \(socket.path)",
+            "You can now start qemu (7.2 or later) with:",
+            "    qemu-system-x86_64 ... -device virtio-net-pci,netdev=s -netdev stream,id=s,server=off,addr.type=unix,addr.path=\(socket.path)",
+        ]
+    }
+}
