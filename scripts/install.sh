@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds the release binary and installs it as pasta, with passt as a link to it (the program name picks
+# the mode): `sudo bash scripts/install.sh [PREFIX]` (default /usr/local; binaries in PREFIX/bin).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/opt/swift/usr/bin"
+prefix="${1:-/usr/local}"
+swift build -c release
+install -D -m 0755 .build/release/pasta "$prefix/bin/pasta"
+ln -sf pasta "$prefix/bin/passt"
+ln -sf pasta .build/release/passt
+echo "installed $prefix/bin/pasta and $prefix/bin/passt"
