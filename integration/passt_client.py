@@ -12,17 +12,10 @@ Exit status 0 when every step saw what it expected.
 """
 import os, socket, struct, sys, time
 
+from tcp_tool import checksum
+
 GUEST_MAC = bytes.fromhex("525400123456")
 BROADCAST = b"\xff" * 6
-
-
-def checksum(data):
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def ipv4(src, dst, proto, payload):

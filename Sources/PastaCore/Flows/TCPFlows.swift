@@ -345,13 +345,7 @@ public final class TCPFlows {
             writeLengths[index] = part.count
         }
         let written = CLinux_send_parts(connection.socket.raw, writeBases, writeLengths, Int32(count))
-        if written < 0 && errno != EAGAIN && errno != EWOULDBLOCK {
-            logDebug("TCP: write to \(describe(connection)): \(String(cString: strerror(errno)))")
-            resetGuest(connection)
-            return false
-        }
-        var taken = max(0, written)
-        connection.receiveNext = connection.receiveNext &+ UInt32(taken)
+        guard var taken = socketTook(connection, written) else { return false }
         if taken < connection.queuedBytes {
             var sequence = connection.receiveNext
             for part in connection.queuedData {
@@ -372,18 +366,25 @@ public final class TCPFlows {
         return true
     }
 
+    /// How much of the guest's data a send to the socket took (now acknowledgeable); nil after a failure,
+    /// which resets the connection.
+    private func socketTook(_ connection: TCPConnection, _ written: Int) -> Int? {
+        if written < 0 && errno != EAGAIN && errno != EWOULDBLOCK {
+            logDebug("TCP: write to \(describe(connection)): \(String(cString: strerror(errno)))")
+            resetGuest(connection)
+            return nil
+        }
+        let taken = max(0, written)
+        connection.receiveNext = connection.receiveNext &+ UInt32(taken)
+        return taken
+    }
+
     /// Writes in-sequence guest data (and then its FIN) to the socket; whatever doesn't fit waits in the
     /// pool. Returns false if the connection went away or the socket is full.
     private func deliver(_ connection: TCPConnection, _ payload: UnsafeRawBufferPointer, fin: Bool) -> Bool {
         if !payload.isEmpty {
             let written = CLinux_send(connection.socket.raw, payload.baseAddress, payload.count)
-            if written < 0 && errno != EAGAIN && errno != EWOULDBLOCK {
-                logDebug("TCP: write to \(describe(connection)): \(String(cString: strerror(errno)))")
-                resetGuest(connection)
-                return false
-            }
-            let taken = max(0, written)
-            connection.receiveNext = connection.receiveNext &+ UInt32(taken)
+            guard let taken = socketTook(connection, written) else { return false }
             noteGuestData(connection)
             queueAck(connection)
             if taken < payload.count {
