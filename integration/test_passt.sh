@@ -86,6 +86,16 @@ check "passt --fd N daemonises and exits 0" grep -q "^rc 0 pid" <<<"$out"
 check "... serves the guest on that socket (DHCP offer)" grep -q "^offer 198.51.100.2" <<<"$out"
 check "... and exits when it closes" grep -q "^exited" <<<"$out"
 
+echo "libvirt's command line"
+SOCK3="$WORK/libvirt.socket"
+start_passt libvirt --one-off --socket "$SOCK3" --mac-addr 52:54:00:aa:bb:cc --mtu 9000 --interface eth0 \
+    --log-file "$WORK/libvirt.log" --address 198.51.100.50 --netmask 255.255.255.0 --tcp-ports 8081:80 --udp-ports 5353
+rc=$?
+check "passt starts with libvirt's options (rc=$rc)" [ "$rc" -eq 0 ]
+check "... the guest is offered the --address given" \
+    eval 'in_host python3 "$CLIENT" dhcp "$SOCK3" | grep -q "^offer 198.51.100.50 "'
+check "... and passt exits with its one client (--one-off)" lab_wait_for 30 eval "! lab_alive ${PASST_PID:-0}"
+
 echo "a socket file left by a passt killed with SIGKILL"
 SOCK2="$WORK/stale.socket"
 start_passt stale1 -q -s "$SOCK2"
