@@ -3,7 +3,7 @@ import Glibc
 
 /// An open handle on a network namespace. Set-up work runs on a short-lived thread that joins it. Sockets
 /// made per connection (splice, `-T`/`-U` listeners) are made by the calling thread stepping in and back
-/// out, or, where we may not step back, on a short-lived thread while the caller waits.
+/// out, or, where we may not step back, by a thread that stays in the namespace while the caller waits.
 public final class NetworkNamespace {
     public let descriptor: Descriptor
     public let path: String
@@ -12,6 +12,7 @@ public final class NetworkNamespace {
     /// Whether a thread may enter the namespace and return home. Returning takes CAP_SYS_ADMIN over our
     /// home namespace, which we give up by joining the target's user namespace (pasta as an ordinary user).
     private let mayStepBack: Bool
+    private let resident: NamespaceResidentThread
 
     /// Opens `path`, checks that it is a namespace file, and finds out whether we may step in and back.
     public init(path: String) throws {
@@ -30,16 +31,15 @@ public final class NetworkNamespace {
         mayStepBack = NetworkNamespace.onNewThread {
             CLinux_setns(target, CLinux_CLONE_NEWNET) == 0 && CLinux_setns(home, CLinux_CLONE_NEWNET) == 0
         } ?? false
-        if !mayStepBack { logDebug("sockets in \(path) are made on a short-lived thread that joins it") }
+        resident = NamespaceResidentThread(namespace: target)
+        if !mayStepBack { logDebug("sockets in \(path) are made by a thread that stays there") }
     }
 
     /// Runs `body` inside the namespace while the calling thread waits (a socket made there stays there);
     /// nil when the namespace can't be joined (after dropping privileges, say).
     public func inside<T>(_ body: () -> T) -> T? {
         let fd = descriptor.raw
-        guard mayStepBack else {
-            return NetworkNamespace.onNewThread { CLinux_setns(fd, CLinux_CLONE_NEWNET) == 0 ? body() : nil } ?? nil
-        }
+        guard mayStepBack else { return resident.run(body) }
         guard CLinux_setns(fd, CLinux_CLONE_NEWNET) == 0 else { return nil }
         let result = body()
         if CLinux_setns(home.raw, CLinux_CLONE_NEWNET) != 0 {
