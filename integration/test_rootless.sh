@@ -43,6 +43,7 @@ rootless_cleanup() {
 
 lab_begin
 trap rootless_cleanup EXIT
+trap 'exit 1' TERM INT  # a timeout or ^C still runs the clean-up
 lab_in "$LAB_HOST" sysctl -qw net.ipv4.ping_group_range="0 2147483647"  # ping sockets for the user's pasta
 useradd --create-home --home-dir "$RL_HOME" --user-group --shell /bin/sh "$RL_USER" || exit 1
 RL_UID=$(id -u "$RL_USER"); RL_GID=$(id -g "$RL_USER")
