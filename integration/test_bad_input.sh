@@ -48,7 +48,7 @@ only valid in passt mode|--socket /tmp/x.sock TARGET
 option '--mtu' requires an argument|TARGET --mtu
 option requires an argument -- 't'|TARGET -t
 option '--debug' doesn't allow an argument|--debug=1 TARGET
---userns needs a PID or --netns|--userns /proc/self/ns/user
+--userns and --netns-only can't be combined|--userns /proc/self/ns/user --netns-only TARGET
 -I value ''|-I '' TARGET
 can't open pcap file /nonexistent/dir/x.pcap|-p /nonexistent/dir/x.pcap TARGET
 --runas: no user 'nosuchuser'|--runas nosuchuser TARGET

@@ -28,6 +28,13 @@ check "IPv6 address is not tentative (DAD skipped)" bash -c "! ip -n $CTR -6 add
 check "lo is up" json_has "$(ip -n "$CTR" -j link show dev lo)" '.[0].flags | index("UP")'
 check "default route via 198.51.100.1 dev eth0" json_has "$(ip -n "$CTR" -j route)" '.[] | select(.dst=="default" and .gateway=="198.51.100.1" and .dev=="eth0")'
 check "default route via 2001:db8:1::1 dev eth0" json_has "$(ip -n "$CTR" -j -6 route)" '.[] | select(.dst=="default" and .gateway=="2001:db8:1::1" and .dev=="eth0")'
+# Our Router Advertisements still answer a solicitation, but the namespace ignores them: no SLAAC
+# address next to the copied one.
+check "accept_ra is 0 on eth0" [ "$(lab_in "$CTR" cat /proc/sys/net/ipv6/conf/eth0/accept_ra)" = 0 ]
+check "rdisc6 gets our Router Advertisement with the /64 prefix" \
+    bash -c "ip netns exec $CTR rdisc6 -1 eth0 2>&1 | grep -Eq 'Prefix +: 2001:db8:1::/64'"
+globals=$(ip -n "$CTR" -j -6 addr show dev eth0 scope global | jq -r '[.[0].addr_info[] | select(.local) | "\(.local)/\(.prefixlen)"] | join(" ")')
+check "after it, eth0's only global IPv6 address is the copied one (got '$globals')" [ "$globals" = "2001:db8:1::2/64" ]
 
 start=$(now_ms)
 ip netns del "$CTR"

@@ -15,6 +15,12 @@ check "the command saw 2001:db8:1::2/64 on eth0" \
 check "the command ran in a new network namespace" \
     bash -c "[ \"\$(ip netns exec $LAB_HOST \"$PASTA\" -q -t none -u none -T none -U none -- readlink /proc/self/ns/net)\" != \"\$(ip netns exec $LAB_HOST readlink /proc/self/ns/net)\" ]"
 
+out=$(lab_in "$LAB_HOST" "$PASTA" --config-net --netns-only -q -t none -u none -T none -U none -- \
+    sh -c 'readlink /proc/self/ns/user; ip -br addr show dev eth0')
+check "--netns-only: the command stays in our user namespace, without ID maps of its own" \
+    [ "$(head -n 1 <<<"$out")" = "$(readlink /proc/self/ns/user)" ]
+check "--netns-only: in a configured network namespace of its own" grep -q "198.51.100.2/24" <<<"$out"
+
 lab_in "$LAB_HOST" "$PASTA" -q -t none -u none -T none -U none -- sh -c 'exit 7'
 rc=$?
 check "pasta -- sh -c 'exit 7' exits 7 (rc=$rc)" [ "$rc" -eq 7 ]

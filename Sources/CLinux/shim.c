@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <linux/magic.h>
@@ -19,6 +20,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -58,6 +60,17 @@ const int CLinux_CLONE_NEWNET = CLONE_NEWNET, CLinux_CLONE_NEWUSER = CLONE_NEWUS
 
 int CLinux_setns(int fd, int nstype) { return setns(fd, nstype); }
 int CLinux_unshare(int flags) { return unshare(flags); }
+
+const int CLinux_CAP_SYS_ADMIN = CAP_SYS_ADMIN, CLinux_CAP_SETUID = CAP_SETUID, CLinux_CAP_SETGID = CAP_SETGID;
+
+int CLinux_has_effective_capability(int capability) {
+    if (capability < 0 || capability >= 64) { errno = EINVAL; return -1; }
+    struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+    memset(data, 0, sizeof(data));
+    if (syscall(SYS_capget, &header, data) != 0) return -1;
+    return (data[capability / 32].effective >> (capability % 32)) & 1;
+}
 
 const int CLinux_O_PATH = O_PATH, CLinux_O_DIRECTORY = O_DIRECTORY, CLinux_O_CLOEXEC = O_CLOEXEC,
     CLinux_O_NONBLOCK = O_NONBLOCK, CLinux_O_NOFOLLOW = O_NOFOLLOW;

@@ -25,6 +25,11 @@ final class OptionsTests: XCTestCase {
         XCTAssertEqual(try Options.parse(["ip", "addr"], mode: .pasta).target, .spawn(["ip", "addr"]))
         XCTAssertEqual(try Options.parse(["--", "1234"], mode: .pasta).target, .spawn(["1234"]))
         XCTAssertEqual(try Options.parse([], mode: .pasta).target, .spawn([]))
+        // A spawned command may be given a user namespace to make its network namespace in, as pasta allows.
+        let inUserNamespace = try Options.parse(["--userns", "/proc/9/ns/user", "--", "sh"], mode: .pasta)
+        XCTAssertEqual(inUserNamespace.target, .spawn(["sh"]))
+        XCTAssertEqual(inUserNamespace.userNamespace, "/proc/9/ns/user")
+        XCTAssertFalse(inUserNamespace.netnsOnly)
         XCTAssertThrowsError(try Options.parse(["--netns", "x", "1234"], mode: .pasta))
         XCTAssertThrowsError(try Options.parse(["--netns", "x", "ip"], mode: .pasta))
         XCTAssertThrowsError(try Options.parse(["0"], mode: .pasta))
@@ -66,7 +71,7 @@ final class OptionsTests: XCTestCase {
             ["-a", "192.0.2.1", "-n", "255.0.255.0"], ["-M", "00:00:00:00:00:00"], ["-M", "01:00:5e:00:00:01"],
             ["-M", "1:2:3:4:5"], ["-g", "0.0.0.0"], ["-D", "dns.example"], ["--dns-forward", "x"],
             ["-S", "a..b"], ["-4", "-6"], ["-4", "-a", "2001:db8::1"], ["--log-size", "1"], ["-I", ""],
-            ["-I", "a-very-long-interface-name"], ["--netns", ""], ["--userns", "/proc/1/ns/user"],
+            ["-I", "a-very-long-interface-name"], ["--netns", ""], ["--userns", "/proc/1/ns/user", "--netns-only"],
             ["--map-guest-addr", "nope"], ["-l", "/tmp/x", "-e"], ["--fd", "x"],
         ]
         for arguments in bad {

@@ -27,6 +27,11 @@ extern const int CLinux_CLONE_NEWNET, CLinux_CLONE_NEWUSER, CLinux_CLONE_NEWNS;
 int CLinux_setns(int fd, int nstype);
 int CLinux_unshare(int flags);
 
+// Capabilities (capget(2) has no glibc wrapper): 1 when `capability` is in our effective set in our own
+// user namespace, 0 when not, -1 with errno.
+int CLinux_has_effective_capability(int capability);
+extern const int CLinux_CAP_SYS_ADMIN, CLinux_CAP_SETUID, CLinux_CAP_SETGID;
+
 // File descriptors and files.
 extern const int CLinux_O_PATH, CLinux_O_DIRECTORY, CLinux_O_CLOEXEC, CLinux_O_NONBLOCK, CLinux_O_NOFOLLOW;
 int CLinux_open(const char *path, int flags, mode_t mode);

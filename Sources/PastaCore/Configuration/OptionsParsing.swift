@@ -239,13 +239,11 @@ extension Options {
             target = .pid(pid)
             return
         }
-        if userNamespace != nil {
-            throw OptionError("--userns needs a PID or --netns to go with it")
-        }
         target = .spawn(positionals)
     }
 
     private func checkCombinations() throws {
+        if netnsOnly && userNamespace != nil { throw OptionError("--userns and --netns-only can't be combined") }
         if ipv4Only && ipv6Only { throw OptionError("-4/--ipv4-only and -6/--ipv6-only can't be combined") }
         if ipv4Only && (address6 != nil || gateway6 != nil) {
             throw OptionError("IPv6 address or gateway given with -4/--ipv4-only")

@@ -81,7 +81,7 @@ final class UDPSplice {
     private func open(_ key: FlowKey, destination: IPAddress, on side: ForwardingSide, listener: Listener,
                       client: IPAddress, clientPort: UInt16, now: Int) -> UDPSpliceFlow? {
         let family = destination.family, type = Int32(SOCK_DGRAM.rawValue)
-        let made = side == .namespace ? namespace?.onCallingThread { CLinux_socket(family, type) }
+        let made = side == .namespace ? namespace?.inside { CLinux_socket(family, type) }
                                       : CLinux_socket(family, type)
         guard let fd = made, fd >= 0 else { return nil }
         let socket = Descriptor(fd)

@@ -49,7 +49,7 @@ public final class AutoForwarding {
             let names = listeners.transport == .tcp ? ["tcp", "tcp6"] : ["udp", "udp6"]
             let open = { names.compactMap { Self.openProcFile($0) } }
             // Our sockets on `side` follow what is bound on the other one.
-            let files = side == .host ? (namespace.onCallingThread(open) ?? []) : open()
+            let files = side == .host ? (namespace.inside(open) ?? []) : open()
             guard !files.isEmpty else {
                 throw OptionError("can't read bound \(names[0].uppercased()) ports \(side == .host ? "in the namespace" : "on the host") for auto mode")
             }

@@ -56,7 +56,10 @@ public enum ConfiguredForwarding {
                         try listeners.open(side: side, address: address, port: port, targetPort: target)
                     } catch let error as SystemError {
                         let place = side == .host ? "" : " in the namespace"
-                        throw OptionError("can't bind \(name) port \(port) (\(address))\(place): \(String(cString: strerror(error.code)))")
+                        // EACCES from bind() means a privileged port: say what would allow it.
+                        let hint = error.code == EACCES
+                            ? " (ports below net.ipv4.ip_unprivileged_port_start need CAP_NET_BIND_SERVICE)" : ""
+                        throw OptionError("can't bind \(name) port \(port) (\(address))\(place): \(String(cString: strerror(error.code)))\(hint)")
                     }
                 }
             }

@@ -40,7 +40,7 @@ public final class Listeners {
         }
         let result: (fd: Int32, error: Int32)
         if side == .namespace {
-            guard let namespace, let made = namespace.onCallingThread(makeSocket) else {
+            guard let namespace, let made = namespace.inside(makeSocket) else {
                 throw SystemError("can't enter the target namespace", code: errno)
             }
             result = made

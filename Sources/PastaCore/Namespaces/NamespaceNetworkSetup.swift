@@ -17,7 +17,13 @@ public enum NamespaceNetworkSetup {
         guard options.configureNetwork else { return }
         let mtu = configuration.mtu == 0 ? RuntimeConfiguration.defaultMTU : configuration.mtu
         try step("set MTU \(mtu) on \(tap.name)") { try netlink.setLink(index: tapLink.index, mtu: UInt32(mtu)) }
-        disableDuplicateAddressDetection(tap.name)
+        // Before the link comes up, when the kernel starts probing addresses and soliciting routers.
+        // No DAD: nothing else is on this link, and a tentative link-local address would delay IPv6 for a
+        // second or more. No RA acceptance, as pasta does: the addresses and routes are the ones copied
+        // here, not also a SLAAC address from our own Router Advertisements (those still serve namespaces
+        // that configure themselves, without --config-net).
+        setIPv6Parameter("accept_dad", to: 0, on: tap.name)
+        setIPv6Parameter("accept_ra", to: 0, on: tap.name)
         try step("bring up \(tap.name)") { try netlink.setLink(index: tapLink.index, up: true) }
 
         let addresses = (configuration.ipv4?.addresses ?? []) + (configuration.ipv6?.addresses ?? [])
@@ -60,14 +66,17 @@ public enum NamespaceNetworkSetup {
         }
     }
 
-    /// No DAD on the tap: nothing else is on that link, and a tentative link-local address would
-    /// delay IPv6 for a second or more. /proc/sys/net shows the namespace of the thread that opens it.
-    private static func disableDuplicateAddressDetection(_ interface: String) {
-        guard let fd = try? Descriptor.open("/proc/sys/net/ipv6/conf/\(interface)/accept_dad", O_WRONLY) else {
-            logDebug("can't disable IPv6 DAD on \(interface) (IPv6 disabled?)")
-            return
+    /// Sets net.ipv6.conf.INTERFACE.NAME through /proc/sys, which shows the namespace of the thread that
+    /// opens it: rtnetlink can't, as RTM_SETLINK takes no IPv6 device settings (IFLA_INET6_CONF is only
+    /// reported). Without IPv6 the file is missing, which is fine.
+    private static func setIPv6Parameter(_ name: String, to value: Int, on interface: String) {
+        let path = "/proc/sys/net/ipv6/conf/\(interface)/\(name)"
+        do {
+            let fd = try Descriptor.open(path, O_WRONLY)
+            try fd.writeAll("\(value)\n")
+        } catch {
+            logDebug("can't set \(path) to \(value) (IPv6 disabled?): \(error)")
         }
-        try? fd.writeAll("0\n")
     }
 
     private static func step(_ what: String, _ body: () throws -> Void) throws {

@@ -1,33 +1,42 @@
 import CLinux
 import Glibc
 
-/// A command started in a new user and network namespace. It waits, unshared, until `start()` says
-/// the namespace is connected, then execs.
+/// A command started in a new network namespace, and unless told otherwise a new user namespace that
+/// owns it. It waits, unshared, until `start()` says the namespace is connected, then execs.
 public final class SpawnedCommand {
     public let pid: pid_t
+    /// Whether the command got a user namespace of its own (joined next, when we lack the privilege to
+    /// enter its network namespace directly).
+    public let ownsUserNamespace: Bool
     private let goWrite: Descriptor
 
-    /// Forks; the child unshares its namespaces and waits. Returns once the namespaces exist.
-    public init(command: [String]) throws {
+    /// Forks; the child unshares its namespaces and waits. Returns once they exist and, for a new user
+    /// namespace, once its ID maps are written. Without `newUserNamespace` the network namespace belongs
+    /// to our current user namespace (`--netns-only`, or `--userns` joined before).
+    public init(command: [String], newUserNamespace: Bool) throws {
         var go: [Int32] = [0, 0], ready: [Int32] = [0, 0]
-        guard CLinux_pipe_cloexec(&go) == 0, CLinux_pipe_cloexec(&ready) == 0 else { throw SystemError("pipe2") }
+        guard CLinux_pipe_cloexec(&go) == 0 else { throw SystemError("pipe2") }
+        guard CLinux_pipe_cloexec(&ready) == 0 else {
+            Glibc.close(go[0]); Glibc.close(go[1])
+            throw SystemError("pipe2")
+        }
         let argv = command.isEmpty ? [SpawnedCommand.defaultShell()] : command
-        let privileged = geteuid() == 0
-        let uid = getuid(), gid = getgid()
+        let flags = CLinux_CLONE_NEWNET | (newUserNamespace ? CLinux_CLONE_NEWUSER : 0)
         // Built before fork: the child only makes system calls until exec.
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { cArgs.forEach { free($0) } }
         let child = CLinux_fork()
-        if child < 0 { throw SystemError("fork") }
+        if child < 0 {
+            [go[0], go[1], ready[0], ready[1]].forEach { Glibc.close($0) }
+            throw SystemError("fork")
+        }
         if child == 0 {
             Glibc.close(go[1]); Glibc.close(ready[0])
             _ = CLinux_set_parent_death_signal(SIGTERM)
-            var status: UInt8 = CLinux_unshare(CLinux_CLONE_NEWUSER | CLinux_CLONE_NEWNET) == 0 ? 0 : 1
-            let unshareErrno = errno
-            _ = Glibc.write(ready[1], &status, 1)
-            if status != 0 {
-                SpawnedCommand.childFail("can't create user and network namespaces: \(String(cString: strerror(unshareErrno)))")
-            }
+            // The parent learns unshare's errno (0: done) and reports it: one message, from one process.
+            var outcome: Int32 = CLinux_unshare(flags) == 0 ? 0 : errno
+            _ = Glibc.write(ready[1], &outcome, MemoryLayout<Int32>.size)
+            if outcome != 0 { _exit(1) }
             var byte: UInt8 = 0
             guard Glibc.read(go[0], &byte, 1) == 1 else { _exit(1) }  // pasta gave up: don't run the command
             CLinux_unblock_all_signals()
@@ -36,29 +45,35 @@ public final class SpawnedCommand {
         }
         Glibc.close(go[0]); Glibc.close(ready[1])
         pid = child
+        ownsUserNamespace = newUserNamespace
         goWrite = Descriptor(go[1])
-        var status: UInt8 = 1
-        let n = Glibc.read(ready[0], &status, 1)
+        var outcome: Int32 = -1
+        let n = Glibc.read(ready[0], &outcome, MemoryLayout<Int32>.size)
         Glibc.close(ready[0])
-        guard n == 1, status == 0 else {
-            var ignored: Int32 = 0
-            waitpid(child, &ignored, 0)
-            throw OptionError("can't create user and network namespaces for the command")
+        guard n == MemoryLayout<Int32>.size, outcome == 0 else {
+            terminate()
+            let what = newUserNamespace ? "user and network namespaces" : "a network namespace"
+            let reason = n == MemoryLayout<Int32>.size ? String(cString: strerror(outcome)) : "the child ended"
+            // A network namespace alone needs CAP_SYS_ADMIN; a user namespace grants it to its creator.
+            let hint = !newUserNamespace && outcome == EPERM
+                ? " (without a user namespace of its own, that takes CAP_SYS_ADMIN: drop --netns-only)" : ""
+            throw OptionError("can't create \(what) for the command: \(reason)\(hint)")
         }
-        try mapIdentity(privileged: privileged, uid: uid, gid: gid)
+        if newUserNamespace { try mapIdentity() }
     }
 
-    /// Makes us root in the new user namespace: all IDs when we are privileged, else just our own.
-    private func mapIdentity(privileged: Bool, uid: uid_t, gid: gid_t) throws {
+    /// Makes us root in the new user namespace: all IDs when we may map them, else just our own, as pasta
+    /// does (`0 UID 1`, after denying setgroups(2), which an unprivileged gid_map requires).
+    private func mapIdentity() throws {
         let base = "/proc/\(pid)/"
         do {
-            if privileged {
+            if Capabilities.mayMapAnyIdentity {
                 try writeFile(base + "uid_map", "0 0 4294967295\n")
                 try writeFile(base + "gid_map", "0 0 4294967295\n")
             } else {
                 try writeFile(base + "setgroups", "deny\n")
-                try writeFile(base + "uid_map", "0 \(uid) 1\n")
-                try writeFile(base + "gid_map", "0 \(gid) 1\n")
+                try writeFile(base + "uid_map", "0 \(geteuid()) 1\n")
+                try writeFile(base + "gid_map", "0 \(getegid()) 1\n")
             }
         } catch {
             terminate()
@@ -72,6 +87,7 @@ public final class SpawnedCommand {
     }
 
     public var networkNamespacePath: String { "/proc/\(pid)/ns/net" }
+    public var userNamespacePath: String { "/proc/\(pid)/ns/user" }
 
     /// Lets the command run.
     public func start() {

@@ -116,27 +116,9 @@ struct PastaSession {
         let configuration = RuntimeConfiguration(options: options, host: host, resolvConf: .load())
         if configuration.localMode { logWarning("no usable host interface: running in local mode") }
 
-        let namespacePath: String
-        var watchPath: String?
-        var command: SpawnedCommand?
-        switch options.target {
-        case .pid(let pid):
-            guard kill(pid, 0) == 0 || errno == EPERM else { throw OptionError("no process with PID \(pid)") }
-            namespacePath = "/proc/\(pid)/ns/net"
-            let userPath = options.userNamespace ?? (options.netnsOnly ? nil : "/proc/\(pid)/ns/user")
-            if let userPath, geteuid() != 0 || options.userNamespace != nil { try joinUserNamespace(path: userPath) }
-            watchPath = namespacePath
-        case .path(let path):
-            namespacePath = path
-            if let userPath = options.userNamespace { try joinUserNamespace(path: userPath) }
-            watchPath = path
-        case .spawn(let argv):
-            let spawned = try SpawnedCommand(command: argv)
-            command = spawned
-            spawn(spawned)
-            namespacePath = spawned.networkNamespacePath
-        }
-        if options.noNetnsQuit { watchPath = nil }
+        let target = try TargetNamespaces.resolve(options, spawned: spawn)
+        let namespacePath = target.networkNamespacePath
+        let watchPath = options.noNetnsQuit ? nil : target.watchPath
 
         let namespace = try NetworkNamespace(path: namespacePath)
         let tap = try namespace.run { () throws -> TapDevice in
@@ -153,7 +135,7 @@ struct PastaSession {
         let poll = try EventPoll()
         let datapath = try Datapath(configuration: configuration, namespace: namespace, poll: poll, pcap: pcap)
         let loop = try EventLoop(poll: poll, datapath: datapath, connection: .tap(tap), quitWatcher: watcher,
-                                 command: command)
+                                 command: target.command)
         return PastaSession(configuration: configuration, loop: loop)
     }
 }
