@@ -19,10 +19,14 @@ final class TCPSplice {
     func join(_ accepted: Descriptor, to destination: IPAddress, port: UInt16, on side: ForwardingSide) {
         guard startWorkers() else { return reset(accepted) }
         let family = destination.family, type = Int32(SOCK_STREAM.rawValue)
-        let made = side == .namespace ? namespace?.onCallingThread { CLinux_socket(family, type) }
-                                      : CLinux_socket(family, type)
-        guard let fd = made, fd >= 0 else {
-            logOnce("can't open a socket \(side == .namespace ? "in the namespace" : "on the host"): \(String(cString: strerror(errno)))")
+        // errno travels with the result: the socket may be made on the namespace's own thread.
+        let socketAndError = { () -> (Int32, Int32) in
+            let fd = CLinux_socket(family, type)
+            return (fd, fd < 0 ? errno : 0)
+        }
+        let (fd, error) = (side == .namespace ? namespace?.inside(socketAndError) : socketAndError()) ?? (-1, EPERM)
+        guard fd >= 0 else {
+            logOnce("can't open a socket \(side == .namespace ? "in the namespace" : "on the host"): \(String(cString: strerror(error)))")
             return reset(accepted)
         }
         CLinux_set_nodelay(fd)

@@ -50,9 +50,6 @@ public final class NetworkNamespace {
         return result
     }
 
-    /// The name TCP splicing still uses for `inside(_:)`.
-    public func onCallingThread<T>(_ body: () -> T) -> T? { inside(body) }
-
     /// Runs `body` inside the namespace and returns its result (or rethrows its error).
     public func run<T>(_ body: () throws -> T) throws -> T {
         let fd = descriptor.raw
