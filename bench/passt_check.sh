@@ -46,15 +46,17 @@ check "SLAAC gives the namespace an address in 2001:db8:1::/64" passt_lab_has_ip
 echo "    $(ip -n "$NS" -o link show eth0 | grep -o 'mtu [0-9]*')"
 
 in_ns() { ip netns exec "$NS" "$@"; }
-# iperf3 HOST ARGS...: prints the receiver's Gbps and the sender's retransmits (UDP: what arrived, and the
-# loss); prints nothing when iperf3 fails.
+# iperf3 HOST ARGS...: prints the receiver's Gbps, the sender's retransmits and how many 1 s intervals
+# stalled (UDP: what arrived, and the loss); prints nothing when iperf3 fails.
 iperf() {
     local port=5201; [[ "$1" == *:* ]] && port=5202
     local out; out=$(in_ns iperf3 -c "$@" -p $port -t "$SECONDS_PER_RUN" -J 2>/dev/null) || return 1
     if jq -e '.end.sum.lost_percent' <<<"$out" >/dev/null 2>&1; then
         jq -r '.end.sum | "\(.bits_per_second * (100 - .lost_percent) / 1e11 * 100 | floor / 100) Gbps delivered, \(.lost_percent * 100 | floor / 100)% of \(.packets) datagrams lost"' <<<"$out"
     else
-        jq -er '"\(.end.sum_received.bits_per_second / 1e9 * 100 | floor / 100) Gbps, \(.end.sum_sent.retransmits) retransmits"' <<<"$out"
+        jq -er '"\(.end.sum_received.bits_per_second / 1e9 * 100 | floor / 100) Gbps, \(.end.sum_sent.retransmits) retransmits" +
+                ([.intervals[] | select(.sum.bits_per_second < 1e7)] | length |
+                 if . > 0 then ", \(.) of the 1 s intervals below 10 Mbps (stalled)" else "" end)' <<<"$out"
     fi
 }
 result() {
