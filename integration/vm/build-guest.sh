@@ -30,11 +30,11 @@ mkdir -p "$CACHE" "$OUT"
 UPDATED=no
 candidate() {
     local v
-    v=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}')
+    v=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}' || true)
     if { [ -z "$v" ] || [ "$v" = "(none)" ]; } && [ "$UPDATED" = no ]; then
         UPDATED=yes
         apt-get update -q >/dev/null 2>&1 || true
-        v=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}')
+        v=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}' || true)
     fi
     [ -n "$v" ] && [ "$v" != "(none)" ] && echo "$v"
 }
@@ -52,7 +52,7 @@ fetch() {
         fi
         [ -s "$deb" ] && { echo "$deb"; return; }
     fi
-    deb=$(ls -t "$CACHE/${pkg}"_*_amd64.deb 2>/dev/null | head -1)
+    deb=$(ls -t "$CACHE/${pkg}"_*_amd64.deb 2>/dev/null | head -1 || true)
     [ -n "$deb" ] || skip "can't fetch the package $pkg (no package mirror?)"
     say "using cached $(basename "$deb")"
     echo "$deb"
@@ -60,13 +60,13 @@ fetch() {
 
 # The meta package (linux-image-cloud-amd64) names the versioned kernel package it depends on.
 META="linux-image-$FLAVOUR"
-KPKG=$(apt-cache depends "$META" 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
+KPKG=$(apt-cache depends "$META" 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}' || true)
 if [ -z "$KPKG" ]; then
     candidate "$META" >/dev/null || true
-    KPKG=$(apt-cache depends "$META" 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
+    KPKG=$(apt-cache depends "$META" 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}' || true)
 fi
 if [ -z "$KPKG" ]; then
-    KPKG=$(ls -t "$CACHE"/linux-image-*-"$FLAVOUR"_*_amd64.deb 2>/dev/null | head -1 | xargs -r basename | cut -d_ -f1)
+    KPKG=$(ls -t "$CACHE"/linux-image-*-"$FLAVOUR"_*_amd64.deb 2>/dev/null | head -1 | xargs -r basename | cut -d_ -f1 || true)
 fi
 [ -n "$KPKG" ] || skip "can't resolve $META (no package lists and nothing cached in $CACHE)"
 KDEB=$(fetch "$KPKG")
