@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# passt with a real VM: qemu (TCG) boots a Debian kernel and a busybox initramfs whose only NIC is a
+# virtio-net on passt's UNIX socket (-netdev stream). passt runs in the lab host; the guest takes its
+# address by DHCP and an IPv6 one by SLAAC, downloads 32 MiB from the lab internet over IPv4 and over
+# IPv6 (checksums compared here), and serves HTTP on port 80, which -t 8080:80 publishes on the lab host.
+#
+#   PASST=/path/to/passt bash integration/test_passt_vm.sh      (default: Debian's /usr/bin/passt)
+#
+# PASST_OPTS adds options to passt's command line; VM_CACHE (default /var/cache/pasta-test-vm) keeps the
+# kernel and busybox packages and the built guest between runs. When qemu or the guest's packages can't be
+# had, the test prints "skipped: ..." and exits 0.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+PASST="${PASST:-/usr/bin/passt}"
+PASST_OPTS="${PASST_OPTS:-}"
+VM_CACHE="${VM_CACHE:-/var/cache/pasta-test-vm}"
+GUEST_DIR="$VM_CACHE/guest-${GUEST_KERNEL:-cloud-amd64}"
+skip() { echo "skipped: $*"; exit 0; }
+now() { date +%s%3N; }
+T_START=$(now)
+
+[ "$(id -u)" -eq 0 ] || skip "the passt VM test needs root (network namespaces)"
+bash "$here/vm/install-deps.sh" || skip "qemu-system-x86 or cpio could not be installed"
+bash "$here/vm/build-guest.sh" "$GUEST_DIR" "$VM_CACHE"
+case $? in
+0) ;;
+77) skip "the guest's kernel or busybox-static could not be fetched" ;;
+*) echo "  FAIL building the guest (integration/vm/build-guest.sh)"; exit 1 ;;
+esac
+
+source "$here/lab.sh"; source "$here/assert.sh"
+lab_begin
+# A signal (run.sh's timeout, ^C) ends the test through its EXIT trap, so the VM and passt are stopped too.
+trap 'exit 143' TERM; trap 'exit 130' INT
+WORK=$(mktemp -d /tmp/passt-vm.XXXXXX); lab_track_file "$WORK"
+# passt started as root changes to nobody before it writes the PID file: give it a directory it can write.
+chmod 711 "$WORK"; mkdir -m 1777 "$WORK/run"
+mkdir "$WORK/www"
+head -c 32M /dev/urandom >"$WORK/www/blob"
+BLOB_SHA=$(sha256sum <"$WORK/www/blob" | cut -d' ' -f1)
+TOKEN="passt-vm-$RANDOM$RANDOM"
+lab_serve "$LAB_INET" python3 -m http.server -d "$WORK/www" --bind :: 8000
+lab_wait_for 50 lab_listening "$LAB_INET" 8000
+
+SOCKET="$WORK/run/passt.socket"
+PIDFILE="$WORK/run/passt.pid"
+# The guest is told no resolver (-D none -S none): it resolves nothing, and the machine's own must not leak in.
+# shellcheck disable=SC2086
+start_passt() {
+    lab_in "$LAB_HOST" "$PASST" -P "$PIDFILE" -s "$SOCKET" -t 8080:80 -D none -S none $PASST_OPTS \
+        >"$WORK/passt.log" 2>&1 || return 1
+    PASST_PID=$(cat "$PIDFILE" 2>/dev/null)
+    [ -n "$PASST_PID" ] && lab_track_pid "$PASST_PID" && lab_alive "$PASST_PID" && [ -S "$SOCKET" ]
+}
+echo "1. passt ($PASST)"
+PASST_PID=""
+check "passt starts with -t 8080:80, writes its PID file and listens on its socket" start_passt
+if ! lab_alive "${PASST_PID:-none}" || [ ! -S "$SOCKET" ]; then
+    grep -v "Failed to send .* to syslog" "$WORK/passt.log" | tail -n 20 | sed 's/^/    passt: /'
+    finish; exit
+fi
+
+# The guest's part (busybox wget's own -T timeout crashes the static busybox of Debian 12, hence timeout). "guest:" lines are read by this script; the script's status is the VM's.
+cat >"$WORK/test.sh" <<GUEST
+ms() { read -r up _ </proc/uptime; echo "\${up%.*}\${up#*.}0"; }
+n=0
+while ! ip -6 addr show dev eth0 scope global | grep -v tentative | grep -q 'inet6 2001:db8:1:'; do
+    [ \$n -ge 100 ] && break
+    sleep 0.1; n=\$((n + 1))
+done
+echo "guest: ipv6 \$(ip -6 addr show dev eth0 scope global | grep -o 'inet6 [^ ]*' | grep -v tentative | head -1) at \$(ms) ms"
+echo "guest: routes \$(ip route | tr '\n' ';') \$(ip -6 route | grep default | tr '\n' ';')"
+t=\$(ms); sha=\$(timeout 60 wget -q -O - http://203.0.113.10:8000/blob | sha256sum | cut -d' ' -f1)
+echo "guest: sha4 \$sha in \$((\$(ms) - t)) ms"
+t=\$(ms); sha=\$(timeout 60 wget -q -O - 'http://[2001:db8:2::10]:8000/blob' | sha256sum | cut -d' ' -f1)
+echo "guest: sha6 \$sha in \$((\$(ms) - t)) ms"
+mkdir -p /www && echo "$TOKEN" >/www/index.html
+httpd -f -vv -p 80 -h /www 2>/tmp/httpd.log &
+echo "guest: httpd ready at \$(ms) ms"
+n=0
+while ! grep -q 'url:/done' /tmp/httpd.log && [ \$n -lt 600 ]; do sleep 0.1; n=\$((n + 1)); done
+sed 's/^/guest: httpd: /' /tmp/httpd.log
+kill \$!
+GUEST
+
+CONSOLE="$WORK/console.log"; : >"$CONSOLE"
+T_BOOT=$(now)
+ip netns exec "$LAB_HOST" bash "$here/vm/run-guest.sh" --guest "$GUEST_DIR" --socket "$SOCKET" \
+    --script "$WORK/test.sh" --log "$CONSOLE" --timeout 150 &
+VM_PID=$!
+lab_track_pid "$VM_PID"
+console_has() { tr -d '\r' <"$CONSOLE" | grep -q "$1"; }
+console_value() { tr -d '\r' <"$CONSOLE" | sed -n "s/^guest: $1 \([^ ]*\).*/\1/p" | tail -1; }
+
+echo "2. boot and addresses"
+lab_wait_for 600 eval 'console_has "^guest: dhcp " || ! lab_alive $VM_PID'
+T_LEASE=$(now)
+echo "    lease after $((T_LEASE - T_BOOT)) ms from qemu's start ($(tr -d '\r' <"$CONSOLE" | grep -o 'dhcp done at [0-9]* ms' | cut -d' ' -f4) ms of guest uptime)"
+check "the guest is leased 198.51.100.2/24 with router 198.51.100.1 (the lab host's own)" \
+    console_has "^guest: lease 198.51.100.2/24 router 198.51.100.1 "
+lab_wait_for 300 eval 'console_has "^guest: sha6 " || ! lab_alive $VM_PID'
+check "the guest has a SLAAC address in 2001:db8:1::/64 from passt's router advertisement" \
+    console_has "^guest: ipv6 inet6 2001:db8:1:0:5054:ff:fe12:3456/64"
+
+echo "3. 32 MiB downloads from the lab internet"
+sha4=$(console_value sha4); sha6=$(console_value sha6)
+check "IPv4: the guest's download matches ($(tr -d '\r' <"$CONSOLE" | grep -o 'sha4 .* in [0-9]* ms' | cut -d' ' -f3-))" [ "$sha4" = "$BLOB_SHA" ]
+check "IPv6: the guest's download matches ($(tr -d '\r' <"$CONSOLE" | grep -o 'sha6 .* in [0-9]* ms' | cut -d' ' -f3-))" [ "$sha6" = "$BLOB_SHA" ]
+
+echo "4. inbound -t 8080:80"
+lab_wait_for 300 eval 'console_has "^guest: httpd ready" || ! lab_alive $VM_PID'
+fetch() { local ns="$1"; shift; [ "$(ip netns exec "$ns" curl -sf --max-time 20 "$@")" = "$TOKEN" ]; }
+check "curl 127.0.0.1:8080 on the lab host reaches the guest's httpd" fetch "$LAB_HOST" http://127.0.0.1:8080/
+check "curl 198.51.100.2:8080 from the lab internet reaches the guest's httpd" \
+    fetch "$LAB_INET" --interface 203.0.113.10 http://198.51.100.2:8080/
+ip netns exec "$LAB_HOST" curl -s --max-time 20 -o /dev/null http://127.0.0.1:8080/done
+
+echo "5. shutdown"
+wait "$VM_PID"; vm_status=$?
+T_END=$(now)
+check "the guest's script ends with status 0 and the VM powers off (status $vm_status)" [ "$vm_status" -eq 0 ]
+check "passt is still running after the VM went away (no --one-off)" lab_alive "$PASST_PID"
+if [ "$CHECKS_FAILED" -gt 0 ]; then
+    echo "    console (last 40 lines):"; tr -d '\r' <"$CONSOLE" | tail -n 40 | sed 's/^/    | /'
+    grep -v "Failed to send .* to syslog" "$WORK/passt.log" | tail -n 20 | sed 's/^/    passt: /'
+fi
+echo "    VM from qemu's start to power-off: $((T_END - T_BOOT)) ms; whole test: $((T_END - T_START)) ms"
+finish
