@@ -48,6 +48,9 @@ lab_setup() {
 # creates it too.
 lab_begin() {
     trap lab_cleanup EXIT
+    # A signal (run.sh's timeout, ^C) ends the test through its EXIT trap, so the cleanup runs then too.
+    trap 'exit 143' TERM
+    trap 'exit 130' INT
     lab_setup
     CTR="${LAB_ID}-ctr"
     if [ "${1:-}" = with-container ]; then lab_add_ns "$CTR"; fi

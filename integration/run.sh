@@ -11,7 +11,7 @@ for test in "$here"/test_*.sh; do
     echo "== $(basename "$test")"
     out=$(LAB_ID="l$$-$scripts" timeout 300 bash "$test" 2>&1)
     status=$?
-    echo "$out" | grep -E "^  (ok|FAIL|\()"
+    echo "$out" | grep -E "^  (ok|FAIL|\()|^skipped"
     p=$(grep -c "^  ok " <<<"$out"); f=$(grep -c "^  FAIL " <<<"$out")
     if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
         f=1

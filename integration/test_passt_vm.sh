@@ -4,14 +4,17 @@
 # address by DHCP and an IPv6 one by SLAAC, downloads 32 MiB from the lab internet over IPv4 and over
 # IPv6 (checksums compared here), and serves HTTP on port 80, which -t 8080:80 publishes on the lab host.
 #
-#   PASST=/path/to/passt bash integration/test_passt_vm.sh      (default: Debian's /usr/bin/passt)
+#   PASST=/path/to/passt bash integration/test_passt_vm.sh
+#
+# PASST defaults to ours: the passt link next to $PASTA (run-tests.sh makes it). PASST=/usr/bin/passt runs
+# the same test against Debian's passt.
 #
 # PASST_OPTS adds options to passt's command line; VM_CACHE (default /var/cache/pasta-test-vm) keeps the
 # kernel and busybox packages and the built guest between runs. When qemu or the guest's packages can't be
 # had, the test prints "skipped: ..." and exits 0.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-PASST="${PASST:-/usr/bin/passt}"
+PASST="${PASST:-$(dirname "${PASTA:-$here/../.build/release/pasta}")/passt}"
 PASST_OPTS="${PASST_OPTS:-}"
 VM_CACHE="${VM_CACHE:-/var/cache/pasta-test-vm}"
 GUEST_DIR="$VM_CACHE/guest-${GUEST_KERNEL:-cloud-amd64}"
@@ -30,8 +33,6 @@ esac
 
 source "$here/lab.sh"; source "$here/assert.sh"
 lab_begin
-# A signal (run.sh's timeout, ^C) ends the test through its EXIT trap, so the VM and passt are stopped too.
-trap 'exit 143' TERM; trap 'exit 130' INT
 WORK=$(mktemp -d /tmp/passt-vm.XXXXXX); lab_track_file "$WORK"
 # passt started as root changes to nobody before it writes the PID file: give it a directory it can write.
 chmod 711 "$WORK"; mkdir -m 1777 "$WORK/run"
