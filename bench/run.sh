@@ -45,6 +45,9 @@ lab_serve "$LAB_HOST" iperf3 -s -p 5201
 lab_serve "$LAB_HOST" "$RR" server 127.0.0.1 7001
 lab_serve "$LAB_INET" iperf3 -s -p 5201
 lab_serve "$LAB_INET" "$RR" server 0.0.0.0 7001
+# UDP replies from a wildcard-bound server would leave from gw0's address, which a connected client drops.
+lab_serve "$LAB_INET" iperf3 -s -p 5203 -B 203.0.113.10
+lab_wait_for 50 lab_listening "$LAB_INET" 5203
 for port in 5201 7001; do lab_wait_for 50 lab_listening "$LAB_HOST" $port; lab_wait_for 50 lab_listening "$LAB_INET" $port; done
 
 # One container namespace per implementation and MTU, each with its pasta running for the whole bench.
@@ -166,6 +169,41 @@ uplink_row "TCP internet->ns Gbps, MTU 65520, uplink 1500" 65520 -R
 uplink_row "TCP ns->internet Gbps, MTU 1500, uplink 1500" 1500
 uplink_row "TCP internet->ns Gbps, MTU 1500, uplink 1500" 1500 -R
 
+# passt: a namespace stands in for the VM, its tap joined to passt's socket by bench/stream_bridge (what
+# qemu does with a guest's frames), configured by passt's DHCP. Servers in the lab internet.
+source bench/passt-lab.sh
+passt_lab_build_tools "$TOOLS" || { echo "can't build bench/stream_bridge.c" >&2; exit 1; }
+ln -sf "$OURS" "$TOOLS/passt"
+passt_lab_attach "$TOOLS/passt" "$LAB_ID-ours-passt" -D none -S none || { echo "our passt failed" >&2; exit 1; }
+passt_lab_attach /usr/bin/passt "$LAB_ID-theirs-passt" -D none -S none || { echo "Debian's passt failed" >&2; exit 1; }
+passt_row() {  # LABEL IPERF_ARGS...
+    local label="$1"; shift
+    local ours=() theirs=() i
+    for ((i = 0; i < RUNS; i++)); do
+        if ((i % 2)); then
+            theirs+=("$(gbps "$LAB_ID-theirs-passt" 203.0.113.10 "$@")"); ours+=("$(gbps "$LAB_ID-ours-passt" 203.0.113.10 "$@")")
+        else
+            ours+=("$(gbps "$LAB_ID-ours-passt" 203.0.113.10 "$@")"); theirs+=("$(gbps "$LAB_ID-theirs-passt" 203.0.113.10 "$@")")
+        fi
+    done
+    printf '%-44s %-22s %-22s %-7s %s\n' "$label" "$(stats "${ours[@]}")" "$(stats "${theirs[@]}")" \
+        "$(ratio_of "$(median "${ours[@]}")" "$(median "${theirs[@]}")")" "(Debian passt column: its passt)"
+}
+passt_row "passt TCP guest->internet Gbps, uplink 1500"
+passt_row "passt TCP internet->guest Gbps, uplink 1500" -R
+passt_udp_row() {
+    local ours=() theirs=() ours_loss=() theirs_loss=() i out
+    for ((i = 0; i < RUNS; i++)); do
+        out=$(PORT=5203 udp_run "$LAB_ID-ours-passt" 203.0.113.10 0); ours+=("${out% *}")
+        out=$(PORT=5203 udp_run "$LAB_ID-theirs-passt" 203.0.113.10 0); theirs+=("${out% *}")
+        out=$(PORT=5203 udp_run "$LAB_ID-ours-passt" 203.0.113.10 1G); ours_loss+=("${out#* }")
+        out=$(PORT=5203 udp_run "$LAB_ID-theirs-passt" 203.0.113.10 1G); theirs_loss+=("${out#* }")
+    done
+    printf '%-44s %-22s %-22s %-7s\n' "passt UDP guest->internet received Gbps, -b 0" "$(stats "${ours[@]}")" \
+        "$(stats "${theirs[@]}")" "$(ratio_of "$(median "${ours[@]}")" "$(median "${theirs[@]}")")"
+    printf '%-44s %-22s %-22s\n' "passt UDP guest->internet % lost at -b 1G" "$(stats "${ours_loss[@]}")" "$(stats "${theirs_loss[@]}")"
+}
+
 # Splice rows: a client on the lab host's 127.0.0.1 through -t to iperf3 in the namespace; the reference
 # is plain loopback in the lab host namespace, measured in the same runs.
 splice_row() {  # LABEL IPERF_ARGS...
@@ -243,8 +281,10 @@ rr_row() {  # LABEL OURS_NS OURS_SERVER OURS_PORT THEIRS_NS THEIRS_SERVER THEIRS
         "$(stats "${means_ours[@]}")" "$(stats "${means_theirs[@]}")" "$ratio" "$ref"
     printf '%-44s %-22s %-22s\n' "$1 p99 us" "$(stats "${p99_ours[@]}")" "$(stats "${p99_theirs[@]}")"
 }
+passt_udp_row
 rr_row "TCP_RR tap" "$LAB_ID-ours-65520" 198.51.100.1 7001 "$LAB_ID-theirs-65520" 198.51.100.1 7001
 UPLINK=1 rr_row "TCP_RR tap, server in the lab internet" "$LAB_ID-ours-65520" 203.0.113.10 7001 "$LAB_ID-theirs-65520" 203.0.113.10 7001
+UPLINK=1 rr_row "TCP_RR passt, server in the lab internet" "$LAB_ID-ours-passt" 203.0.113.10 7001 "$LAB_ID-theirs-passt" 203.0.113.10 7001
 rr_row "TCP_RR splice" "$LAB_HOST" 127.0.0.1 7011 "$LAB_HOST" 127.0.0.1 7021
 # TCP_CRR: a new connection per round trip (connect, one byte each way, close), the Podman web-server case.
 MODE=crr COUNT=3000 rr_row "TCP_CRR splice" "$LAB_HOST" 127.0.0.1 7011 "$LAB_HOST" 127.0.0.1 7021
