@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Demo, in a lab of its own: a lab host with a veth uplink (198.51.100.2/24, 2001:db8:1::2/64) next to a
-# lab "internet" (203.0.113.10), and a container namespace that our pasta connects with --config-net.
-# Run as root on Debian 12. Nothing leaves the namespaces this script creates.
+# lab "internet" (203.0.113.10), and a container namespace that our pasta connects with --config-net;
+# then a virtual machine (qemu, TCG) connected by our passt. Run as root on Debian 12. Nothing leaves the
+# namespaces this script creates. `scripts/demo.sh --no-vm` leaves the VM out.
 set -u
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/opt/swift/usr/bin"
 bash scripts/install-deps.sh >/dev/null || exit 1
 swift build 2>&1 | tail -n 1
 PASTA="$PWD/.build/debug/pasta"
+ln -sf pasta .build/debug/passt
 
 LAB_ID="demo$$"
 source integration/lab.sh
@@ -81,3 +83,35 @@ echo "### ip netns del $CTR: pasta notices and exits"
 pid=$(cat "$PIDFILE")
 ip netns del "$CTR"
 lab_wait_for 20 bash -c "! [ -e /proc/$pid ] || grep -q '^State:.*Z' /proc/$pid/status" && echo "pasta ($pid) exited"
+
+[ "${1:-}" = --no-vm ] && exit 0
+echo
+echo "### passt: a virtual machine (qemu, TCG, a Debian kernel and a busybox initramfs) on our passt's socket"
+VM_CACHE=/var/cache/pasta-test-vm
+if ! bash integration/vm/install-deps.sh >/dev/null 2>&1 || ! bash integration/vm/build-guest.sh "$VM_CACHE/guest-cloud-amd64" "$VM_CACHE" >/dev/null 2>&1; then
+    echo "(skipped: qemu or the guest's packages could not be installed from the Debian mirror)"
+    exit 0
+fi
+RUN="/tmp/$LAB_ID-vm"; mkdir -m 711 "$RUN"; lab_track_file "$RUN"
+echo "passt -P $RUN/passt.pid -s $RUN/passt.socket -t 8088:80 -D none -S none"
+lab_in "$LAB_HOST" "$PWD/.build/debug/passt" -P "$RUN/passt.pid" -s "$RUN/passt.socket" -t 8088:80 -D none -S none 2>&1 |
+    sed -n "/UNIX domain socket/,\$p; /rror/p"
+[ -s "$RUN/passt.pid" ] || { echo "passt did not start"; exit 1; }
+lab_track_pid "$(cat "$RUN/passt.pid")"
+cat >"$RUN/guest.sh" <<'GUEST'
+echo "guest: eth0 $(ip -4 addr show eth0 | grep -o 'inet [^ ]*')"
+sha=$(timeout 60 wget -q -O - http://203.0.113.10:8000/file | sha256sum | cut -d' ' -f1)
+echo "guest: downloaded 64 MiB from the lab internet, sha256 $sha"
+mkdir -p /www && echo "hello from the VM" >/www/index.html
+httpd -p 80 -h /www
+sleep 3
+GUEST
+lab_in "$LAB_HOST" bash integration/vm/run-guest.sh --guest "$VM_CACHE/guest-cloud-amd64" --socket "$RUN/passt.socket" \
+    --script "$RUN/guest.sh" --log "$RUN/console.log" --timeout 150 >/dev/null 2>&1 &
+VM=$!; lab_track_pid "$VM"
+lab_wait_for 600 eval 'grep -q "^guest: downloaded" "$RUN/console.log" 2>/dev/null || ! kill -0 $VM 2>/dev/null'
+tr -d '\r' <"$RUN/console.log" | grep '^guest:' | sed 's/^guest: /    /'
+echo "    (the file's sha256 here: $(sha256sum <"$WEB/file" | cut -d' ' -f1))"
+lab_wait_for 50 eval 'lab_in "$LAB_HOST" curl -sf --max-time 2 http://127.0.0.1:8088/ >/dev/null' &&
+    echo "the lab host's 127.0.0.1:8088 (-t 8088:80) reaches the VM's web server: $(lab_in "$LAB_HOST" curl -s http://127.0.0.1:8088/)"
+wait "$VM"
