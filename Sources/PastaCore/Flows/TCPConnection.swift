@@ -65,6 +65,14 @@ public final class TCPConnection {
     var sentDataSinceGuestData = false
     var interactive = false
     var duplicateAcks = 0
+    /// After a retransmission timeout: one segment at a time until the guest acknowledges new data.
+    var probing = false
+    /// The highest sequence sent when we last went back to resend: duplicate ACKs below it don't make us
+    /// resend again (RFC 6582's "recover").
+    var recoverPoint: UInt32 = 0
+    /// Segments resent while probing, and the duplicate ACKs they will draw from a guest that had them.
+    var probesSent = 0
+    var expectedDuplicateAcks = 0
     /// Milliseconds (monotonic) of the last progress, and when unacknowledged data is resent.
     var lastActivity: Int
     var retransmitAt: Int = .max

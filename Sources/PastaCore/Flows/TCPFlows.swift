@@ -152,7 +152,14 @@ public final class TCPFlows {
         }
         if segment.has(TCPFlags.ack) { processAck(connection, segment, now: now) }
         guard table[connection.index] === connection else { return }
-        if segment.payloadLength > 0 || segment.has(TCPFlags.fin) { processData(connection, segment) }
+        if segment.payloadLength > 0 || segment.has(TCPFlags.fin) {
+            processData(connection, segment)
+        } else if sequenceLess(segment.sequence, connection.receiveNext) {
+            // A window probe or keepalive (an empty segment below what we expect): it asks for an ACK with
+            // our window (RFC 9293 section 3.10.7.4). Left unanswered, a guest we told "window 0" whose
+            // update was lost would back off for up to two minutes.
+            queueAck(connection)
+        }
         guard table[connection.index] === connection else { return }
         closeIfDone(connection)
     }
@@ -182,6 +189,7 @@ public final class TCPFlows {
         }
         connection.receiveNext = segment.sequence &+ 1
         connection.initialSequence = UInt32.random(in: 0...UInt32.max)
+        connection.recoverPoint = connection.initialSequence
         applySynOptions(connection, segment)
         connection.guestWindow = UInt32(segment.window)
         do {
@@ -248,13 +256,26 @@ public final class TCPFlows {
             }
             if acknowledged > 0 { discard(connection, acknowledged) }
             connection.sendUnacknowledged = ack
-            if sequenceLess(connection.sendNext, ack) {
+            if connection.probing && sequenceLessOrEqual(connection.sendNext, ack) && connection.finSequence == nil {
+                // The first new ACK after the one segment resent on a timeout: most likely the first
+                // transmission arriving after all (a slow guest, not lost segments). As RFC 5682 (F-RTO)
+                // does, go on with new data after everything sent before; if the guest was missing some,
+                // its duplicate ACKs for this point make us resend from here.
+                connection.sendNext = connection.sendMax
+                _ = CLinux_set_peek_offset(connection.socket.raw, Int32(connection.sendMax &- ack))
+                connection.socketDrained = false
+                connection.recoverPoint = ack &- 1
+                // Each resent segment the guest already had comes back as one duplicate ACK: no loss.
+                connection.expectedDuplicateAcks = connection.probesSent
+            } else if sequenceLess(connection.sendNext, ack) {
                 // Past what we resent so far: continue after what the guest has.
                 connection.sendNext = ack
                 resetPeekOffset(connection)
             }
             connection.duplicateAcks = 0
             connection.retries = 0
+            connection.probing = false
+            connection.probesSent = 0
             connection.retransmitTimeout = Self.initialRetransmitTimeout
             let outstanding = connection.bytesInFlight > 0 || (connection.finSent && !connection.finAcknowledged)
             connection.retransmitAt = outstanding ? now + connection.retransmitTimeout : .max
@@ -264,10 +285,18 @@ public final class TCPFlows {
             let probe = segment.payloadLength == 0 && !segment.has(TCPFlags.fin) && window == connection.guestWindow
             let opened = window > connection.guestWindow
             connection.guestWindow = window
-            if probe && connection.bytesInFlight > 0 {
+            if probe && connection.bytesInFlight > 0 && connection.expectedDuplicateAcks > 0 {
+                connection.expectedDuplicateAcks -= 1  // the guest's answer to a segment we resent it had
+            } else if probe && connection.bytesInFlight > 0 {
                 connection.duplicateAcks += 1
                 // Fast retransmit (RFC 5681 section 3.2) without SACK: everything from the hole on.
-                if connection.duplicateAcks == 3 { rewind(connection) }
+                // Not again for duplicates of what the last resend already covers (RFC 6582 section 3.2):
+                // resent segments the guest had make it repeat its ACK, which would start it all over.
+                if connection.duplicateAcks == 3 && sequenceLess(connection.recoverPoint, ack) {
+                    logDebug("TCP: three duplicate ACKs, resending from \(ack) for \(describe(connection))")
+                    connection.recoverPoint = connection.sendMax
+                    rewind(connection)
+                }
             } else if opened {
                 pump(connection)
             }
@@ -503,7 +532,9 @@ public final class TCPFlows {
                 }
                 return
             }
-            var room = Int(connection.guestWindow - inFlight)
+            // After a timeout, one segment until the guest says what it has (see `tick`).
+            var room = connection.probing ? min(Int(connection.guestWindow - inFlight), connection.segmentSize)
+                                          : Int(connection.guestWindow - inFlight)
             var count = 0
             var requested = 0
             while room > 0 && count < Self.framesPerPeek {
@@ -556,6 +587,10 @@ public final class TCPFlows {
                 if connection.retransmitAt == .max {
                     connection.retransmitAt = MonotonicClock.milliseconds() + connection.retransmitTimeout
                 }
+            }
+            if connection.probing && taken > 0 {
+                connection.probesSent += 1
+                return
             }
             if taken < frame {
                 // The guest's side is full: what it didn't take is still in the socket. Peek from there
@@ -681,6 +716,7 @@ public final class TCPFlows {
             return
         }
         connection.initialSequence = UInt32.random(in: 0...UInt32.max)
+        connection.recoverPoint = connection.initialSequence
         connection.sendUnacknowledged = connection.initialSequence
         connection.sendNext = connection.initialSequence &+ 1
         connection.sendMax = connection.sendNext
@@ -732,6 +768,11 @@ public final class TCPFlows {
                 connection.retransmitTimeout = min(connection.retransmitTimeout * 2, Self.maximumRetransmitTimeout)
                 connection.retransmitAt = now + connection.retransmitTimeout
                 if connection.bytesInFlight > 0 || (connection.finSent && !connection.finAcknowledged) {
+                    // Resend the oldest segment only (RFC 6298 section 5.4): the guest may well have the
+                    // rest (a stalled guest, not lost segments), and its ACK tells where to go on from.
+                    logDebug("TCP: retransmission timeout for \(describe(connection))")
+                    connection.probing = true
+                    connection.recoverPoint = connection.sendMax
                     rewind(connection)
                 } else {
                     // The window is closed: an ACK makes the guest tell us its window again.
