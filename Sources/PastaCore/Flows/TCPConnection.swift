@@ -50,6 +50,8 @@ public final class TCPConnection {
     var peerClosed = false
     var finSent = false
     var finAcknowledged = false
+    /// Bytes the guest acknowledged that are still at the head of the socket's receive queue.
+    var undiscarded = 0
 
     /// Pool slots with segments waiting for the socket, in sequence order.
     var pending: [Int] = []

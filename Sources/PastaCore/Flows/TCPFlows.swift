@@ -39,8 +39,9 @@ public final class TCPFlows {
     /// Connections with frames for the guest that waited for the backend to drain.
     private var waitingForRoom: [Int] = []
     private let outgoing: UnsafeMutablePointer<UnsafeRawBufferPointer>
-    /// Connections with guest data queued from the current batch.
+    /// Connections with guest data queued from the current batch, and with acknowledged data to discard.
     private var queuedConnections: [Int] = []
+    private var discardQueue: [Int] = []
     private let writeBases: UnsafeMutablePointer<UnsafeRawPointer?>
     private let writeLengths: UnsafeMutablePointer<Int>
     /// Connections whose ACK for a small write waits briefly, so the reply can carry it.
@@ -254,7 +255,7 @@ public final class TCPFlows {
                 connection.finSent = true
                 acknowledged -= 1
             }
-            if acknowledged > 0 { discard(connection, acknowledged) }
+            if acknowledged > 0 { discardLater(connection, acknowledged) }
             connection.sendUnacknowledged = ack
             if connection.probing && sequenceLessOrEqual(connection.sendNext, ack) && connection.finSequence == nil {
                 // The first new ACK after the one segment resent on a timeout: most likely the first
@@ -262,6 +263,7 @@ public final class TCPFlows {
                 // does, go on with new data after everything sent before; if the guest was missing some,
                 // its duplicate ACKs for this point make us resend from here.
                 connection.sendNext = connection.sendMax
+                discardAcknowledged(connection)
                 _ = CLinux_set_peek_offset(connection.socket.raw, Int32(connection.sendMax &- ack))
                 connection.socketDrained = false
                 connection.recoverPoint = ack &- 1
@@ -303,9 +305,19 @@ public final class TCPFlows {
         }
     }
 
-    /// Drops bytes the guest acknowledged from the socket's receive queue.
-    private func discard(_ connection: TCPConnection, _ count: Int) {
-        var left = count
+    /// Notes bytes the guest acknowledged; they leave the socket's receive queue at the end of the batch,
+    /// with one recv for all of a batch's ACKs (each recv may also send the peer a window update).
+    private func discardLater(_ connection: TCPConnection, _ count: Int) {
+        if connection.undiscarded == 0 { discardQueue.append(connection.index) }
+        connection.undiscarded += count
+    }
+
+    /// Drops what the guest acknowledged from the socket's receive queue: before the batch ends, and
+    /// before the peek offset is set (it counts from the head of the queue, where acknowledged data
+    /// still is until then).
+    private func discardAcknowledged(_ connection: TCPConnection) {
+        var left = connection.undiscarded
+        connection.undiscarded = 0
         while left > 0 {
             let n = CLinux_discard(connection.socket.raw, left)
             if n <= 0 { break }
@@ -595,6 +607,7 @@ public final class TCPFlows {
             if taken < frame {
                 // The guest's side is full: what it didn't take is still in the socket. Peek from there
                 // again once the backend drains.
+                discardAcknowledged(connection)
                 _ = CLinux_set_peek_offset(connection.socket.raw, Int32(connection.sendNext &- connection.sendUnacknowledged))
                 connection.socketDrained = false
                 return waitForRoom(connection)
@@ -657,6 +670,7 @@ public final class TCPFlows {
 
     /// The next peek starts again at the oldest byte the guest has not acknowledged.
     private func resetPeekOffset(_ connection: TCPConnection) {
+        discardAcknowledged(connection)
         _ = CLinux_set_peek_offset(connection.socket.raw, 0)
         connection.socketDrained = false
     }
@@ -810,6 +824,10 @@ public final class TCPFlows {
             if let connection = table[index] { _ = writeQueued(connection) }
         }
         queuedConnections.removeAll(keepingCapacity: true)
+        for index in discardQueue {
+            if let connection = table[index], connection.undiscarded > 0 { discardAcknowledged(connection) }
+        }
+        discardQueue.removeAll(keepingCapacity: true)
         for index in ackQueue {
             guard let connection = table[index], connection.ackPending else { continue }
             if connection.ackDelay.mayWait {
