@@ -41,7 +41,7 @@ enum AttachCommand {
         }
         guard outcome.status == 0 else {
             let cleanup = abandon(paths)
-            let said = lastLine(of: outcome.output).map { ": \($0)" } ?? ""
+            let said = complaint(in: outcome.output).map { ": \($0)" } ?? ""
             throw Failure(.passtFailed, "passt exited with status \(outcome.status)\(said)",
                           details: [("passtStatus", .int(Int(outcome.status)))] + output + cleanup)
         }
@@ -107,8 +107,12 @@ enum AttachCommand {
         return notes.isEmpty ? [] : [("cleanup", .string(notes.joined(separator: "; ")))]
     }
 
-    static func lastLine(of output: String) -> String? {
-        output.split(separator: "\n").last { !$0.allSatisfy(\.isWhitespace) }.map(String.init)
+    /// The line of passt's output that says what went wrong: the last one, unless that is getopt's
+    /// "Try 'passt --help'" hint.
+    static func complaint(in output: String) -> String? {
+        output.split(separator: "\n")
+            .last { !$0.allSatisfy(\.isWhitespace) && !$0.hasPrefix("Try '") }
+            .map(String.init)
     }
 }
 

@@ -31,7 +31,9 @@ enum PasstIdentity {
             guard let state = ProcFiles.state(fromStat: bytes) else {
                 return .foreign("/proc/\(pid)/stat has no state field")
             }
-            if state == "Z" || state == "X" { return .notRunning("process \(pid) has exited") }
+            if state == "Z" || state == "X" {
+                return .notRunning("process \(pid) is not running (exited, not reaped yet)")
+            }
         }
         let executable: String
         switch ProcFiles.executable(of: pid) {
