@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # kata-passt-endpoint: attach, status and detach with their JSON read by jq; a second attach of a running
 # index, --replace, a passt killed with SIGKILL, PID files naming other live processes (which must survive)
-# or holding garbage, files in the way; bad input. Everything runs in the lab host; passt_client.py plays
-# the VM where one is needed (the real VM is test_kata_vm.sh).
+# or holding garbage, files in the way; bad input; Kata's own call through contrib/kata/passt-shim.sh.
+# Everything runs in the lab host; passt_client.py plays the VM where one is needed (the real VM is
+# test_kata_vm.sh).
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
 CLIENT="$here/passt_client.py"
@@ -321,4 +322,36 @@ fake fail
 check "a passt that exits 3: exit 5 with its message" \
     eval '[ $RC -eq 5 ] && is ".passtStatus == 3 and (.message | test(\"fake passt: bad option\"))"'
 check "no files left in the directory by all of this" eval '[ -z "$(ls -A "$RUN")" ]'
+
+echo "Kata's own call, through contrib/kata/passt-shim.sh installed as passt"
+SHIM="$WORK/shim"; mkdir "$SHIM"; cp "$here/../contrib/kata/passt-shim.sh" "$SHIM/passt"
+# kata_runtime_passt ENDPOINT ARGS...: runs "passt" from PATH as the runtime does; sets RC.
+kata_runtime_passt() {
+    local endpoint="$1"; shift
+    in_host env KATA_PASST_ENDPOINT="$endpoint" PATH="$SHIM:/usr/bin:/bin" passt "$@" >/dev/null 2>"$WORK/stderr"
+    RC=$?; ERR=$(cat "$WORK/stderr")
+}
+SPID="$RUN/kata-passt-14.pid"; SSOCK="$RUN/kata-passt-14.socket"
+kata_runtime_passt "$KATA" -P "$SPID" -s "$SSOCK"
+SHIM_PID=$(cat "$SPID" 2>/dev/null); [ -n "$SHIM_PID" ] && lab_track_pid "$SHIM_PID"
+check "passt -P DIR/kata-passt-14.pid -s DIR/kata-passt-14.socket: exit 0, the PID file names our passt" \
+    eval '[ $RC -eq 0 ] && lab_alive "${SHIM_PID:-none}" && [ "$(readlink -f /proc/$SHIM_PID/exe)" = "$(readlink -f "$PASTA")" ]'
+check "... the attach answer went to stderr, and the socket serves a DHCP offer" \
+    eval 'grep -q "\"command\":\"attach\"" <<<"$ERR" && dhcp_offer "$SSOCK"'
+kill -QUIT "$SHIM_PID"  # the runtime's own detach
+lab_wait_for 10 gone "$SHIM_PID"
+kata_runtime_passt "$KATA" -P "$SPID" -s "$SSOCK"
+SHIM_PID2=$(cat "$SPID" 2>/dev/null); [ -n "$SHIM_PID2" ] && lab_track_pid "$SHIM_PID2"
+check "after the runtime's SIGQUIT, the next call clears the PID file left behind and starts a new passt" \
+    eval '[ $RC -eq 0 ] && [ "$SHIM_PID2" != "$SHIM_PID" ] && lab_alive "$SHIM_PID2" && grep -q "cleanedStale\":\"[^\"]*not running" <<<"$ERR"'
+kata detach --index 14 --dir "$RUN"
+check "... which kata-passt-endpoint detach stops" eval '[ $RC -eq 0 ] && gone "$SHIM_PID2" && [ -z "$(ls -A "$RUN")" ]'
+kata_runtime_passt "$KATA" -s "$SSOCK"
+check "a call that is not Kata's form: exit 1 with a message, nothing started" \
+    eval '[ $RC -eq 1 ] && grep -q "expected Kata.s call" <<<"$ERR" && [ -z "$(ls -A "$RUN")" ]'
+kata_runtime_passt "$KATA" -P "$RUN/kata-passt-x.pid" -s "$RUN/kata-passt-x.socket"
+check "a PID file name without an index: exit 1, nothing started" eval '[ $RC -eq 1 ] && [ -z "$(ls -A "$RUN")" ]'
+kata_runtime_passt "$ALONE/kata-passt-endpoint" -P "$SPID" -s "$SSOCK"
+check "a helper with no passt beside it finds the shim on PATH: the shim refuses to loop, exit 5, nothing left" \
+    eval '[ $RC -eq 5 ] && grep -q "runs this shim as its passt" <<<"$ERR" && [ -z "$(ls -A "$RUN")" ]'
 finish
