@@ -15,5 +15,6 @@ let package = Package(
         // Standalone (Glibc only): starts, checks and stops passt processes; none of the datapath.
         .executableTarget(name: "kata-passt-endpoint"),
         .testTarget(name: "PastaCoreTests", dependencies: ["PastaCore"]),
+        .testTarget(name: "KataPasstEndpointTests", dependencies: ["kata-passt-endpoint"]),
     ]
 )
