@@ -6,7 +6,7 @@ enum AttachCommand {
     /// passt is ready when it returns; this only absorbs scheduling delays in the socket check.
     static let socketWaitMilliseconds = 1000
 
-    static func run(_ invocation: Invocation) throws -> [(String, JSON)] {
+    static func run(_ invocation: Invocation) throws(Failure) -> [(String, JSON)] {
         let paths = try EndpointPaths(index: invocation.index, directory: invocation.directory)
         try DirectoryLock.acquire(paths.directory, exclusive: true)
         try paths.checkWritable()
@@ -87,10 +87,8 @@ enum AttachCommand {
             do {
                 let stopped = try DetachCommand.stop(pid, paths: paths)
                 notes.append("stopped passt \(pid) with \(stopped.signal)")
-            } catch let failure as Failure {
-                notes.append(failure.message)
             } catch {
-                notes.append("\(error)")
+                notes.append(error.message)
             }
             state = EndpointState.inspect(paths)
         }
@@ -98,10 +96,8 @@ enum AttachCommand {
             do {
                 let removed = try state.removeDebris()
                 if !removed.isEmpty { notes.append("removed \(removed.joined(separator: ", "))") }
-            } catch let failure as Failure {
-                notes.append(failure.message)
             } catch {
-                notes.append("\(error)")
+                notes.append(error.message)
             }
         }
         return notes.isEmpty ? [] : [("cleanup", .string(notes.joined(separator: "; ")))]

@@ -4,7 +4,7 @@ import Glibc
 /// file and socket. Idempotent: an index with nothing running answers so and succeeds, after removing
 /// stale files. A PID that is not provably our passt is never signalled.
 enum DetachCommand {
-    static func run(_ invocation: Invocation) throws -> [(String, JSON)] {
+    static func run(_ invocation: Invocation) throws(Failure) -> [(String, JSON)] {
         let paths = try EndpointPaths(index: invocation.index, directory: invocation.directory)
         try DirectoryLock.acquire(paths.directory, exclusive: true)
         if let passt = try? PasstLauncher.locate() { PasstIdentity.remember(launcher: passt) }
@@ -43,7 +43,7 @@ enum DetachCommand {
 
     /// Stops `pid` if it still is our passt for `paths` once a handle on it is open; a process that is
     /// gone by then counts as stopped.
-    static func stop(_ pid: pid_t, paths: EndpointPaths) throws -> PasstStopper.Stopped {
+    static func stop(_ pid: pid_t, paths: EndpointPaths) throws(Failure) -> PasstStopper.Stopped {
         switch ProcessHandle.open(pid, verifiedFor: paths) {
         case .success(let handle):
             return try PasstStopper.stop(handle, paths: paths)

@@ -7,7 +7,7 @@ struct DirectoryLock {
     static let waitMilliseconds = 10_000
 
     /// `exclusive` for attach and detach, shared for status (which only reads).
-    static func acquire(_ directory: String, exclusive: Bool) throws {
+    static func acquire(_ directory: String, exclusive: Bool) throws(Failure) {
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw Failure(.badDirectory, "can't open \(directory): \(errnoText())") }
         let operation = (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB

@@ -13,7 +13,7 @@ struct EndpointPaths {
 
     /// Resolves `directory` to an absolute path without symbolic links (qemu and passt may run in
     /// another working directory), and checks that it is a directory and the socket path fits.
-    init(index: Int, directory given: String) throws {
+    init(index: Int, directory given: String) throws(Failure) {
         guard let resolved = realpath(given, nil) else {
             throw Failure(.badDirectory, "--dir \(given): \(errnoText())")
         }
@@ -37,7 +37,7 @@ struct EndpointPaths {
 
     /// Fails unless files can be created in the directory: a probe file is made and removed at once, which
     /// also catches read-only mounts and (for root) what permission bits alone would not show.
-    func checkWritable() throws {
+    func checkWritable() throws(Failure) {
         var template = Array("\(directory)/.kata-passt-\(index).XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else {

@@ -83,7 +83,7 @@ struct EndpointState {
     /// Removes what a dead or foreign process left behind, but only what is provably debris: a regular
     /// PID file (or a link planted in its place) and a socket file nobody listens on. Anything else is
     /// reported and left alone, and nothing is removed unless everything can be. Returns what it removed.
-    func removeDebris() throws -> [String] {
+    func removeDebris() throws(Failure) -> [String] {
         precondition(summary != .running, "a running endpoint is stopped, not cleaned")
         var doomed: [String] = []
         switch pidFile {

@@ -19,7 +19,7 @@ struct Invocation {
     var passtOptions: [String] = []
 
     /// nil for --help.
-    static func parse(_ arguments: [String]) throws -> Invocation? {
+    static func parse(_ arguments: [String]) throws(Failure) -> Invocation? {
         guard let first = arguments.first else {
             throw Failure(.usage, "no subcommand: expected attach, detach or status (see --help)")
         }
@@ -47,12 +47,12 @@ struct Invocation {
                 throw Failure(.usage, "unexpected argument '\(argument)' (passt options go after '--')")
             }
             let (name, inline) = splitOption(argument)
-            func value() throws -> String {
+            func value() throws(Failure) -> String {
                 if let inline { return inline }
                 guard let next = rest.popFirst() else { throw Failure(.usage, "option '\(name)' needs a value") }
                 return next
             }
-            func once<T>(_ slot: T?) throws {
+            func once<T>(_ slot: T?) throws(Failure) {
                 if slot != nil { throw Failure(.usage, "option '\(name)' given twice") }
             }
             switch name {
@@ -106,7 +106,7 @@ struct Invocation {
         return (String(argument[..<equals]), String(argument[argument.index(after: equals)...]))
     }
 
-    static func parseIndex(_ text: String) throws -> Int {
+    static func parseIndex(_ text: String) throws(Failure) -> Int {
         guard let value = parseDecimal(text, maximumDigits: 5), value <= maximumIndex else {
             throw Failure(.usage, "--index '\(text)' is not a number from 0 to \(maximumIndex)")
         }

@@ -10,7 +10,7 @@ enum PasstLauncher {
     static let outputDrainMilliseconds = 200
 
     /// passt next to this program (an installation of pasta-swift), else the first `passt` on PATH.
-    static func locate() throws -> String {
+    static func locate() throws(Failure) -> String {
         if case .success(let own) = ProcFiles.executable(of: getpid()) {
             let directory = own.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
             let beside = directory + "/passt"
@@ -37,7 +37,7 @@ enum PasstLauncher {
         let output: String
     }
 
-    static func run(_ passt: String, arguments: [String], timeoutSeconds: Int) throws -> Outcome {
+    static func run(_ passt: String, arguments: [String], timeoutSeconds: Int) throws(Failure) -> Outcome {
         var pipeEnds: [Int32] = [-1, -1]
         guard pipe(&pipeEnds) == 0 else { throw Failure(.passtFailed, "pipe: \(errnoText())") }
         let (readEnd, writeEnd) = (pipeEnds[0], pipeEnds[1])

@@ -17,7 +17,7 @@ enum PasstStopper {
         }
     }
 
-    static func stop(_ handle: ProcessHandle, paths: EndpointPaths) throws -> Stopped {
+    static func stop(_ handle: ProcessHandle, paths: EndpointPaths) throws(Failure) -> Stopped {
         let start = monotonicMilliseconds()
         func stopped(_ signal: String) -> Stopped {
             Stopped(pid: handle.pid, signal: signal, milliseconds: monotonicMilliseconds() - start)

@@ -20,7 +20,8 @@ func answer(command: String?, _ failure: Failure) -> Never {
     exit(failure.kind.exitStatus)
 }
 
-/// Parses the command line, runs the subcommand and answers; never returns.
+/// Parses the command line, runs the subcommand and answers; never returns. Every error is a Failure
+/// (typed throws), so every way out has its exit status.
 func runCommandLine(_ arguments: [String]) -> Never {
     let named = arguments.first.flatMap { Invocation.Command(rawValue: $0)?.rawValue }
     let invocation: Invocation
@@ -30,10 +31,8 @@ func runCommandLine(_ arguments: [String]) -> Never {
             exit(0)
         }
         invocation = parsed
-    } catch let failure as Failure {
-        answer(command: named, failure)
     } catch {
-        answer(command: named, Failure(.usage, "\(error)"))
+        answer(command: named, error)
     }
     let command = invocation.command.rawValue
     do {
@@ -42,10 +41,8 @@ func runCommandLine(_ arguments: [String]) -> Never {
         case .detach: answer(command: command, try DetachCommand.run(invocation))
         case .status: answer(command: command, try StatusCommand.run(invocation))
         }
-    } catch let failure as Failure {
-        answer(command: command, failure)
     } catch {
-        answer(command: command, Failure(.stopFailed, "unexpected error: \(error)"))
+        answer(command: command, error)
     }
 }
 
