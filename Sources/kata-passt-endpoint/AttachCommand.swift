@@ -111,10 +111,3 @@ enum AttachCommand {
             .map(String.init)
     }
 }
-
-extension SocketProbe {
-    var isListening: Bool {
-        if case .listening = self { return true }
-        return false
-    }
-}

@@ -23,9 +23,13 @@ enum DetachCommand {
         var staleReason: String?
         var removed: [String] = []
         if state.summary == .stale {
-            if previous == .stale { staleReason = state.staleReasons.joined(separator: "; ") }
+            let reason = state.staleReasons.joined(separator: "; ")
             removed = try state.removeDebris()
-            if previous == .stale { message += "; removed stale files (\(staleReason!))" }
+            // After a stop, what is left is our own passt's PID file: only a previous state is news.
+            if previous == .stale {
+                staleReason = reason
+                message += "; removed stale files (\(reason))"
+            }
         }
         return [
             ("index", .int(paths.index)),

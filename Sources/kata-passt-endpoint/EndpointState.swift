@@ -75,7 +75,7 @@ struct EndpointState {
             ("pid", .optional(pid)),
             ("socket", .string(paths.socket)),
             ("pidFile", .string(paths.pidFile)),
-            ("socketListening", .bool({ if case .listening = socket { return true } else { return false } }())),
+            ("socketListening", .bool(socket.isListening)),
             ("reason", reasons.isEmpty ? .null : .string(reasons.joined(separator: "; "))),
         ]
     }

@@ -44,6 +44,11 @@ enum SocketProbe {
         }
     }
 
+    var isListening: Bool {
+        if case .listening = self { return true }
+        return false
+    }
+
     var description: String {
         switch self {
         case .absent: return "absent"
