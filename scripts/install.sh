@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the release binary and installs it as pasta, with passt as a link to it (the program name picks
-# the mode): `sudo bash scripts/install.sh [PREFIX]` (default /usr/local; binaries in PREFIX/bin).
+# Builds the release binaries and installs pasta, with passt as a link to it (the program name picks the
+# mode), and kata-passt-endpoint next to them: `sudo bash scripts/install.sh [PREFIX]` (default /usr/local;
+# binaries in PREFIX/bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/opt/swift/usr/bin"
@@ -9,4 +10,5 @@ swift build -c release
 install -D -m 0755 .build/release/pasta "$prefix/bin/pasta"
 ln -sf pasta "$prefix/bin/passt"
 ln -sf pasta .build/release/passt
-echo "installed $prefix/bin/pasta and $prefix/bin/passt"
+install -m 0755 .build/release/kata-passt-endpoint "$prefix/bin/kata-passt-endpoint"
+echo "installed $prefix/bin/pasta, $prefix/bin/passt and $prefix/bin/kata-passt-endpoint"
