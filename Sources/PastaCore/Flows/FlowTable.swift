@@ -32,4 +32,30 @@ public final class FlowTable<Flow: AnyObject> {
 
     /// Every live flow, for timers.
     public func forEach(_ body: (Flow) -> Void) { slots.forEach(body) }
+
+    /// Fewer than a sixteenth of the slots are free: time to make room before the table runs out.
+    public var isNearlyFull: Bool { count >= capacity - capacity / 16 }
+
+    private var lastFruitlessReclaim = Int.min / 2
+
+    /// Makes room: hands `evict` the oldest half of the flows `age` gives an age for (their last
+    /// activity; nil for flows that must stay), oldest first; returns how many. A scan that found nothing
+    /// isn't repeated for a second, so a full table of flows in use costs one scan a second, not one per
+    /// frame.
+    @discardableResult
+    public func reclaim(now: Int, age: (Flow) -> Int?, evict: (Flow) -> Void) -> Int {
+        guard now - lastFruitlessReclaim >= 1000 else { return 0 }
+        var candidates: [(lastActivity: Int, flow: Flow)] = []
+        slots.forEach { flow in
+            if let lastActivity = age(flow) { candidates.append((lastActivity, flow)) }
+        }
+        guard !candidates.isEmpty else {
+            lastFruitlessReclaim = now
+            return 0
+        }
+        candidates.sort { $0.lastActivity < $1.lastActivity }
+        let victims = candidates.prefix(max(1, candidates.count / 2))
+        victims.forEach { evict($0.flow) }
+        return victims.count
+    }
 }

@@ -8,6 +8,8 @@ final class ICMPFlow {
     let key: FlowKey
     let socket: Descriptor
     var lastActivity: Int
+    /// A reply came back: the peer answers pings.
+    var answered = false
 
     init(index: Int, generation: UInt32, key: FlowKey, socket: Descriptor, now: Int) {
         self.index = index
@@ -22,7 +24,10 @@ final class ICMPFlow {
 /// net.ipv4.ping_group_range includes our group. The guest's identifier is kept where bind() allows it;
 /// either way, replies reach the guest with its own identifier.
 public final class ICMPFlows {
+    /// Flows go after 60 s idle; sooner (10 s) if no reply ever came: a guest pinging addresses that don't
+    /// answer holds a ping socket per identifier and peer only that long.
     static let idleTimeout = 60_000
+    static let unansweredTimeout = 10_000
     static let echoRequest4: UInt8 = 8, echoReply4: UInt8 = 0
     static let echoRequest6: UInt8 = 128, echoReply6: UInt8 = 129
 
@@ -139,6 +144,7 @@ public final class ICMPFlows {
             let n = recv(flow.socket.raw, frame.baseAddress! + offset, frame.count - offset, Int32(MSG_DONTWAIT))
             if n < 8 { return }
             flow.lastActivity = now
+            flow.answered = true
             frame.storeBigEndian(flow.key.guestPort, at: offset + 4)
             let length: Int
             if ipv4 {
@@ -160,7 +166,9 @@ public final class ICMPFlows {
 
     public func tick(now: Int) {
         var expired: [ICMPFlow] = []
-        table.forEach { if now - $0.lastActivity > Self.idleTimeout { expired.append($0) } }
+        table.forEach { flow in
+            if now - flow.lastActivity > (flow.answered ? Self.idleTimeout : Self.unansweredTimeout) { expired.append(flow) }
+        }
         for flow in expired {
             poll.remove(flow.socket.raw)
             table.remove(flow.key)

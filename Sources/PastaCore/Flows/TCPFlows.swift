@@ -13,6 +13,10 @@ public final class TCPFlows {
     static let maximumRetransmitTimeout = 10_000
     static let maximumRetries = 10
     static let handshakeTimeout = 1000
+    /// Connection attempts the destination never answers are given up after this, whatever the kernel's
+    /// SYN retries (about two minutes): a guest sending SYNs to addresses that never answer can't hold
+    /// descriptors. Long enough for three SYN retransmissions (1, 2 and 4 s).
+    static let connectTimeout = 10_000
     static let idleTimeout = 2 * 3600 * 1000
     /// Held-back segments: per connection, and in all (with 64 KiB segments, 16 MiB).
     static let pendingPerConnection = 64
@@ -50,6 +54,7 @@ public final class TCPFlows {
     private var ackTimerArmed = false
     static let ackDelay = 1
     private var tableFullLogged = false
+    private var reclaimLogged = false
 
     init(configuration: RuntimeConfiguration, guestAddresses: GuestAddresses, poll: EventPoll, port: GuestPort) throws {
         self.guestAddresses = guestAddresses
@@ -169,9 +174,15 @@ public final class TCPFlows {
     private func openOutbound(_ segment: TCPSegment, key: FlowKey, now: Int) {
         let destination = translation.hostDestination(for: key.remote.ip)
         let family = destination.family
-        let fd = CLinux_socket(family, Int32(SOCK_STREAM.rawValue))
+        if table.isNearlyFull { reclaimHalfOpen(now: now) }
+        var fd = CLinux_socket(family, Int32(SOCK_STREAM.rawValue))
+        if fd < 0 && (errno == EMFILE || errno == ENFILE) && reclaimHalfOpen(now: now) > 0 {
+            fd = CLinux_socket(family, Int32(SOCK_STREAM.rawValue))
+        }
         guard fd >= 0 else {
-            logWarning("TCP: can't open a socket: \(String(cString: strerror(errno)))")
+            if errno == EMFILE || errno == ENFILE { logTableFull() } else {
+                logDebug("TCP: can't open a socket: \(String(cString: strerror(errno)))")
+            }
             return resetUnknown(segment, key: key)
         }
         let socket = Descriptor(fd)
@@ -189,6 +200,7 @@ public final class TCPFlows {
             return resetUnknown(segment, key: key)
         }
         connection.receiveNext = segment.sequence &+ 1
+        connection.retransmitAt = now + Self.connectTimeout
         connection.initialSequence = UInt32.random(in: 0...UInt32.max)
         connection.recoverPoint = connection.initialSequence
         applySynOptions(connection, segment)
@@ -765,7 +777,8 @@ public final class TCPFlows {
             connection.retries += 1
             switch connection.state {
             case .connecting:
-                connection.retransmitAt = .max
+                logDebug("TCP: \(describe(connection)) didn't answer within \(Self.connectTimeout / 1000) s")
+                return resetGuest(connection)
             case .synSent, .synAckSent:
                 guard connection.retries <= 3 else {
                     logDebug("TCP: handshake with the guest timed out for \(describe(connection))")
@@ -920,6 +933,19 @@ public final class TCPFlows {
         connection.queuedData.removeAll()
         connection.queuedBytes = 0
         connection.ackPending = false
+    }
+
+    /// The table or our descriptors are running out: the oldest half of the connections still in their
+    /// handshake (most likely SYNs to addresses that never answer) make room for new ones.
+    @discardableResult
+    private func reclaimHalfOpen(now: Int) -> Int {
+        let reclaimed = table.reclaim(now: now, age: { $0.state == .established ? nil : $0.lastActivity },
+                                      evict: { resetGuest($0) })
+        if reclaimed > 0 && !reclaimLogged {
+            logWarning("TCP: connections are running out; the oldest unfinished handshakes make room for new ones")
+            reclaimLogged = true
+        }
+        return reclaimed
     }
 
     private func logTableFull() {

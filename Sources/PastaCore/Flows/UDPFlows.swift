@@ -35,8 +35,11 @@ final class UDPFlow {
 /// UDP between the tap and host sockets, with DNS forwarding (`--dns-forward`); inbound datagrams from
 /// forwarding sockets arrive through UDPInbound.
 public final class UDPFlows {
-    /// Idle timeouts: a flow that never heard back goes after 30 s, one with traffic both ways after 120 s.
-    static let oneWayTimeout = 30_000
+    /// Idle timeouts: a flow with traffic both ways goes after 120 s idle; one whose other side never
+    /// answered after 10 s. A DNS client has given up on a query by then (resolv.conf's default timeout is
+    /// 5 s), a stream that only sends keeps its flow by sending, and a guest sending to random ports holds
+    /// a socket per port for no more than 10 s.
+    static let unansweredTimeout = 10_000
     static let twoWayTimeout = 120_000
     static let datagramsPerEvent = 64
     static let framesPerReceive = 32
@@ -140,9 +143,15 @@ public final class UDPFlows {
 
     private func openOutbound(_ key: FlowKey, now: Int) -> UDPFlow? {
         let destination = hostDestination(key.remote.ip, port: key.remotePort)
-        let fd = CLinux_socket(destination.family, Int32(SOCK_DGRAM.rawValue))
+        if table.isNearlyFull { reclaimUnanswered(now: now) }
+        var fd = CLinux_socket(destination.family, Int32(SOCK_DGRAM.rawValue))
+        if fd < 0 && (errno == EMFILE || errno == ENFILE) && reclaimUnanswered(now: now) > 0 {
+            fd = CLinux_socket(destination.family, Int32(SOCK_DGRAM.rawValue))
+        }
         guard fd >= 0 else {
-            logWarning("UDP: can't open a socket: \(String(cString: strerror(errno)))")
+            if errno == EMFILE || errno == ENFILE { logTableFull() } else {
+                logDebug("UDP: can't open a socket: \(String(cString: strerror(errno)))")
+            }
             return nil
         }
         let socket = Descriptor(fd)
@@ -267,7 +276,7 @@ public final class UDPFlows {
         flushDatagrams()
         var expired: [UDPFlow] = []
         table.forEach { flow in
-            let limit = flow.heardFromGuest && flow.heardFromPeer ? Self.twoWayTimeout : Self.oneWayTimeout
+            let limit = flow.heardFromGuest && flow.heardFromPeer ? Self.twoWayTimeout : Self.unansweredTimeout
             if now - flow.lastActivity > limit { expired.append(flow) }
         }
         for flow in expired {
@@ -277,6 +286,16 @@ public final class UDPFlows {
     }
 
     var count: Int { table.count }
+
+    /// Flows or descriptors are running out: the oldest half of the flows nobody answered make room.
+    @discardableResult
+    private func reclaimUnanswered(now: Int) -> Int {
+        table.reclaim(now: now, age: { $0.heardFromGuest && $0.heardFromPeer ? nil : $0.lastActivity },
+                      evict: { flow in
+                          if let socket = flow.socket { poll.remove(socket.raw) }
+                          table.remove(flow.key)
+                      })
+    }
 
     private func logTableFull() {
         if !tableFullLogged {

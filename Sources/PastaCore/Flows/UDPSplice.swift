@@ -124,12 +124,12 @@ final class UDPSplice {
         }
     }
 
-    /// Idle flows go as the tap's UDP flows do: 30 s, or 120 s once answered.
+    /// Idle flows go as the tap's UDP flows do: 10 s unanswered, or 120 s once answered.
     func tick(now: Int) {
         flush()
         var expired: [UDPSpliceFlow] = []
         flows.forEach { flow in
-            let limit = flow.answered ? UDPFlows.twoWayTimeout : UDPFlows.oneWayTimeout
+            let limit = flow.answered ? UDPFlows.twoWayTimeout : UDPFlows.unansweredTimeout
             if now - flow.lastActivity > limit || flow.listener.socket.raw < 0 { expired.append(flow) }
         }
         for flow in expired {
