@@ -5,6 +5,7 @@ let package = Package(
     name: "pasta-swift",
     products: [
         .executable(name: "pasta", targets: ["pasta"]),
+        .executable(name: "podman-netplugin", targets: ["podman-netplugin"]),
         .library(name: "PastaCore", targets: ["PastaCore"]),
     ],
     targets: [
@@ -12,5 +13,9 @@ let package = Package(
         .target(name: "PastaCore", dependencies: ["CLinux"]),
         .executableTarget(name: "pasta", dependencies: ["PastaCore"]),
         .testTarget(name: "PastaCoreTests", dependencies: ["PastaCore"]),
+        // The Podman OCI hook: its parsers and logic in a library the tests can reach.
+        .target(name: "PodmanNetplugin", dependencies: ["PastaCore"]),
+        .executableTarget(name: "podman-netplugin", dependencies: ["PodmanNetplugin", "PastaCore"]),
+        .testTarget(name: "PodmanNetpluginTests", dependencies: ["PodmanNetplugin", "PastaCore"]),
     ]
 )
