@@ -115,6 +115,16 @@ for name in web multi; do
     check "podman rm -f $name: its pasta ($pasta) exits within 2 s ($((ended - started)) ms from the start of rm)" \
         eval '[ -n "$pasta" ] && ! lab_alive "$pasta" && [ $((ended - started)) -lt 2000 ]'
 done
+
+echo "1. an empty io.containers.pasta.options= alone: the network without published ports"
+CID3=$(in_podman run -d --name plain --network none --annotation io.containers.pasta.options= \
+       "$IMAGE" httpd -f -p 80 -h /www 2>"$P/run3.err")
+rc=$?
+check "podman run succeeds (rc=$rc) $(head -c 300 "$P/run3.err")" [ "$rc" -eq 0 ]
+check "the container has the uplink's 198.51.100.2/24" \
+    eval 'in_podman exec plain ip -o addr show | grep -q "inet 198.51.100.2/24"'
+check "its pasta forwards nothing: -t none -u none" has_arguments "$(record_pasta "$CID3")" "-t none" "-u none"
+in_podman rm -f -t 0 plain >/dev/null 2>&1
 check "no record is left in the run directory" eval '[ -z "$(ls -A "$RUN_DIR")" ]'
 check "no pasta of ours runs" eval '[ -z "$(our_pastas)" ]'
 
