@@ -42,6 +42,10 @@ public struct Hook {
         let userOptions = try PastaArguments.splitOptions(state.annotations[Hook.optionsAnnotation] ?? "")
         guard let pid = state.pid else { throw HookError("the OCI state names no container process") }
         guard let target = ProcessIdentity.current(pid) else { throw HookError("container process \(pid) is not running") }
+        // --config-net there would add a tap and addresses to the host's own network.
+        if Hook.isSameFile("/proc/\(pid)/ns/net", "/proc/self/ns/net") {
+            throw HookError("the container shares the host's network namespace (--network host?): pasta needs one of its own, as with --network none")
+        }
         let id = state.id
         let pastaPIDFile = runDirectory.pastaPIDPath(id: id)
         let arguments = try PastaArguments(mappings: mappings, userOptions: userOptions,
@@ -51,8 +55,9 @@ public struct Hook {
         try runDirectory.create()
         // Configured for both createRuntime and prestart: the first one started it.
         if let record = try? runDirectory.readRecord(id: id), record.target == target, record.pastaIsOurs { return }
-        // A pasta left from an earlier run of this container (poststop never came) serves nothing now.
-        try stopRecordedPasta(id: id, unlessServing: target)
+        // A pasta left from an earlier run of this container (poststop never came) serves nothing now; an
+        // unreadable record names nothing that could be stopped, and is replaced below.
+        try? stopRecordedPasta(id: id, unlessServing: target)
         unlink(pastaPIDFile)
 
         if let address = arguments.hostAddress { try ContainerFiles.pointHostEntry(config: config, address: address) }
@@ -120,6 +125,11 @@ public struct Hook {
             usleep(10_000)
         }
         if record.pastaIsOurs { kill(record.pasta.pid, SIGKILL) }
+    }
+
+    static func isSameFile(_ a: String, _ b: String) -> Bool {
+        var first = stat(), second = stat()
+        return stat(a, &first) == 0 && stat(b, &second) == 0 && first.st_dev == second.st_dev && first.st_ino == second.st_ino
     }
 
     static func pid(inFile path: String) -> Int32? {

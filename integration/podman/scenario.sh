@@ -129,10 +129,10 @@ check "no record is left in the run directory" eval '[ -z "$(ls -A "$RUN_DIR")" 
 check "no pasta of ours runs" eval '[ -z "$(our_pastas)" ]'
 
 echo "4. bad annotations and a busy port fail podman run with the hook's message"
-refused() {  # NAME PATTERN PODMAN-RUN-ARGS...: podman run fails, stderr matches, nothing is left running
+refused() {  # NAME PATTERN PODMAN-RUN-OPTIONS...: podman run fails, stderr matches, nothing is left running
     local name="$1" pattern="$2"; shift 2
     local rc
-    in_podman run -d --name "$name" --network none "$@" "$IMAGE" httpd -f -p 80 -h /www >/dev/null 2>"$P/$name.err"
+    in_podman run -d --name "$name" "$@" "$IMAGE" httpd -f -p 80 -h /www >/dev/null 2>"$P/$name.err"
     rc=$?
     check "$name: podman run fails (rc=$rc)" [ "$rc" -ne 0 ]
     check "$name: with our message: $(grep -o 'podman-netplugin: [^"]*' "$P/$name.err" | head -n 1 | head -c 240)" \
@@ -141,12 +141,17 @@ refused() {  # NAME PATTERN PODMAN-RUN-ARGS...: podman run fails, stderr matches
         eval '[ -z "$(our_pastas)" ] && [ -z "$(ls -A "$RUN_DIR")" ]'
     in_podman rm -f -t 0 "$name" >/dev/null 2>&1
 }
-refused bad-port "'abc' is not a port number" --annotation io.containers.pasta.ports=18080:abc
-refused bad-option "unrecognized option '--bogus'" --annotation io.containers.pasta.ports=18080:80 \
+refused bad-port "'abc' is not a port number" --network none --annotation io.containers.pasta.ports=18080:abc
+refused bad-option "unrecognized option '--bogus'" --network none --annotation io.containers.pasta.ports=18080:80 \
     --annotation 'io.containers.pasta.options=--bogus'
+links_before=$(ip -n "$LAB_HOST" -o link show | wc -l)
+refused host-network "the container shares the host's network namespace" --annotation io.containers.pasta.ports=18089:80 \
+    --network host
+check "host-network: the lab host's links are as before (no tap added)" \
+    eval '[ "$(ip -n "$LAB_HOST" -o link show | wc -l)" = "$links_before" ]'
 lab_serve "$LAB_HOST" python3 "$TOOL" echo-server 0.0.0.0 18090
 lab_wait_for 50 lab_listening "$LAB_HOST" 18090
-refused busy-port "port 18090.*Address already in use" --annotation io.containers.pasta.ports=18090:80
+refused busy-port "port 18090.*Address already in use" --network none --annotation io.containers.pasta.ports=18090:80
 check "the container of a failed run is not left running" \
     eval '[ -z "$(in_podman ps -q)" ]'
 
