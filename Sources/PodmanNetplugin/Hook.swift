@@ -57,7 +57,7 @@ public struct Hook {
         if let record = try? runDirectory.readRecord(id: id), record.target == target, record.pastaIsOurs { return }
         // A pasta left from an earlier run of this container (poststop never came) serves nothing now; an
         // unreadable record names nothing that could be stopped, and is replaced below.
-        try? stopRecordedPasta(id: id, unlessServing: target)
+        try? stopRecordedPasta(id: id)
         unlink(pastaPIDFile)
 
         if let address = arguments.hostAddress { try ContainerFiles.pointHostEntry(config: config, address: address) }
@@ -88,13 +88,14 @@ public struct Hook {
         }
     }
 
-    /// Stops the recorded pasta once the container process it serves is gone. A poststop that comes late,
-    /// after `podman start` already started a new pasta for a new process, leaves that one alone.
     func stop(_ state: HookState) throws {
-        try stopRecordedPasta(id: state.id, unlessServing: nil)
+        try stopRecordedPasta(id: state.id)
     }
 
-    func stopRecordedPasta(id: String, unlessServing current: ProcessIdentity?) throws {
+    /// Stops the recorded pasta once the container process it serves is gone, and forgets it. A poststop
+    /// that comes late, after `podman start` already started a new pasta for a new process, leaves that
+    /// one alone.
+    func stopRecordedPasta(id: String) throws {
         let record: PastaRecord?
         do {
             record = try runDirectory.readRecord(id: id)
@@ -103,7 +104,7 @@ public struct Hook {
             throw error
         }
         guard let record else { return }
-        if record.target.isRunning && record.target != current { return }
+        if record.target.isRunning { return }
         Hook.terminate(record)
         runDirectory.removeRecord(id: id)
     }

@@ -82,6 +82,13 @@ check "podman start succeeds (rc=$rc) $(head -c 300 "$P/start.err")" [ "$rc" -eq
 check "the page is back within 2 s of podman start returning" page_within http://127.0.0.1:18080/ 2000 "$returned"
 PASTA2=$(record_pasta "$CID")
 check "served by a new pasta ($PASTA2)" eval '[ -n "$PASTA2" ] && [ "$PASTA2" != "$PASTA1" ] && lab_alive "$PASTA2"'
+# A poststop that comes after the new start (conmon's cleanup of the old run, late) must spare it.
+echo "{\"ociVersion\":\"1.0.2\",\"id\":\"$CID\",\"status\":\"stopped\",\"bundle\":\"/nonexistent\"}" |
+    "$P/libexec/podman-netplugin" --run-dir "$RUN_DIR" poststop
+rc=$?
+check "a late poststop for the container (rc=$rc) leaves the new pasta and its record alone" \
+    eval '[ "$rc" -eq 0 ] && lab_alive "$PASTA2" && [ "$(record_pasta "$CID")" = "$PASTA2" ] &&
+          [ "$(http_get "$LAB_HOST" http://127.0.0.1:18080/)" = "hello from the container" ]'
 check "/etc/hosts still names host.containers.internal once" \
     eval '[ "$(in_podman exec web grep -c host.containers.internal /etc/hosts)" = 1 ]'
 
