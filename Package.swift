@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .executable(name: "pasta", targets: ["pasta"]),
         .executable(name: "kata-passt-endpoint", targets: ["kata-passt-endpoint"]),
+        .executable(name: "podman-netplugin", targets: ["podman-netplugin"]),
         .library(name: "PastaCore", targets: ["PastaCore"]),
     ],
     targets: [
@@ -16,5 +17,9 @@ let package = Package(
         .executableTarget(name: "kata-passt-endpoint"),
         .testTarget(name: "PastaCoreTests", dependencies: ["PastaCore"]),
         .testTarget(name: "KataPasstEndpointTests", dependencies: ["kata-passt-endpoint"]),
+        // The Podman OCI hook: its parsers and logic in a library the tests can reach.
+        .target(name: "PodmanNetplugin", dependencies: ["PastaCore"]),
+        .executableTarget(name: "podman-netplugin", dependencies: ["PodmanNetplugin", "PastaCore"]),
+        .testTarget(name: "PodmanNetpluginTests", dependencies: ["PodmanNetplugin", "PastaCore"]),
     ]
 )
