@@ -6,6 +6,8 @@
 #include <linux/capability.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
+#include <sys/uio.h>
 #include <linux/magic.h>
 #include <linux/netlink.h>
 #include <pthread.h>
@@ -137,14 +139,31 @@ const uint32_t CLinux_IN_DELETE = IN_DELETE, CLinux_IN_DELETE_SELF = IN_DELETE_S
 
 const int CLinux_IFNAMSIZ = IFNAMSIZ;
 
-int CLinux_tap_attach(int fd, const char *name, char *out_name) {
+int CLinux_tap_attach(int fd, const char *name, char *out_name, int vnet_header) {
     struct ifreq ifr;
     memset(&ifr, 0, sizeof(ifr));
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet_header ? IFF_VNET_HDR : 0);
     if (name) strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) return -1;
     if (out_name) memcpy(out_name, ifr.ifr_name, IFNAMSIZ);
     return 0;
+}
+
+int CLinux_tap_set_offload(int fd, unsigned flags) { return ioctl(fd, TUNSETOFFLOAD, flags); }
+
+const unsigned CLinux_TUN_F_CSUM = TUN_F_CSUM, CLinux_TUN_F_TSO4 = TUN_F_TSO4, CLinux_TUN_F_TSO6 = TUN_F_TSO6,
+               CLinux_TUN_F_TSO_ECN = TUN_F_TSO_ECN;
+const int CLinux_VIRTIO_NET_HDR_SIZE = sizeof(struct virtio_net_hdr);
+const unsigned char CLinux_VIRTIO_NET_HDR_F_NEEDS_CSUM = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+                    CLinux_VIRTIO_NET_HDR_F_DATA_VALID = VIRTIO_NET_HDR_F_DATA_VALID;
+const unsigned char CLinux_VIRTIO_NET_HDR_GSO_NONE = VIRTIO_NET_HDR_GSO_NONE,
+                    CLinux_VIRTIO_NET_HDR_GSO_TCPV4 = VIRTIO_NET_HDR_GSO_TCPV4,
+                    CLinux_VIRTIO_NET_HDR_GSO_TCPV6 = VIRTIO_NET_HDR_GSO_TCPV6,
+                    CLinux_VIRTIO_NET_HDR_GSO_ECN = VIRTIO_NET_HDR_GSO_ECN;
+
+long CLinux_write_with_header(int fd, const void *header, int header_length, const void *frame, size_t length) {
+    struct iovec iov[2] = {{(void *)header, (size_t)header_length}, {(void *)frame, length}};
+    return writev(fd, iov, 2);
 }
 
 int CLinux_netlink_route_socket(void) {

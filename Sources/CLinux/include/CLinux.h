@@ -55,7 +55,19 @@ int CLinux_inotify_watch_delete(int fd, const char *path);
 extern const uint32_t CLinux_IN_DELETE, CLinux_IN_DELETE_SELF, CLinux_IN_IGNORED;
 
 // tun/tap: creates (or attaches to) tap `name` on fd; the kernel's chosen name is copied to out_name (IFNAMSIZ).
-int CLinux_tap_attach(int fd, const char *name, char *out_name);
+// With vnet_header, every frame read or written is preceded by a struct virtio_net_hdr (10 bytes).
+int CLinux_tap_attach(int fd, const char *name, char *out_name, int vnet_header);
+// TUNSETOFFLOAD: which segmentation and checksum offloads we can take in frames the tap hands us; the
+// namespace's stack then sends us frames of that kind. Returns -1 with errno if the kernel refuses.
+int CLinux_tap_set_offload(int fd, unsigned flags);
+extern const unsigned CLinux_TUN_F_CSUM, CLinux_TUN_F_TSO4, CLinux_TUN_F_TSO6, CLinux_TUN_F_TSO_ECN;
+// struct virtio_net_hdr's size and values (linux/virtio_net.h).
+extern const int CLinux_VIRTIO_NET_HDR_SIZE;
+extern const unsigned char CLinux_VIRTIO_NET_HDR_F_NEEDS_CSUM, CLinux_VIRTIO_NET_HDR_F_DATA_VALID;
+extern const unsigned char CLinux_VIRTIO_NET_HDR_GSO_NONE, CLinux_VIRTIO_NET_HDR_GSO_TCPV4,
+    CLinux_VIRTIO_NET_HDR_GSO_TCPV6, CLinux_VIRTIO_NET_HDR_GSO_ECN;
+// Writes a virtio-net header and a frame as one packet (writev).
+long CLinux_write_with_header(int fd, const void *header, int header_length, const void *frame, size_t length);
 extern const int CLinux_IFNAMSIZ;
 
 // Netlink: an AF_NETLINK/NETLINK_ROUTE socket bound to a kernel-chosen port id.

@@ -21,13 +21,13 @@ enum OptionTable {
         .init("netns-only"), .init("no-netns-quit"), .init("config-net"), .init("no-copy-routes"),
         .init("no-copy-addrs"), .init("ns-mac-addr", value: true),
         .init("map-guest-addr", value: true), .init("map-host-loopback", value: true),
-        .init("no-splice"), .init("host-lo-to-ns-lo"),
+        .init("no-splice"), .init("host-lo-to-ns-lo"), .init("no-offload"),
     ]
 
     /// Options that only make sense for one of the two modes.
     static let pastaOnly: Set<String> = [
         "tcp-ns", "udp-ns", "ns-ifname", "userns", "netns", "netns-only", "no-netns-quit", "config-net",
-        "no-copy-routes", "no-copy-addrs", "ns-mac-addr", "no-splice", "host-lo-to-ns-lo",
+        "no-copy-routes", "no-copy-addrs", "ns-mac-addr", "no-splice", "host-lo-to-ns-lo", "no-offload",
     ]
     static let passtOnly: Set<String> = ["socket", "socket-path", "fd", "one-off", "vhost-user", "print-capabilities"]
 }

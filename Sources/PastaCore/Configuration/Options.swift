@@ -70,6 +70,8 @@ public struct Options {
     public var ipv4Only = false
     public var ipv6Only = false
     public var noSplice = false
+    /// A plain tap: no virtio-net header, no segmentation or checksum offloads (see TapDevice).
+    public var noOffload = false
     public var hostLoopbackToNamespaceLoopback = false
 
     // passt.

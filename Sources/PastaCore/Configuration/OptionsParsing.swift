@@ -164,6 +164,7 @@ extension Options {
         case "ipv4-only": ipv4Only = true
         case "ipv6-only": ipv6Only = true
         case "no-splice": noSplice = true
+        case "no-offload": noOffload = true
         case "host-lo-to-ns-lo": hostLoopbackToNamespaceLoopback = true
         case "map-guest-addr":
             guard let a = IPAddress(value) else { throw fail("not an IPv4 or IPv6 address") }

@@ -21,6 +21,11 @@ public final class TCPFlows {
     /// Held-back segments: per connection, and in all (with 64 KiB segments, 16 MiB).
     static let pendingPerConnection = 64
     static let pendingSegments = 256
+    /// The largest TCP payload one frame carries when the guest's side segments it: what an IP packet's
+    /// length field (IPv4's total, IPv6's payload) can say with our 20-byte TCP header, within a frame slot.
+    static func largestSegment(ipv4: Bool) -> Int {
+        min(ipv4 ? 65535 - 20 - 20 : 65535 - 20, frameSize - TCPFrameWriter.payloadOffset(ipv4: ipv4))
+    }
     /// Segments of one batch written to a socket in one send.
     static let queuedPerConnection = 64
 
@@ -561,8 +566,10 @@ public final class TCPFlows {
                                           : Int(connection.guestWindow - inFlight)
             var count = 0
             var requested = 0
+            // A tap with offloads takes segments of up to 64 KiB and cuts them to the MSS itself.
+            let frameLimit = port.segmentationOffload ? Self.largestSegment(ipv4: connection.isIPv4) : connection.segmentSize
             while room > 0 && count < Self.framesPerPeek {
-                let length = min(room, connection.segmentSize)
+                let length = min(room, frameLimit)
                 peekBases[count] = frames + count * Self.frameSize + payloadOffset
                 peekLengths[count] = length
                 requested += length
@@ -594,7 +601,7 @@ public final class TCPFlows {
                 let size = TCPFrameWriter.complete(
                     buffer, key: connection.key, ourMAC: ourMAC, guestMAC: port.guestMAC, sequence: sequence,
                     acknowledgment: connection.receiveNext, flags: TCPFlags.ack | (last ? TCPFlags.psh : 0),
-                    window: window, payloadLength: length)
+                    window: window, payloadLength: length, partialChecksum: port.segmentationOffload)
                 outgoing[frame] = UnsafeRawBufferPointer(start: buffer.baseAddress, count: size)
                 peekLengths[frame] = length
                 sequence = sequence &+ UInt32(length)
@@ -823,7 +830,7 @@ public final class TCPFlows {
     private func sendDuplicateAck(_ connection: TCPConnection) {
         let size = TCPFrameWriter.complete(control, key: connection.key, ourMAC: ourMAC, guestMAC: port.guestMAC,
                                            sequence: connection.sendNext, acknowledgment: connection.receiveNext,
-                                           flags: TCPFlags.ack, window: connection.lastWindowField, payloadLength: 0)
+                                           flags: TCPFlags.ack, window: connection.lastWindowField, payloadLength: 0, partialChecksum: port.segmentationOffload)
         port.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size))
         connection.acknowledgedUpTo = connection.receiveNext
     }
@@ -890,7 +897,7 @@ public final class TCPFlows {
         let acknowledgment = flags & TCPFlags.ack != 0 ? connection.receiveNext : 0
         let size = TCPFrameWriter.complete(control, key: connection.key, ourMAC: ourMAC, guestMAC: port.guestMAC,
                                            sequence: sequence, acknowledgment: acknowledgment, flags: flags,
-                                           window: window, optionsLength: optionsLength, payloadLength: 0)
+                                           window: window, optionsLength: optionsLength, payloadLength: 0, partialChecksum: port.segmentationOffload)
         if port.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size)) {
             if flags & TCPFlags.ack != 0 { connection.acknowledgedUpTo = connection.receiveNext }
         } else if flags == TCPFlags.ack {
@@ -910,7 +917,7 @@ public final class TCPFlows {
             (sequence, acknowledgment, flags) = (0, segment.sequence &+ length, TCPFlags.rst | TCPFlags.ack)
         }
         let size = TCPFrameWriter.complete(control, key: key, ourMAC: ourMAC, guestMAC: port.guestMAC, sequence: sequence,
-                                           acknowledgment: acknowledgment, flags: flags, window: 0, payloadLength: 0)
+                                           acknowledgment: acknowledgment, flags: flags, window: 0, payloadLength: 0, partialChecksum: port.segmentationOffload)
         port.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size))
     }
 
@@ -918,7 +925,7 @@ public final class TCPFlows {
     private func resetGuest(_ connection: TCPConnection) {
         let size = TCPFrameWriter.complete(control, key: connection.key, ourMAC: ourMAC, guestMAC: port.guestMAC,
                                            sequence: connection.sendNext, acknowledgment: connection.receiveNext,
-                                           flags: TCPFlags.rst | TCPFlags.ack, window: 0, payloadLength: 0)
+                                           flags: TCPFlags.rst | TCPFlags.ack, window: 0, payloadLength: 0, partialChecksum: port.segmentationOffload)
         port.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size))
         close(connection, abort: true)
     }

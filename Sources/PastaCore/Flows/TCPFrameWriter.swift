@@ -13,7 +13,7 @@ enum TCPFrameWriter {
     @inline(__always)
     static func complete(_ buffer: UnsafeMutableRawBufferPointer, key: FlowKey, ourMAC: [UInt8], guestMAC: [UInt8],
                          sequence: UInt32, acknowledgment: UInt32, flags: UInt8, window: UInt16,
-                         optionsLength: Int = 0, payloadLength: Int) -> Int {
+                         optionsLength: Int = 0, payloadLength: Int, partialChecksum: Bool = false) -> Int {
         let ipv4 = key.guest.isIPv4
         let ip = EthernetFrame.headerLength
         let tcp = ip + ipHeaderLength(ipv4)
@@ -39,6 +39,16 @@ enum TCPFrameWriter {
         buffer[tcp + 13] = flags
         buffer.storeBigEndian(window, at: tcp + 14)
         buffer.storeBigEndian(UInt32(0), at: tcp + 16)  // checksum, urgent pointer
+        if partialChecksum {
+            // The namespace's stack finishes it (a tap with offloads): only the pseudo-header's sum.
+            let source = ipv4 ? buffer[ip + 12..<ip + 16] : buffer[ip + 8..<ip + 24]
+            let destination = ipv4 ? buffer[ip + 16..<ip + 20] : buffer[ip + 24..<ip + 40]
+            buffer.storeBigEndian(InternetChecksum.partial(source: UnsafeRawBufferPointer(rebasing: source),
+                                                           destination: UnsafeRawBufferPointer(rebasing: destination),
+                                                           protocolNumber: IPProtocol.tcp, length: tcpLength),
+                                  at: tcp + 16)
+            return tcp + tcpLength
+        }
         let segment = UnsafeRawBufferPointer(rebasing: buffer[tcp..<tcp + tcpLength])
         let sum = ipv4
             ? InternetChecksum.ipv4(source: UnsafeRawBufferPointer(rebasing: buffer[ip + 12..<ip + 16]),

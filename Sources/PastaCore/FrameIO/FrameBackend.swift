@@ -22,6 +22,15 @@ public protocol FrameBackend: AnyObject {
     /// The descriptor became writable: pushes out what the backend still holds. True once it can take
     /// frames again.
     func drain() -> Bool
+
+    /// See the extension.
+    var segmentationOffload: Bool { get }
+}
+
+extension FrameBackend {
+    /// TCP frames may be up to 64 KiB whatever the MTU, with their checksum left to the guest's stack:
+    /// only a tap with offloads takes them.
+    public var segmentationOffload: Bool { false }
 }
 
 public enum FrameReceipt: Equatable {

@@ -6,6 +6,9 @@ public final class FrameBatch {
     public static let frameCapacity = 65536 + 16
     public private(set) var count = 0
     private let views: UnsafeMutablePointer<UnsafeRawBufferPointer>
+    /// Frames whose checksum the sender left for us to finish (a tap with offloads): we don't need it for
+    /// TCP, but a capture file shows it finished.
+    private var partialChecksums = [PartialChecksum?](repeating: nil, count: FrameBatch.capacity)
 
     public init() {
         views = .allocate(capacity: Self.capacity)
@@ -24,9 +27,14 @@ public final class FrameBatch {
     public func removeAll() { count = 0 }
 
     /// Adds a frame; the backend checks `isFull` first.
-    public func append(_ frame: UnsafeRawBufferPointer) {
+    public func append(_ frame: UnsafeRawBufferPointer) { append(frame, partialChecksum: nil) }
+
+    func append(_ frame: UnsafeRawBufferPointer, partialChecksum: PartialChecksum?) {
         precondition(count < Self.capacity)
         views[count] = frame
+        partialChecksums[count] = partialChecksum
         count += 1
     }
+
+    func partialChecksum(_ index: Int) -> PartialChecksum? { partialChecksums[index] }
 }

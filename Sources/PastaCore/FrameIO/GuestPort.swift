@@ -15,7 +15,11 @@ public final class GuestPort {
     /// Where frames we build go: the guest's MAC once known, broadcast before.
     public private(set) var guestMAC: [UInt8] = ReplyFrame.broadcastMAC
     public private(set) var isFull = false
+    /// The backend takes TCP segments of up to 64 KiB with the checksum left to the guest (see FrameBackend).
+    public private(set) var segmentationOffload = false
     static let reference = EventReference(.guest)
+    /// A frame's copy with its checksum finished, for the capture file.
+    private let captureCopy = UnsafeMutableRawBufferPointer.allocate(byteCount: FrameBatch.frameCapacity, alignment: 16)
 
     public init(poll: EventPoll, pcap: PcapWriter?) {
         self.poll = poll
@@ -27,13 +31,17 @@ public final class GuestPort {
         try poll.add(backend.eventDescriptor, Self.reference, events: CLinux_EPOLLIN)
         self.backend = backend
         isFull = false
+        segmentationOffload = backend.segmentationOffload
     }
+
+    deinit { captureCopy.deallocate() }
 
     /// The guest went away: what it had learned of us and we of it starts over with the next one.
     public func detach() {
         if let backend { poll.remove(backend.eventDescriptor) }
         backend = nil
         isFull = false
+        segmentationOffload = false
         link = GuestLink()
         guestMAC = ReplyFrame.broadcastMAC
     }
@@ -44,8 +52,8 @@ public final class GuestPort {
     func receive(into batch: FrameBatch) throws -> FrameReceipt {
         guard let backend else { return .frames(0, drained: true) }
         let receipt = try backend.receive(into: batch)
-        if let pcap, case .frames(let count, _) = receipt {
-            for index in 0..<count { pcap.record(batch[index]) }
+        if pcap != nil, case .frames(let count, _) = receipt {
+            for index in 0..<count { capture(batch[index], partialChecksum: batch.partialChecksum(index)) }
         }
         return receipt
     }
@@ -55,8 +63,10 @@ public final class GuestPort {
         guard let backend else { return frames.count }
         guard !isFull else { return 0 }
         let taken = backend.send(frames)
-        if let pcap {
-            for index in 0..<taken { pcap.record(frames[index]) }
+        if pcap != nil {
+            for index in 0..<taken {
+                capture(frames[index], partialChecksum: segmentationOffload ? PartialChecksum.ofTCP(frames[index]) : nil)
+            }
         }
         if taken < frames.count { becomeFull(backend) }
         return taken
@@ -66,6 +76,16 @@ public final class GuestPort {
     @discardableResult
     func send(_ frame: UnsafeRawBufferPointer) -> Bool {
         withUnsafePointer(to: frame) { send(UnsafeBufferPointer(start: $0, count: 1)) == 1 }
+    }
+
+    /// The capture file shows what the wire would: a checksum left to the receiver is finished in a copy.
+    private func capture(_ frame: UnsafeRawBufferPointer, partialChecksum: PartialChecksum?) {
+        guard let pcap else { return }
+        guard let partialChecksum, frame.count <= captureCopy.count else { return pcap.record(frame) }
+        let copy = UnsafeMutableRawBufferPointer(rebasing: captureCopy[0..<frame.count])
+        copy.copyMemory(from: frame)
+        partialChecksum.complete(copy)
+        pcap.record(UnsafeRawBufferPointer(copy))
     }
 
     private func becomeFull(_ backend: FrameBackend) {

@@ -62,6 +62,18 @@ public struct InternetChecksum {
         return ~UInt16(folded)
     }
 
+    /// The folded, uncomplemented sum of the pseudo-header alone: what a segment's checksum field holds
+    /// while a device (or the tap's reader) is left to finish the checksum (CHECKSUM_PARTIAL).
+    public static func partial(source: UnsafeRawBufferPointer, destination: UnsafeRawBufferPointer,
+                               protocolNumber: UInt8, length: Int) -> UInt16 {
+        var checksum = InternetChecksum()
+        checksum.add(source)
+        checksum.add(destination)
+        checksum.add(UInt32(truncatingIfNeeded: length))
+        checksum.add(UInt16(protocolNumber))
+        return ~checksum.value
+    }
+
     /// Checksum of the IPv4 pseudo-header (RFC 768) plus `segment`.
     public static func ipv4(source: UnsafeRawBufferPointer, destination: UnsafeRawBufferPointer,
                             protocolNumber: UInt8, segment: UnsafeRawBufferPointer) -> UInt16 {

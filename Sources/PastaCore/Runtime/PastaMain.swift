@@ -127,7 +127,7 @@ struct PastaSession {
             if try RouteNetlinkSocket().link(named: name) != nil {
                 throw OptionError("interface \(name) already exists in namespace \(namespacePath); pick another name with -I")
             }
-            let tap = try TapDevice.create(name: name)
+            let tap = try TapDevice.create(name: name, offload: !options.noOffload, mtu: configuration.mtu)
             try NamespaceNetworkSetup.apply(configuration, tap: tap)
             return tap
         }

@@ -1,0 +1,118 @@
+import CLinux
+
+/// struct virtio_net_hdr (virtio spec section 5.1.6, linux/virtio_net.h), in front of every frame of a tap
+/// opened with IFF_VNET_HDR: how the frame's checksum and segmentation are to be finished. All fields are
+/// little-endian on x86 (the tap's native order unless TUNSETVNETBE).
+struct VirtioNetHeader: Equatable {
+    static let size = Int(CLinux_VIRTIO_NET_HDR_SIZE)
+    static let needsChecksum = CLinux_VIRTIO_NET_HDR_F_NEEDS_CSUM
+    static let gsoNone = CLinux_VIRTIO_NET_HDR_GSO_NONE
+    static let gsoTCPv4 = CLinux_VIRTIO_NET_HDR_GSO_TCPV4
+    static let gsoTCPv6 = CLinux_VIRTIO_NET_HDR_GSO_TCPV6
+
+    var flags: UInt8 = 0
+    var gsoType: UInt8 = 0
+    /// Bytes of headers before the payload that segmentation repeats in each segment.
+    var headerLength: UInt16 = 0
+    /// Payload per segment when the frame is to be segmented.
+    var gsoSize: UInt16 = 0
+    /// With NEEDS_CSUM: the checksum covers the frame from `checksumStart`, and goes `checksumOffset`
+    /// bytes after it; the field holds the pseudo-header's sum meanwhile.
+    var checksumStart: UInt16 = 0
+    var checksumOffset: UInt16 = 0
+
+    init(flags: UInt8 = 0, gsoType: UInt8 = 0, headerLength: UInt16 = 0, gsoSize: UInt16 = 0,
+         checksumStart: UInt16 = 0, checksumOffset: UInt16 = 0) {
+        self.flags = flags
+        self.gsoType = gsoType
+        self.headerLength = headerLength
+        self.gsoSize = gsoSize
+        self.checksumStart = checksumStart
+        self.checksumOffset = checksumOffset
+    }
+
+    /// The header at the start of `bytes`; nil if they're too few.
+    init?(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count >= Self.size else { return nil }
+        func le16(_ at: Int) -> UInt16 { UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8 }
+        self.init(flags: bytes[0], gsoType: bytes[1], headerLength: le16(2), gsoSize: le16(4),
+                  checksumStart: le16(6), checksumOffset: le16(8))
+    }
+
+    var needsChecksum: Bool { flags & Self.needsChecksum != 0 }
+
+    /// Where the partial checksum of a frame of `length` bytes goes: nil if the header asks for none, or
+    /// for one that isn't inside the frame (such a frame is dropped).
+    func partialChecksum(frameLength length: Int) -> PartialChecksum? {
+        guard needsChecksum else { return nil }
+        let start = Int(checksumStart), field = Int(checksumStart) + Int(checksumOffset)
+        guard start < length, field + 2 <= length else { return nil }
+        return PartialChecksum(start: start, field: field)
+    }
+
+    /// The header for a frame we built for the namespace: TCP's checksum is left to the namespace's
+    /// stack (our TCP frames carry the pseudo-header's sum), and a TCP segment longer than the MTU allows
+    /// is marked for segmentation in pieces of `segmentPayload4` or `segmentPayload6` bytes. Other frames
+    /// are complete as they are.
+    static func forOutgoing(_ frame: UnsafeRawBufferPointer, segmentPayload4: Int, segmentPayload6: Int) -> VirtioNetHeader {
+        guard let tcp = PartialChecksum.ofTCP(frame) else { return VirtioNetHeader() }
+        let ipv4 = frame[12] == 0x08 && frame[13] == 0x00
+        let headers = tcp.start + Int(frame[tcp.start + 12] >> 4) * 4
+        let payload = frame.count - headers
+        let limit = ipv4 ? segmentPayload4 : segmentPayload6
+        var header = VirtioNetHeader(flags: Self.needsChecksum, checksumStart: UInt16(tcp.start), checksumOffset: 16)
+        if payload > limit && headers <= frame.count {
+            header.gsoType = ipv4 ? Self.gsoTCPv4 : Self.gsoTCPv6
+            header.gsoSize = UInt16(limit)
+            header.headerLength = UInt16(headers)
+        }
+        return header
+    }
+
+    func write(to buffer: UnsafeMutableRawPointer) {
+        func le16(_ value: UInt16, _ at: Int) {
+            buffer.storeBytes(of: UInt8(truncatingIfNeeded: value), toByteOffset: at, as: UInt8.self)
+            buffer.storeBytes(of: UInt8(truncatingIfNeeded: value >> 8), toByteOffset: at + 1, as: UInt8.self)
+        }
+        buffer.storeBytes(of: flags, as: UInt8.self)
+        buffer.storeBytes(of: gsoType, toByteOffset: 1, as: UInt8.self)
+        le16(headerLength, 2)
+        le16(gsoSize, 4)
+        le16(checksumStart, 6)
+        le16(checksumOffset, 8)
+    }
+}
+
+/// A checksum left for the receiver to finish: the sum runs from `start` to the end of the frame and is
+/// stored (complemented) at `field`, which holds the pseudo-header's sum until then.
+struct PartialChecksum: Equatable {
+    let start: Int
+    let field: Int
+
+    /// Where a TCP segment's checksum is in `frame` (IPv4 or IPv6 without extension headers, as we build
+    /// them), if it is one whose headers fit.
+    static func ofTCP(_ frame: UnsafeRawBufferPointer) -> PartialChecksum? {
+        guard frame.count >= 14 + 40 else { return nil }
+        let start: Int
+        if frame[12] == 0x08 && frame[13] == 0x00 {
+            guard frame[14 + 9] == IPProtocol.tcp else { return nil }
+            start = 14 + Int(frame[14] & 0x0F) * 4
+        } else if frame[12] == 0x86 && frame[13] == 0xDD {
+            guard frame[14 + 6] == IPProtocol.tcp else { return nil }
+            start = 14 + 40
+        } else {
+            return nil
+        }
+        guard start + 20 <= frame.count else { return nil }
+        return PartialChecksum(start: start, field: start + 16)
+    }
+
+    /// Finishes it in place. A result of 0 is stored as 0xFFFF, the same number in ones' complement: UDP
+    /// would read 0 as "no checksum" (RFC 768).
+    func complete(_ frame: UnsafeMutableRawBufferPointer) {
+        var sum = InternetChecksum()
+        sum.add(UnsafeRawBufferPointer(rebasing: frame[start...]))
+        let value = sum.value
+        frame.storeBigEndian(value == 0 ? 0xFFFF : value, at: field)
+    }
+}
