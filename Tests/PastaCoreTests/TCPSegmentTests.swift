@@ -17,6 +17,35 @@ final class TCPSegmentTests: XCTestCase {
         XCTAssertEqual(options.windowScale, 7)
     }
 
+    func testSackPermittedIsRead() throws {
+        let with = segment(flags: TCPFlags.syn, options: [2, 4, 0x05, 0xB4, 1, 1, 4, 2])
+        XCTAssertTrue(try with.withUnsafeBytes { try XCTUnwrap(TCPSegment($0)).synOptions.sackPermitted })
+        let without = segment(flags: TCPFlags.syn, options: [2, 4, 0x05, 0xB4])
+        XCTAssertFalse(try without.withUnsafeBytes { try XCTUnwrap(TCPSegment($0)).synOptions.sackPermitted })
+    }
+
+    /// SACK blocks (RFC 2018 section 3): the lowest left edge above the acknowledgment, across the blocks of
+    /// one option, with blocks at or below the acknowledgment, reversed or cut short ignored.
+    func testTheLowestSACKEdgeAboveTheAcknowledgment() throws {
+        func blocks(_ pairs: [(UInt32, UInt32)], length: UInt8? = nil) -> [UInt8] {
+            var option: [UInt8] = [1, 1, 5, length ?? UInt8(2 + 8 * pairs.count)]
+            for (left, right) in pairs {
+                option += withUnsafeBytes(of: left.bigEndian, Array.init) + withUnsafeBytes(of: right.bigEndian, Array.init)
+            }
+            return option
+        }
+        func edge(_ options: [UInt8], above ack: UInt32) throws -> UInt32? {
+            let bytes = segment(flags: TCPFlags.ack, ack: ack, options: options)
+            return try bytes.withUnsafeBytes { try XCTUnwrap(TCPSegment($0)).lowestSACKEdge(above: ack) }
+        }
+        XCTAssertEqual(try edge(blocks([(5000, 6000), (3000, 4000)]), above: 2000), 3000)
+        XCTAssertEqual(try edge(blocks([(1000, 1500), (3000, 4000)]), above: 2000), 3000, "a D-SACK block below the ACK")
+        XCTAssertNil(try edge(blocks([(4000, 3000)]), above: 2000), "a reversed block")
+        XCTAssertNil(try edge(blocks([(3000, 4000)], length: 9), above: 2000), "a length that isn't 2 + 8n")
+        XCTAssertEqual(try edge(blocks([(0x0000_0100, 0x0000_0200)]), above: 0xFFFF_FF00), 0x100, "across the wrap")
+        XCTAssertNil(try edge([1, 1, 1, 1], above: 2000))
+    }
+
     func testMalformedOptionListsEndTheWalk() {
         for options: [UInt8] in [[2, 0, 0, 0], [2, 9, 0, 0], [3, 3, 200, 0], [1, 1, 1, 2], [8, 10, 0, 0, 0, 0, 0, 0]] {
             let bytes = segment(flags: TCPFlags.syn, options: options)

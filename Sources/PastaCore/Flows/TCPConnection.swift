@@ -34,6 +34,8 @@ public final class TCPConnection {
     var guestWindowScale: UInt8 = 0
     var ourWindowScale: UInt8 = 0
     var scaling = false
+    /// Both SYNs offered SACK (RFC 2018): the guest's ACKs may say what it has beyond a hole.
+    var sackPermitted = false
     /// Payload bytes per segment towards the guest.
     var segmentSize = 536
     /// The window we last announced, in bytes and as the 16-bit field that carried it.
@@ -74,6 +76,8 @@ public final class TCPConnection {
     var recoverPoint: UInt32 = 0
     /// Segments resent while probing, and the duplicate ACKs they will draw from a guest that had them.
     var probesSent = 0
+    /// In a SACK recovery: the end of the last hole resent, so each hole goes out once.
+    var resentUpTo: UInt32 = 0
     var expectedDuplicateAcks = 0
     /// Milliseconds (monotonic) of the last progress, and when unacknowledged data is resent.
     var lastActivity: Int

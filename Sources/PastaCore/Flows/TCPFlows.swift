@@ -9,7 +9,12 @@ public final class TCPFlows {
     static let frameSize = FrameBatch.frameCapacity
     /// Our window scale: windows up to 16 MiB, beyond any socket buffer the kernel autotunes to.
     static let ourWindowScale: UInt8 = 8
-    static let initialRetransmitTimeout = 200
+    /// Retransmission timeout: the guest is a local stack one tap away, so well under the 200 ms that
+    /// suits the Internet, but above a Linux guest's 40 ms delayed ACK. A timeout that fires early costs
+    /// one segment (see `tick`).
+    static let initialRetransmitTimeout = 60
+    /// While data is in flight, timeouts are checked this often; otherwise every 100 ms.
+    static let retransmitClockInterval = 20
     static let maximumRetransmitTimeout = 10_000
     static let maximumRetries = 10
     static let handshakeTimeout = 1000
@@ -57,9 +62,14 @@ public final class TCPFlows {
     private var delayedAcks: [Int] = []
     private let ackTimer: TimerDescriptor
     private var ackTimerArmed = false
+    private let retransmitClock: TimerDescriptor
+    private var retransmitClockRunning = false
     static let ackDelay = 1
     private var tableFullLogged = false
     private var reclaimLogged = false
+    /// Selective acknowledgments (RFC 2018) offered and used; PASTA_TCP_NO_SACK=1 turns them off, for
+    /// comparisons in tests.
+    private let sackEnabled = getenv("PASTA_TCP_NO_SACK").map { String(cString: $0) != "1" } ?? true
 
     init(configuration: RuntimeConfiguration, guestAddresses: GuestAddresses, poll: EventPoll, port: GuestPort) throws {
         self.guestAddresses = guestAddresses
@@ -84,6 +94,8 @@ public final class TCPFlows {
         writeLengths = .allocate(capacity: Self.queuedPerConnection)
         ackTimer = try TimerDescriptor()
         try poll.add(ackTimer.descriptor.raw, EventReference(.tcpAckTimer))
+        retransmitClock = try TimerDescriptor()
+        try poll.add(retransmitClock.descriptor.raw, EventReference(.tcpRetransmitClock))
     }
 
     deinit {
@@ -239,6 +251,7 @@ public final class TCPFlows {
             connection.guestWindowScale = scale
             connection.ourWindowScale = Self.ourWindowScale
         }
+        connection.sackPermitted = options.sackPermitted && sackEnabled
     }
 
     /// The guest answered our SYN for an inbound connection.
@@ -295,9 +308,15 @@ public final class TCPFlows {
             connection.retries = 0
             connection.probing = false
             connection.probesSent = 0
+            // A partial ACK while recovering (RFC 6675 and 6582): the next hole starts here.
+            if connection.sackPermitted && sequenceLess(ack, connection.recoverPoint)
+                && sequenceLess(ack, connection.sendNext) {
+                resendHoles(connection, segment, acknowledgment: ack)
+            }
             connection.retransmitTimeout = Self.initialRetransmitTimeout
             let outstanding = connection.bytesInFlight > 0 || (connection.finSent && !connection.finAcknowledged)
             connection.retransmitAt = outstanding ? now + connection.retransmitTimeout : .max
+            if outstanding { startRetransmitClock() }
             connection.guestWindow = window
             pump(connection)
         } else if ack == connection.sendUnacknowledged {
@@ -312,9 +331,14 @@ public final class TCPFlows {
                 // Not again for duplicates of what the last resend already covers (RFC 6582 section 3.2):
                 // resent segments the guest had make it repeat its ACK, which would start it all over.
                 if connection.duplicateAcks == 3 && sequenceLess(connection.recoverPoint, ack) {
-                    logDebug("TCP: three duplicate ACKs, resending from \(ack) for \(describe(connection))")
                     connection.recoverPoint = connection.sendMax
-                    rewind(connection)
+                    connection.resentUpTo = ack
+                    if connection.sackPermitted, resendHoles(connection, segment, acknowledgment: ack) {
+                        // The guest said what it has past the holes: only those went out again.
+                    } else {
+                        logDebug("TCP: three duplicate ACKs, resending from \(ack) for \(describe(connection))")
+                        rewind(connection)
+                    }
                 }
             } else if opened {
                 pump(connection)
@@ -558,6 +582,7 @@ public final class TCPFlows {
             guard connection.guestWindow > inFlight else {
                 if connection.retransmitAt == .max {
                     connection.retransmitAt = MonotonicClock.milliseconds() + connection.retransmitTimeout
+                    startRetransmitClock()
                 }
                 return
             }
@@ -617,6 +642,7 @@ public final class TCPFlows {
                 connection.sentDataSinceGuestData = true
                 if connection.retransmitAt == .max {
                     connection.retransmitAt = MonotonicClock.milliseconds() + connection.retransmitTimeout
+                    startRetransmitClock()
                 }
             }
             if connection.probing && taken > 0 {
@@ -675,6 +701,7 @@ public final class TCPFlows {
         connection.ackPending = false
         if connection.retransmitAt == .max {
             connection.retransmitAt = MonotonicClock.milliseconds() + connection.retransmitTimeout
+            startRetransmitClock()
         }
     }
 
@@ -685,6 +712,65 @@ public final class TCPFlows {
         connection.duplicateAcks = 0
         resetPeekOffset(connection)
         pump(connection)
+    }
+
+    /// Sends again what the guest's SACK blocks say it is missing (RFC 6675, simplified): every hole between
+    /// its acknowledgment and the last block, once per recovery; false if the ACK has no usable blocks.
+    @discardableResult
+    private func resendHoles(_ connection: TCPConnection, _ segment: TCPSegment, acknowledgment ack: UInt32) -> Bool {
+        let blocks = segment.sackBlocks(above: ack)
+        guard !blocks.isEmpty else { return false }
+        var holeStart = ack
+        for block in blocks {
+            let holeEnd = block.left
+            // Each hole goes out once per recovery; one resent already waits for its ACK or the timer.
+            if sequenceLess(holeStart, holeEnd) && sequenceLess(connection.resentUpTo, holeEnd) {
+                let from = sequenceLess(holeStart, connection.resentUpTo) ? connection.resentUpTo : holeStart
+                resendHole(connection, from: from, to: holeEnd)
+                connection.resentUpTo = holeEnd
+            }
+            if sequenceLess(holeStart, block.right) { holeStart = block.right }
+        }
+        return true
+    }
+
+    /// Sends again the data from `start` up to `end` (a hole the guest reported), without going back on
+    /// anything else: sendNext and the peek offset stay where they were.
+    private func resendHole(_ connection: TCPConnection, from start: UInt32, to end: UInt32) {
+        guard !port.isFull, sequenceLess(start, end), sequenceLessOrEqual(end, connection.sendNext),
+              !sequenceLess(start, connection.sendUnacknowledged) else { return }
+        discardAcknowledged(connection)
+        let fd = connection.socket.raw
+        let payloadOffset = TCPFrameWriter.payloadOffset(ipv4: connection.isIPv4)
+        let frameLimit = port.segmentationOffload ? Self.largestSegment(ipv4: connection.isIPv4) : connection.segmentSize
+        var left = Int(end &- start)
+        var count = 0
+        while left > 0 && count < Self.framesPerPeek {
+            peekBases[count] = frames + count * Self.frameSize + payloadOffset
+            peekLengths[count] = min(left, frameLimit)
+            left -= peekLengths[count]
+            count += 1
+        }
+        _ = CLinux_set_peek_offset(fd, Int32(start &- connection.sendUnacknowledged))
+        let received = CLinux_peek_into(fd, peekBases, peekLengths, Int32(count))
+        _ = CLinux_set_peek_offset(fd, Int32(connection.sendNext &- connection.sendUnacknowledged))
+        guard received > 0 else { return }
+        let window = advertisedWindow(connection)
+        var sequence = start, offset = 0, frame = 0
+        while offset < received {
+            let length = min(peekLengths[frame], received - offset)
+            let buffer = UnsafeMutableRawBufferPointer(start: frames + frame * Self.frameSize, count: Self.frameSize)
+            let size = TCPFrameWriter.complete(
+                buffer, key: connection.key, ourMAC: ourMAC, guestMAC: port.guestMAC, sequence: sequence,
+                acknowledgment: connection.receiveNext, flags: TCPFlags.ack, window: window, payloadLength: length,
+                partialChecksum: port.segmentationOffload)
+            outgoing[frame] = UnsafeRawBufferPointer(start: buffer.baseAddress, count: size)
+            sequence = sequence &+ UInt32(length)
+            offset += length
+            frame += 1
+        }
+        _ = port.send(UnsafeBufferPointer(start: outgoing, count: frame))
+        logDebug("TCP: resent \(received) bytes the guest is missing for \(describe(connection))")
     }
 
     /// The next peek starts again at the oldest byte the guest has not acknowledged.
@@ -772,6 +858,26 @@ public final class TCPFlows {
     }
 
     // MARK: Timers
+
+    /// Runs the fine retransmission clock (if it isn't running) now that some data is in flight.
+    private func startRetransmitClock() {
+        guard !retransmitClockRunning else { return }
+        retransmitClock.arm(afterMilliseconds: Self.retransmitClockInterval, repeating: true)
+        retransmitClockRunning = true
+    }
+
+    /// The fine retransmission clock ticked: the timers are checked, and the clock stops once no
+    /// connection has data in flight.
+    public func retransmitClockFired() {
+        retransmitClock.acknowledge()
+        tick(now: MonotonicClock.milliseconds())
+        var inFlight = false
+        table.forEach { if $0.state == .established && $0.retransmitAt != .max { inFlight = true } }
+        if !inFlight {
+            retransmitClock.disarm()
+            retransmitClockRunning = false
+        }
+    }
 
     /// Retransmissions, handshake and idle timeouts; called every 100 ms or so.
     public func tick(now: Int) {
@@ -887,8 +993,13 @@ public final class TCPFlows {
             control.storeBigEndian(UInt16(min(mss, 65535)), at: payloadOffset + 2)
             optionsLength = 4
             if connection.scaling {
-                control.copy([1, 3, 3, Self.ourWindowScale], at: payloadOffset + 4)
-                optionsLength = 8
+                control.copy([1, 3, 3, Self.ourWindowScale], at: payloadOffset + optionsLength)
+                optionsLength += 4
+            }
+            // SACK-permitted (RFC 2018): in a SYN-ACK only if the guest's SYN offered it; our SYN offers it.
+            if sackEnabled && (flags & TCPFlags.ack == 0 || connection.sackPermitted) {
+                control.copy([1, 1, 4, 2], at: payloadOffset + optionsLength)
+                optionsLength += 4
             }
         }
         let window: UInt16 = flags & TCPFlags.syn != 0

@@ -33,10 +33,59 @@ public struct TCPSegment {
 
     public func has(_ flag: UInt8) -> Bool { bytes[13] & flag != 0 }
 
-    /// The MSS and window scale options (RFC 9293 3.2, RFC 7323 2.2), as sent on SYNs; a malformed option
-    /// list ends the walk with what was found so far.
-    public var synOptions: (maximumSegmentSize: UInt16?, windowScale: UInt8?) {
-        var mss: UInt16?, scale: UInt8?
+    /// The MSS, window scale and SACK-permitted options (RFC 9293 3.2, RFC 7323 2.2, RFC 2018 2), as sent
+    /// on SYNs; a malformed option list ends the walk with what was found so far.
+    public var synOptions: (maximumSegmentSize: UInt16?, windowScale: UInt8?, sackPermitted: Bool) {
+        var mss: UInt16?, scale: UInt8?, sack = false
+        forEachOption { kind, at, length in
+            if kind == 2, length == 4 { mss = bytes.bigEndianUInt16(at: at + 2) }
+            if kind == 3, length == 3 { scale = min(bytes[at + 2], 14) }
+            if kind == 4, length == 2 { sack = true }
+        }
+        return (mss, scale, sack)
+    }
+
+    /// The lowest left edge of the SACK blocks (RFC 2018 section 3) above `acknowledgment`: where the
+    /// first stretch of data the receiver has, past the hole that starts at its acknowledgment, begins.
+    /// Blocks that are malformed or don't lie above the acknowledgment are ignored.
+    public func lowestSACKEdge(above acknowledgment: UInt32) -> UInt32? {
+        var lowest: UInt32?
+        forEachOption { kind, at, length in
+            guard kind == 5, length >= 10, (length - 2) % 8 == 0 else { return }
+            var block = at + 2
+            while block + 8 <= at + length {
+                let left = bytes.bigEndianUInt32(at: block), right = bytes.bigEndianUInt32(at: block + 4)
+                if Int32(bitPattern: left &- acknowledgment) > 0, Int32(bitPattern: right &- left) > 0,
+                   lowest.map({ Int32(bitPattern: left &- $0) < 0 }) ?? true {
+                    lowest = left
+                }
+                block += 8
+            }
+        }
+        return lowest
+    }
+
+    /// The SACK blocks above `acknowledgment` (at most four), sorted by left edge, as (left, right) pairs:
+    /// what the receiver has past the holes. Malformed blocks and those not above the acknowledgment are
+    /// left out.
+    public func sackBlocks(above acknowledgment: UInt32) -> [(left: UInt32, right: UInt32)] {
+        var blocks: [(left: UInt32, right: UInt32)] = []
+        forEachOption { kind, at, length in
+            guard kind == 5, length >= 10, (length - 2) % 8 == 0 else { return }
+            var block = at + 2
+            while block + 8 <= at + length && blocks.count < 4 {
+                let left = bytes.bigEndianUInt32(at: block), right = bytes.bigEndianUInt32(at: block + 4)
+                if Int32(bitPattern: left &- acknowledgment) > 0, Int32(bitPattern: right &- left) > 0 {
+                    blocks.append((left, right))
+                }
+                block += 8
+            }
+        }
+        return blocks.sorted { Int32(bitPattern: $0.left &- $1.left) < 0 }
+    }
+
+    /// Walks the option list: kind, offset and length of each option with a length byte.
+    private func forEachOption(_ body: (UInt8, Int, Int) -> Void) {
         var index = Self.minimumHeaderLength
         while index < headerLength {
             let kind = bytes[index]
@@ -45,10 +94,8 @@ public struct TCPSegment {
             guard index + 2 <= headerLength else { break }
             let length = Int(bytes[index + 1])
             guard length >= 2, index + length <= headerLength else { break }
-            if kind == 2, length == 4 { mss = bytes.bigEndianUInt16(at: index + 2) }
-            if kind == 3, length == 3 { scale = min(bytes[index + 2], 14) }
+            body(kind, index, length)
             index += length
         }
-        return (mss, scale)
     }
 }

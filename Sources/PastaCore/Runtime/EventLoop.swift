@@ -74,6 +74,7 @@ public final class EventLoop {
                 case .tcpSocket: datapath.tcp.socketEvent(event.reference, events: event.events,
                                                           now: MonotonicClock.milliseconds())
                 case .tcpAckTimer: datapath.tcp.ackTimerExpired()
+                case .tcpRetransmitClock: datapath.tcp.retransmitClockFired()
                 case .udpSocket: datapath.udp.socketEvent(event.reference, now: MonotonicClock.milliseconds())
                 case .udpListener: datapath.udpInbound.receive(event.reference, now: MonotonicClock.milliseconds())
                 case .udpSplicedSocket: datapath.udpSplice.socketEvent(event.reference, now: MonotonicClock.milliseconds())

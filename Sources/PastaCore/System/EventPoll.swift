@@ -14,6 +14,8 @@ public enum EventKind: UInt8 {
     case tcpSocket
     case tcpListener
     case tcpAckTimer
+    /// Runs while TCP data is in flight, for retransmission timeouts finer than housekeeping's.
+    case tcpRetransmitClock
     case udpSocket
     case udpListener
     case icmpSocket

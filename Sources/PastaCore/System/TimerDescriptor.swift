@@ -17,9 +17,14 @@ public final class TimerDescriptor {
         descriptor = Descriptor(try retryingEINTR("timerfd_create") { CLinux_timerfd_create() })
     }
 
-    /// Fires once, after `milliseconds`.
-    public func arm(afterMilliseconds milliseconds: Int) {
-        _ = CLinux_timerfd_arm(descriptor.raw, milliseconds, 0)
+    /// Fires once after `milliseconds`, or every `milliseconds` from then on with `repeating`.
+    public func arm(afterMilliseconds milliseconds: Int, repeating: Bool = false) {
+        _ = CLinux_timerfd_arm(descriptor.raw, milliseconds, repeating ? milliseconds : 0)
+    }
+
+    /// Stops it.
+    public func disarm() {
+        _ = CLinux_timerfd_arm(descriptor.raw, 0, 0)
     }
 
     /// Consumes the expiration count so the descriptor stops being readable.
