@@ -824,7 +824,13 @@ public final class TCPFlows {
             return
         }
         let key = FlowKey(guest: FlowAddress(guest), remote: FlowAddress(remote), guestPort: guestPort, remotePort: port)
-        guard table.index(of: key) == nil else { return }
+        if let index = table.index(of: key), let stale = table[index] {
+            // The host reused the client's address and port, so it is done with the connection this flow
+            // served (its last ACK from the guest may still be due): the guest's side is reset first, so
+            // the new SYN meets no old socket there.
+            logDebug("TCP: \(describe(stale)) replaced by a new connection from the same port")
+            resetGuest(stale)
+        }
         guard let connection = table.insert(key, { index, generation in
             TCPConnection(index: index, generation: generation, key: key, socket: socket, state: .synSent, now: now)
         }) else {
@@ -1044,7 +1050,12 @@ public final class TCPFlows {
 
     /// Forgets the connection; `abort` makes the socket's close send a reset to its peer.
     private func close(_ connection: TCPConnection, abort: Bool) {
-        if abort { _ = CLinux_set_linger_reset(connection.socket.raw) }
+        if abort {
+            _ = CLinux_set_linger_reset(connection.socket.raw)
+        } else {
+            // Acknowledged data still queued would make the kernel answer the close with a reset.
+            discardAcknowledged(connection)
+        }
         poll.remove(connection.socket.raw)
         table.remove(connection.key)
         connection.pending.forEach(pool.release)
