@@ -39,6 +39,6 @@ check "the file arrives intact (sha256)" eval '[ "$(sha256sum <"$WORK/got" | cut
 check "while the guest's side was full, the data waited in passt's host socket (> 1 MiB)" [ "$queued" -gt 1048576 ]
 ofo=$(( $(counter TCPOFOQueue) - ofo_before )); dup=$(( $(counter DelayedACKLost) - dup_before ))
 check "the guest saw no segment out of order ($ofo): passt dropped nothing" [ "$ofo" -eq 0 ]
-check "duplicates only from the one-segment probes after timeouts ($dup, at most 16; resending all would be thousands)" [ "$dup" -le 16 ]
+check "few duplicates: the one-segment probes after timeouts ($dup, at most 100; resending all would be thousands)" [ "$dup" -le 100 ]
 check "passt is still running" lab_alive "$PASST_LAB_PID"
 finish

@@ -288,11 +288,12 @@ public final class TCPFlows {
             }
             if acknowledged > 0 { discardLater(connection, acknowledged) }
             connection.sendUnacknowledged = ack
-            if connection.probing && sequenceLessOrEqual(connection.sendNext, ack) && connection.finSequence == nil {
+            if connection.probing && connection.finSequence == nil {
                 // The first new ACK after the one segment resent on a timeout: most likely the first
-                // transmission arriving after all (a slow guest, not lost segments). As RFC 5682 (F-RTO)
-                // does, go on with new data after everything sent before; if the guest was missing some,
-                // its duplicate ACKs for this point make us resend from here.
+                // transmission arriving after all (a slow guest, not lost segments; an ACK short of the
+                // resent segment can only be for the first transmission). As RFC 5682 (F-RTO) does, go on
+                // with new data after everything sent before; if the guest was missing some, its duplicate
+                // ACKs for this point make us resend from here.
                 connection.sendNext = connection.sendMax
                 discardAcknowledged(connection)
                 _ = CLinux_set_peek_offset(connection.socket.raw, Int32(connection.sendMax &- ack))
@@ -908,6 +909,11 @@ public final class TCPFlows {
                 sendControl(connection, flags: flags, sequence: connection.initialSequence)
                 connection.retransmitAt = now + Self.handshakeTimeout << connection.retries
             case .established:
+                // Frames the guest's backend hasn't taken yet are late, not lost: no timeout while it is full.
+                if port.isFull {
+                    connection.retransmitAt = now + connection.retransmitTimeout
+                    return
+                }
                 guard connection.retries <= Self.maximumRetries else {
                     logDebug("TCP: guest stopped acknowledging \(describe(connection))")
                     return resetGuest(connection)
