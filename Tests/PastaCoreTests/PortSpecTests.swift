@@ -47,6 +47,45 @@ final class PortSpecTests: XCTestCase {
         XCTAssertEqual(d.target(of: 443), 443)
     }
 
+    func testTargetAddresses() throws {
+        let a = try PortSpec(parsing: "18081:192.0.2.10/80")
+        XCTAssertNil(a.bindAddress)
+        XCTAssertEqual(a.ranges, [PortSpec.Range(ports: 18081...18081, targetFirst: 80, targetAddress: IPAddress("192.0.2.10"))])
+        // Podman's calls: a listening address, IPv6 ones in brackets, targets with or without them.
+        let b = try PortSpec(parsing: "0.0.0.0/18080:10.88.0.5/80")
+        XCTAssertEqual(b.bindAddress, IPAddress("0.0.0.0"))
+        XCTAssertEqual(b.ranges.first?.targetAddress, IPAddress("10.88.0.5"))
+        let c = try PortSpec(parsing: "[::]/18080:[fd00::5]/80")
+        XCTAssertEqual(c.bindAddress, IPAddress("::"))
+        XCTAssertEqual(c.ranges.first?.targetAddress, IPAddress("fd00::5"))
+        XCTAssertEqual(c.ranges.first?.targetFirst, 80)
+        let d = try PortSpec(parsing: "[::]/18080:fd00::5/80")
+        XCTAssertEqual(d.ranges.first?.targetAddress, IPAddress("fd00::5"))
+        let e = try PortSpec(parsing: "::1/8000-8002:fd00::5/9000-9002,~8001")
+        XCTAssertEqual(e.bindAddress, IPAddress("::1"))
+        XCTAssertEqual(e.ranges.first?.targetFirst, 9000)
+        XCTAssertEqual(e.exclusions, [8001...8001])
+        let f = try PortSpec(parsing: "[2001:db8::1]%eth0/443")
+        XCTAssertEqual(f.bindAddress, IPAddress("2001:db8::1"))
+        XCTAssertEqual(f.bindInterface, "eth0")
+        let g = try PortSpec(parsing: "80:[fd00::5]/8080")
+        XCTAssertNil(g.bindAddress)
+        XCTAssertEqual(g.ranges.first?.targetAddress, IPAddress("fd00::5"))
+    }
+
+    func testMalformedTargetAddressesAreRejected() {
+        for text in ["80:0.0.0.0/80", "80:224.0.0.1/80", "80:[::]/80", "80:/80", "80:192.0.2.1/", "80:192.0.2.300/80",
+                     "80:[fd00::5/80", "[::/80", "[::]80", "80:fd00::5", "80:[ff02::1]/80", "[]/80", "80:[]/80"] {
+            XCTAssertThrowsError(try PortSpec(parsing: text), "accepted '\(text)'")
+        }
+        XCTAssertThrowsError(try PortForwarding.folding(nil, "all:", option: "-t", isPasta: true))
+        XCTAssertThrowsError(try PortForwarding.folding(nil, "all:80", option: "-t", isPasta: true))
+        XCTAssertEqual(try PortForwarding.folding(nil, "all:192.0.2.10", option: "-t", isPasta: true),
+                       .all(targetAddress: IPAddress("192.0.2.10")))
+        XCTAssertEqual(try PortForwarding.folding(nil, "all:[fd00::5]", option: "-t", isPasta: true).description,
+                       "all:[fd00::5]")
+    }
+
     func testExclusionsInsideRange() throws {
         let spec = try PortSpec(parsing: "2000-5000,~3000-3010")
         XCTAssertEqual(spec.target(of: 2999), 2999)
@@ -84,7 +123,7 @@ final class PortSpecTests: XCTestCase {
         XCTAssertEqual(list.map(\.text), ["8080:80", "9090:90"])
         XCTAssertEqual(try PortForwarding.folding(nil, "none", option: "-t", isPasta: true), PortForwarding.none)
         XCTAssertEqual(try PortForwarding.folding(nil, "auto", option: "-t", isPasta: true), .automatic)
-        XCTAssertEqual(try PortForwarding.folding(nil, "all", option: "-t", isPasta: false), .all)
+        XCTAssertEqual(try PortForwarding.folding(nil, "all", option: "-t", isPasta: false), .all(targetAddress: nil))
         XCTAssertThrowsError(try PortForwarding.folding(nil, "auto", option: "-t", isPasta: false))
         XCTAssertThrowsError(try PortForwarding.folding(PortForwarding.none, "80", option: "-t", isPasta: true))
         XCTAssertThrowsError(try PortForwarding.folding(forwarding, "none", option: "-t", isPasta: true))
@@ -105,7 +144,7 @@ final class PortSpecTests: XCTestCase {
 
     func testRandomTextNeverTraps() {
         var generator = SystemRandomNumberGenerator()
-        let alphabet = Array("0123456789-:,~/%.abcdef: ")
+        let alphabet = Array("0123456789-:,~/%.abcdef: []")
         for _ in 0..<20000 {
             let length = Int.random(in: 0...24, using: &generator)
             let text = String((0..<length).map { _ in alphabet.randomElement(using: &generator)! })

@@ -257,6 +257,15 @@ extension Options {
         }
         if logFile != nil && logToStderr { throw OptionError("-l/--log-file and -e/--stderr can't be combined") }
         if socketFD != nil && socketPath != nil { throw OptionError("-F/--fd and -s/--socket can't be combined") }
+        for table in ForwardingTable.fromCommandLine(self) {
+            if let (a, b) = table.firstOverlap() {
+                let option = table.pif == .host ? (a.transport == .tcp ? "-t" : "-u") : (a.transport == .tcp ? "-T" : "-U")
+                throw OptionError("\(option): ports \(a) and \(b) overlap")
+            }
+            if table.pif == .host, let rule = table.rules.first(where: { $0.targetAddress?.isLoopback == true }) {
+                throw OptionError("\(rule.transport == .tcp ? "-t" : "-u") \(rule): a loopback address can't be reached in the guest")
+            }
+        }
     }
 
     static func interfaceName(_ value: String, _ fail: (String) -> OptionError) throws -> String {

@@ -1,10 +1,15 @@
 /// One `-t`/`-u`/`-T`/`-U` value that lists ports: `[ADDR][%IFACE]/` then comma-separated
-/// `FIRST[-LAST][:TOFIRST[-TOLAST]]` ranges and `~FIRST[-LAST]` exclusions.
+/// `FIRST[-LAST][:[TOADDR/]TOFIRST[-TOLAST]]` ranges and `~FIRST[-LAST]` exclusions. Addresses may be
+/// bracketed (`[::1]/80`, `80:[fd00::5]/8080`); an unbracketed text before the first '/' that reads as an
+/// address is the listening address, as in older pasta, so an IPv6 target without a listening address
+/// needs its brackets.
 public struct PortSpec: Equatable, CustomStringConvertible {
-    /// Ports `ports` forwarded to `targetFirst`, `targetFirst + 1`, ...
+    /// Ports `ports` forwarded to `targetFirst`, `targetFirst + 1`, ... at `targetAddress` (nil: the
+    /// guest's own address).
     public struct Range: Equatable {
         public var ports: ClosedRange<UInt16>
         public var targetFirst: UInt16
+        public var targetAddress: IPAddress? = nil
     }
 
     public var bindAddress: IPAddress?
@@ -22,9 +27,9 @@ public struct PortSpec: Equatable, CustomStringConvertible {
     public init(parsing text: String) throws {
         self.text = text
         var list = Substring(text)
-        if let slash = text.lastIndex(of: "/") {
-            try parsePrefix(text[..<slash])
-            list = text[text.index(after: slash)...]
+        if let prefixEnd = PortSpec.prefixEnd(of: text) {
+            try parsePrefix(text[..<prefixEnd])
+            list = text[text.index(after: prefixEnd)...]
         }
         guard !list.isEmpty else { throw PortSpecError(text, "no ports given") }
         for item in list.split(separator: ",", omittingEmptySubsequences: false) {
@@ -32,28 +37,49 @@ public struct PortSpec: Equatable, CustomStringConvertible {
                 exclusions.append(try PortSpec.parseRange(item.dropFirst(), in: text))
                 continue
             }
-            let parts = item.split(separator: ":", omittingEmptySubsequences: false)
-            guard parts.count <= 2 else { throw PortSpecError(text, "too many ':' in '\(item)'") }
-            let ports = try PortSpec.parseRange(parts[0], in: text)
-            var targetFirst = ports.lowerBound
-            if parts.count == 2 {
-                let target = try PortSpec.parseRange(parts[1], in: text)
-                if target.count != 1 && target.count != ports.count {
-                    throw PortSpecError(text, "target range \(parts[1]) differs in length from \(parts[0])")
-                }
-                targetFirst = target.lowerBound
-                if Int(targetFirst) + ports.count - 1 > Int(UInt16.max) {
-                    throw PortSpecError(text, "target ports of '\(item)' exceed 65535")
-                }
+            guard let colon = item.firstIndex(of: ":") else {
+                let ports = try PortSpec.parseRange(item, in: text)
+                ranges.append(Range(ports: ports, targetFirst: ports.lowerBound))
+                continue
             }
-            ranges.append(Range(ports: ports, targetFirst: targetFirst))
+            let ports = try PortSpec.parseRange(item[..<colon], in: text)
+            var target = item[item.index(after: colon)...]
+            var targetAddress: IPAddress?
+            if let slash = target.lastIndex(of: "/") {
+                targetAddress = try PortSpec.parseTargetAddress(target[..<slash], in: text)
+                target = target[target.index(after: slash)...]
+            } else if target.contains(":") {
+                throw PortSpecError(text, "too many ':' in '\(item)'")
+            }
+            let targetPorts = try PortSpec.parseRange(target, in: text)
+            if targetPorts.count != 1 && targetPorts.count != ports.count {
+                throw PortSpecError(text, "target range \(target) differs in length from \(item[..<colon])")
+            }
+            if Int(targetPorts.lowerBound) + ports.count - 1 > Int(UInt16.max) {
+                throw PortSpecError(text, "target ports of '\(item)' exceed 65535")
+            }
+            ranges.append(Range(ports: ports, targetFirst: targetPorts.lowerBound, targetAddress: targetAddress))
         }
         try checkOverlaps()
     }
 
+    /// Where the `ADDR%IFACE/` prefix ends (its '/'), or nil without one. The first '/' ends it unless the
+    /// text before it has a ':' and is no address: then that '/' belongs to a target (`80:192.0.2.1/8080`).
+    static func prefixEnd(of text: String) -> String.Index? {
+        if text.first == "[" {
+            guard let close = text.firstIndex(of: "]") else { return text.firstIndex(of: "/") }
+            return text[close...].firstIndex(of: "/")
+        }
+        guard let slash = text.firstIndex(of: "/") else { return nil }
+        let candidate = text[..<slash]
+        guard candidate.contains(":") else { return slash }
+        let addressPart = candidate.firstIndex(of: "%").map { candidate[..<$0] } ?? candidate
+        return IPAddress(String(addressPart)) != nil ? slash : nil
+    }
+
     private mutating func parsePrefix(_ prefix: Substring) throws {
         var addressText = prefix
-        if let percent = prefix.firstIndex(of: "%") {
+        if let percent = prefix.lastIndex(of: "%"), !prefix[percent...].contains("]") {
             let name = prefix[prefix.index(after: percent)...]
             guard !name.isEmpty, name.utf8.count < 16, !name.contains("/"), name != ".", name != ".." else {
                 throw PortSpecError(text, "invalid interface name '\(name)'")
@@ -62,13 +88,34 @@ public struct PortSpec: Equatable, CustomStringConvertible {
             addressText = prefix[..<percent]
         }
         if !addressText.isEmpty {
-            guard let address = IPAddress(String(addressText)) else {
+            guard let address = PortSpec.address(addressText) else {
                 throw PortSpecError(text, "invalid address '\(addressText)'")
             }
             bindAddress = address
         } else if bindInterface == nil {
             throw PortSpecError(text, "empty address before '/'")
         }
+    }
+
+    /// An address, optionally in brackets.
+    static func address(_ text: Substring) -> IPAddress? {
+        if text.first == "[" {
+            guard text.count > 2, text.last == "]" else { return nil }
+            return IPAddress(String(text.dropFirst().dropLast()))
+        }
+        return IPAddress(String(text))
+    }
+
+    /// A target must be somewhere a connection can go: neither unspecified nor multicast.
+    static func parseTargetAddress(_ text: Substring, in spec: String) throws -> IPAddress {
+        guard let address = address(text) else { throw PortSpecError(spec, "invalid target address '\(text)'") }
+        let usable: Bool
+        switch address {
+        case .v4(let a): usable = !a.isUnspecified && !a.isMulticast && !a.isBroadcast
+        case .v6(let a): usable = !a.isUnspecified && !a.isMulticast
+        }
+        guard usable else { throw PortSpecError(spec, "target address \(address) is not a unicast address") }
+        return address
     }
 
     private func checkOverlaps() throws {
@@ -92,6 +139,12 @@ public struct PortSpec: Equatable, CustomStringConvertible {
               let value = UInt16(text), value > 0
         else { throw PortSpecError(spec, "invalid port '\(text)'") }
         return value
+    }
+
+    /// An address as specs write it: IPv6 in brackets, so its colons can't be read as port separators.
+    public static func bracketed(_ address: IPAddress) -> String {
+        if case .v6 = address { return "[\(address)]" }
+        return address.description
     }
 
     /// The port `port` is forwarded to, or nil when this spec does not forward it.
@@ -124,8 +177,8 @@ public enum PortForwarding: Equatable, CustomStringConvertible {
     /// Follow what is bound on the other side (pasta only), except the excluded ports (`auto,~22` or a
     /// later exclusion-only spec).
     case auto(excluding: [ClosedRange<UInt16>])
-    /// Every non-ephemeral port.
-    case all
+    /// Every non-ephemeral port, to the guest's address or to `targetAddress` (`all:ADDR`).
+    case all(targetAddress: IPAddress?)
     case specs([PortSpec])
 
     public static let automatic = PortForwarding.auto(excluding: [])
@@ -148,7 +201,9 @@ public enum PortForwarding: Equatable, CustomStringConvertible {
                 excluded = rest.exclusions
             }
             keyword = .auto(excluding: excluded)
-        case "all": keyword = .all
+        case "all": keyword = .all(targetAddress: nil)
+        case _ where text.hasPrefix("all:"):
+            keyword = .all(targetAddress: try PortSpec.parseTargetAddress(text.dropFirst(4), in: text))
         default: keyword = nil
         }
         switch (current, keyword) {
@@ -173,7 +228,8 @@ public enum PortForwarding: Equatable, CustomStringConvertible {
         case .auto(let excluded):
             return (["auto"] + excluded.map { "~" + ($0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound)") })
                 .joined(separator: ",")
-        case .all: return "all"
+        case .all(let target?): return "all:\(PortSpec.bracketed(target))"
+        case .all(nil): return "all"
         case .specs(let list): return list.map(\.text).joined(separator: " ")
         }
     }
