@@ -10,6 +10,8 @@
   half-close HOST PORT SIZE         sends a request, shuts down its write side, expects SIZE bytes
   reset-server HOST PORT            reads one chunk from each connection, then closes it with RST
   expect-reset HOST PORT            sends a request; succeeds ("reset") if the connection is reset
+  who-server HOST PORT              tells each connection "LOCAL_ADDRESS PEER_ADDRESS" and closes it
+  who HOST PORT                     connects and prints what a who-server said
   udp-echo-server PORT [ADDR...]     echoes UDP datagrams on ADDRs (default: every address, both families)
   udp-send HOST PORT COUNT          sends COUNT datagrams from COUNT distinct source ports (no reply awaited)
   udp-ask HOST PORT MESSAGE         sends MESSAGE, prints the reply and the address it came from
@@ -292,6 +294,25 @@ def expect_reset(host, port):
         return False
 
 
+async def tell_who(reader, writer):
+    local, peer = writer.get_extra_info("sockname"), writer.get_extra_info("peername")
+    writer.write(f"{local[0]} {peer[0]}\n".encode())
+    await writer.drain()
+    writer.close()
+
+
+def who(host, port):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect((host, port))
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+    print(data.decode(errors="replace").strip())
+    return bool(data)
+
+
 def main(argv):
     command = argv[1]
     if command == "echo-server":
@@ -308,6 +329,10 @@ def main(argv):
         reset_server(argv[2], int(argv[3]))
     elif command == "expect-reset":
         return expect_reset(argv[2], int(argv[3]))
+    elif command == "who-server":
+        asyncio.run(serve(argv[2], int(argv[3]), tell_who))
+    elif command == "who":
+        return who(argv[2], int(argv[3]))
     elif command == "udp-echo-server":
         udp_echo_server(int(argv[2]), argv[3:])
     elif command == "udp-send":

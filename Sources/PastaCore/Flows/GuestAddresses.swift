@@ -4,6 +4,10 @@
 final class GuestAddresses {
     private(set) var ipv4: IPv4Address?
     private(set) var ipv6: IPv6Address?
+    /// Addresses forwarding rules send to besides the guest's own (`-t PORT:ADDR/PORT`): what comes from
+    /// them says nothing about the guest's address.
+    private var forwardingTargets4: [IPv4Address] = []
+    private var forwardingTargets6: [IPv6Address] = []
 
     init(_ configuration: RuntimeConfiguration) {
         let translation = AddressTranslation(configuration)
@@ -13,13 +17,18 @@ final class GuestAddresses {
 
     @inline(__always)
     func observe(_ source: IPv4Address) {
-        if !source.isUnspecified, ipv4 != source { ipv4 = source }
+        if !source.isUnspecified, ipv4 != source, !forwardingTargets4.contains(source) { ipv4 = source }
     }
 
     /// Link-local sources are skipped: a global address is what a connection from outside can reach.
     @inline(__always)
     func observe(_ source: IPv6Address) {
-        if !source.isLinkLocal, !source.isUnspecified, ipv6 != source { ipv6 = source }
+        if !source.isLinkLocal, !source.isUnspecified, ipv6 != source, !forwardingTargets6.contains(source) { ipv6 = source }
+    }
+
+    func setForwardingTargets(_ targets: [IPAddress]) {
+        forwardingTargets4 = targets.compactMap { if case .v4(let a) = $0 { return a }; return nil }
+        forwardingTargets6 = targets.compactMap { if case .v6(let a) = $0 { return a }; return nil }
     }
 
     /// The guest's address of the same family as `other`.

@@ -819,8 +819,10 @@ public final class TCPFlows {
 
     /// Takes a connection a forwarding listener accepted from `peer` and opens it towards the guest's
     /// `guestPort` with a SYN through the tap.
-    func adopt(_ socket: Descriptor, peer: IPAddress, peerPort port: UInt16, guestPort: UInt16, now: Int) {
-        guard let remote = translation.guestSource(for: peer), let guest = guestAddresses.address(like: remote) else {
+    func adopt(_ socket: Descriptor, peer: IPAddress, peerPort port: UInt16, guestPort: UInt16,
+               guestAddress: IPAddress? = nil, now: Int) {
+        guard let remote = translation.guestSource(for: peer),
+              let guest = guestAddress ?? guestAddresses.address(like: remote), guest.family == remote.family else {
             logDebug("TCP: no guest address for a connection from \(peer)")
             return
         }

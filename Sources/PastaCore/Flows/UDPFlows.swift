@@ -210,7 +210,8 @@ public final class UDPFlows {
     /// `payloadOffset` (room for either family's headers) in `frame`, a buffer of a whole frame's size.
     func deliverInbound(_ frame: UnsafeMutableRawBufferPointer, payloadOffset offset: Int, length n: Int,
                         from client: IPAddress, port: UInt16, on listener: Listener, now: Int) {
-        guard let remote = translation.guestSource(for: client), let guest = guestAddresses.address(like: remote) else {
+        guard let remote = translation.guestSource(for: client),
+              let guest = listener.targetAddress ?? guestAddresses.address(like: remote), guest.family == remote.family else {
             return
         }
         let key = FlowKey(guest: FlowAddress(guest), remote: FlowAddress(remote), guestPort: listener.targetPort,

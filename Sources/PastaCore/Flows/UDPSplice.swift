@@ -54,7 +54,7 @@ final class UDPSplice {
     /// false when it belongs to the tap instead.
     func forward(_ payload: UnsafeRawBufferPointer, from client: IPAddress, port: UInt16, on listener: Listener,
                  now: Int) -> Bool {
-        guard let destination = targets.destination(listenerSide: listener.side, client: client) else { return false }
+        guard let destination = targets.destination(for: listener, client: client) else { return false }
         let key = FlowKey(guest: FlowAddress(client), remote: FlowAddress(listener.address), guestPort: port,
                           remotePort: listener.port)
         let flow: UDPSpliceFlow

@@ -1,62 +1,43 @@
 import CLinux
 import Glibc
 
-/// Auto mode, pasta's default for `-t`, `-u`, `-T` and `-U`: every second, each port bound on one side gets
-/// a forwarding socket on the other, and loses it once nothing binds it any more. Ports our own forwarding
-/// sockets hold are never forwarded back, and `~` exclusions are respected. The /proc files are opened once,
-/// at start, in the namespace they describe.
-public final class AutoForwarding {
-    private final class Direction {
-        let listeners: Listeners
+/// Auto mode, pasta's default for `-t`, `-u`, `-T` and `-U`: scan rules (`auto`) in a forwarding table.
+/// Every second, each port in a scan rule's range that is bound on the other side gets a forwarding socket
+/// on this one, and loses it once nothing binds it any more. Ports our own forwarding sockets hold are never
+/// forwarded back. The /proc files are opened once per direction, in the namespace they describe, when a
+/// table first asks for that direction.
+final class AutoForwarding {
+    private struct Direction: Hashable {
+        let transport: ForwardingRule.TransportProtocol
         /// Where our sockets are opened; the files describe the other side.
         let side: ForwardingSide
-        let files: [Descriptor]
-        let state: UInt8
-        let excluded: [ClosedRange<UInt16>]
-        let addresses: [IPAddress]
-        /// Ports that could not be bound: not retried until they are released and bound again.
-        var failed: Set<UInt16> = []
-
-        init(listeners: Listeners, side: ForwardingSide, files: [Descriptor], state: UInt8,
-             excluded: [ClosedRange<UInt16>], addresses: [IPAddress]) {
-            self.listeners = listeners
-            self.side = side
-            self.files = files
-            self.state = state
-            self.excluded = excluded
-            self.addresses = addresses
-        }
     }
 
-    private var directions: [Direction] = []
+    private let namespace: NetworkNamespace
+    private var files: [Direction: [Descriptor]] = [:]
+    /// Ports that could not be bound: not retried until they are released and bound again.
+    private var failed: [Direction: Set<UInt16>] = [:]
     private var buffer = [UInt8](repeating: 0, count: 1 << 16)
 
-    public var isActive: Bool { !directions.isEmpty }
+    init(namespace: NetworkNamespace) {
+        self.namespace = namespace
+    }
 
-    public init(configuration: RuntimeConfiguration, tcp: Listeners, udp: Listeners, namespace: NetworkNamespace) throws {
-        let options = configuration.options
-        var wanted: [(Listeners, ForwardingSide, PortForwarding)] = []
-        if !options.noTCP {
-            wanted.append((tcp, .host, options.forwarding(options.tcpPorts)))
-            wanted.append((tcp, .namespace, options.forwarding(options.tcpNamespacePorts)))
-        }
-        if !options.noUDP {
-            wanted.append((udp, .host, ConfiguredForwarding.udpForwarding(options, side: .host)))
-            wanted.append((udp, .namespace, ConfiguredForwarding.udpForwarding(options, side: .namespace)))
-        }
-        for (listeners, side, forwarding) in wanted {
-            guard case .auto(let excluded) = forwarding else { continue }
-            let names = listeners.transport == .tcp ? ["tcp", "tcp6"] : ["udp", "udp6"]
-            let open = { names.compactMap { Self.openProcFile($0) } }
-            // Our sockets on `side` follow what is bound on the other one.
-            let files = side == .host ? (namespace.inside(open) ?? []) : open()
-            guard !files.isEmpty else {
-                throw OptionError("can't read bound \(names[0].uppercased()) ports \(side == .host ? "in the namespace" : "on the host") for auto mode")
+    /// Opens the /proc files the scan rules of `tables` need; throws when one can't be read.
+    func prepare(for tables: [ForwardingTable]) throws {
+        for table in tables {
+            for rule in table.rules where rule.scan {
+                let direction = Direction(transport: rule.transport, side: table.pif == .splice ? .namespace : .host)
+                guard files[direction] == nil else { continue }
+                let names = rule.transport == .tcp ? ["tcp", "tcp6"] : ["udp", "udp6"]
+                let open = { names.compactMap { Self.openProcFile($0) } }
+                let opened = direction.side == .host ? (namespace.inside(open) ?? []) : open()
+                guard !opened.isEmpty else {
+                    let place = direction.side == .host ? "in the namespace" : "on the host"
+                    throw OptionError("can't read bound \(names[0].uppercased()) ports \(place) for auto mode")
+                }
+                files[direction] = opened
             }
-            directions.append(Direction(
-                listeners: listeners, side: side, files: files,
-                state: listeners.transport == .tcp ? BoundPorts.tcpListening : BoundPorts.udpBound,
-                excluded: excluded, addresses: ConfiguredForwarding.defaultAddresses(configuration, side: side)))
         }
     }
 
@@ -66,46 +47,68 @@ public final class AutoForwarding {
         return fd >= 0 ? Descriptor(fd) : nil
     }
 
-    /// Called once a second.
-    public func scan() {
-        for direction in directions { scan(direction) }
+    /// Brings the automatic listeners in line with what is bound now; called once a second and after the
+    /// tables change. `addresses(side, rule)` gives where a rule listens.
+    func scan(_ tables: [ForwardingTable], tcp: Listeners, udp: Listeners,
+              addresses: (ForwardingSide, ForwardingRule) -> [IPAddress]) {
+        for table in tables {
+            let side: ForwardingSide = table.pif == .splice ? .namespace : .host
+            for (transport, listeners) in [(ForwardingRule.TransportProtocol.tcp, tcp), (.udp, udp)] {
+                let rules = table.rules.filter { $0.scan && $0.transport == transport }
+                let direction = Direction(transport: transport, side: side)
+                scan(direction, rules: rules, listeners: listeners, addresses: addresses)
+            }
+        }
     }
 
-    private func scan(_ direction: Direction) {
+    private func scan(_ direction: Direction, rules: [ForwardingRule], listeners: Listeners,
+                      addresses: (ForwardingSide, ForwardingRule) -> [IPAddress]) {
         var bound = Set<UInt16>()
-        for file in direction.files { read(file, state: direction.state, into: &bound) }
+        if !rules.isEmpty, let files = files[direction] {
+            let state = direction.transport == .tcp ? BoundPorts.tcpListening : BoundPorts.udpBound
+            for file in files { read(file, state: state, into: &bound) }
+        }
         var ours = Set<UInt16>()
+        var taken = Set<UInt16>()
         var current: [UInt16: [Listener]] = [:]
-        direction.listeners.forEach { listener in
+        listeners.forEach { listener in
             if listener.side != direction.side {
                 ours.insert(listener.port)
             } else if listener.automatic {
                 current[listener.port, default: []].append(listener)
+            } else {
+                taken.insert(listener.port)
             }
         }
-        let wanted = bound.filter { port in !ours.contains(port) && !direction.excluded.contains { $0.contains(port) } }
-        for (port, listeners) in current where !wanted.contains(port) {
-            listeners.forEach { direction.listeners.close($0) }
-            logDebug("auto: \(describe(direction)) port \(port) released")
+        var wanted: [UInt16: ForwardingRule] = [:]
+        for port in bound where !ours.contains(port) && !taken.contains(port) {
+            if let rule = rules.first(where: { $0.ports.contains(port) }) { wanted[port] = rule }
         }
-        direction.failed.formIntersection(wanted)
-        for port in wanted where current[port] == nil && !direction.failed.contains(port) {
+        let name = describe(direction)
+        for (port, open) in current where wanted[port] == nil {
+            open.forEach { listeners.close($0) }
+            logDebug("auto: \(name) port \(port) released")
+        }
+        var failedPorts = failed[direction, default: []].intersection(wanted.keys)
+        for (port, rule) in wanted where current[port] == nil && !failedPorts.contains(port) {
             var opened = 0
-            for address in direction.addresses {
+            for address in addresses(direction.side, rule) {
                 do {
-                    try direction.listeners.open(side: direction.side, address: address, port: port, targetPort: port,
-                                                 automatic: true)
+                    try listeners.open(side: direction.side, address: address, interface: rule.interface, port: port,
+                                       targetPort: rule.target(of: port), targetAddress: rule.targetAddress,
+                                       automatic: true)
                     opened += 1
                 } catch {
-                    logDebug("auto: \(describe(direction)) port \(port) (\(address)): \(error)")
+                    logDebug("auto: \(name) port \(port) (\(address)): \(error)")
                 }
             }
-            if opened == 0 { direction.failed.insert(port) } else { logDebug("auto: \(describe(direction)) port \(port) forwarded") }
+            if opened == 0 { failedPorts.insert(port) } else { logDebug("auto: \(name) port \(port) forwarded") }
         }
+        failed[direction] = failedPorts
     }
 
     private func describe(_ direction: Direction) -> String {
-        let name = direction.listeners.transport == .tcp ? "TCP" : "UDP"
+        let name = direction.transport == .tcp ? "TCP" : "UDP"
         return direction.side == .host ? "\(name) host" : "\(name) namespace"
     }
 

@@ -1,8 +1,8 @@
 import CLinux
 import Glibc
 
-/// The forwarding sockets of one protocol, on both sides, opened from port specs at start and by auto mode
-/// while running.
+/// The forwarding sockets of one protocol, on both sides, opened for the forwarding tables' rules and by
+/// auto mode while running.
 public final class Listeners {
     public enum Transport {
         case tcp
@@ -31,11 +31,12 @@ public final class Listeners {
 
     /// Opens a socket on `side` at address:port; throws with errno's reason when that fails.
     @discardableResult
-    public func open(side: ForwardingSide, address: IPAddress, port: UInt16, targetPort: UInt16,
-                     automatic: Bool = false) throws -> Listener {
+    public func open(side: ForwardingSide, address: IPAddress, interface: String? = nil, port: UInt16,
+                     targetPort: UInt16, targetAddress: IPAddress? = nil, automatic: Bool = false) throws -> Listener {
         let makeSocket = { [transport] () -> (Int32, Int32) in
-            let fd = transport == .tcp ? CLinux_listen_ip(address.family, address.networkBytes, port, 1024)
-                                       : CLinux_udp_bound(address.family, address.networkBytes, port)
+            let bytes = address.networkBytes
+            let fd = transport == .tcp ? CLinux_listen_ip(address.family, bytes, port, 1024, interface)
+                                       : CLinux_udp_bound(address.family, bytes, port, interface)
             return (fd, errno)
         }
         let result: (fd: Int32, error: Int32)
@@ -52,8 +53,9 @@ public final class Listeners {
         if transport == .udp { CLinux_set_buffer_sizes(result.fd, UDPFlows.socketBuffer) }
         let kind: EventKind = transport == .tcp ? .tcpListener : .udpListener
         let listener = table.insert { index, generation in
-            Listener(socket: socket, side: side, address: address, port: port, targetPort: targetPort,
-                     automatic: automatic, reference: EventReference(kind, index: UInt32(index), generation: generation))
+            Listener(socket: socket, side: side, address: address, interface: interface, port: port,
+                     targetPort: targetPort, targetAddress: targetAddress, automatic: automatic,
+                     reference: EventReference(kind, index: UInt32(index), generation: generation))
         }
         guard let listener else { throw SystemError("too many listening sockets", code: EMFILE) }
         do {

@@ -1,9 +1,10 @@
 import Glibc
 
 /// Where local traffic a listener receives goes on the other side, bypassing the tap: anything a `-T`/`-U`
-/// listener gets goes to the host's loopback; what a `-t`/`-u` listener gets from a loopback address goes
-/// to the guest's address in the namespace (its loopback with --host-lo-to-ns-lo), so services the guest
-/// keeps on its own loopback stay private by default. Nil means "not local": the tap carries it.
+/// listener gets goes to the host's loopback (or its rule's target address); what a `-t`/`-u` listener
+/// gets from a loopback address goes to its rule's target address in the namespace, else the guest's
+/// address there (its loopback with --host-lo-to-ns-lo), so services the guest keeps on its own loopback
+/// stay private by default. Nil means "not local": the tap carries it.
 struct SpliceTargets {
     private let fromHost: Bool
     private let toNamespaceLoopback: Bool
@@ -16,13 +17,14 @@ struct SpliceTargets {
         self.guest = guest
     }
 
-    func destination(listenerSide: ForwardingSide, client: IPAddress) -> IPAddress? {
+    func destination(for listener: Listener, client: IPAddress) -> IPAddress? {
         let isIPv4 = client.family == AF_INET
-        switch listenerSide {
+        switch listener.side {
         case .namespace:
-            return isIPv4 ? .v4(.loopback) : .v6(.loopback)
+            return listener.targetAddress ?? (isIPv4 ? .v4(.loopback) : .v6(.loopback))
         case .host:
             guard fromHost, client.isLoopback else { return nil }
+            if let target = listener.targetAddress { return target }
             if toNamespaceLoopback { return isIPv4 ? .v4(.loopback) : .v6(.loopback) }
             return guest.address(like: client)
         }

@@ -25,10 +25,11 @@ final class TCPInbound {
             if fd < 0 { return flows.acceptFailed() }
             let socket = Descriptor(fd)
             let peer = IPAddress(family: family, shimBytes: address)
-            if let destination = targets.destination(listenerSide: listener.side, client: peer) {
+            if let destination = targets.destination(for: listener, client: peer) {
                 splice.join(socket, to: destination, port: listener.targetPort, on: listener.side.other)
             } else {
-                flows.adopt(socket, peer: peer, peerPort: port, guestPort: listener.targetPort, now: now)
+                flows.adopt(socket, peer: peer, peerPort: port, guestPort: listener.targetPort,
+                            guestAddress: listener.targetAddress, now: now)
             }
         }
     }

@@ -13,7 +13,7 @@ final class Datapath {
     let tcpInbound: TCPInbound
     let udpInbound: UDPInbound
     let udpSplice: UDPSplice
-    let autoForwarding: AutoForwarding?
+    let forwarding: LiveForwarding
 
     init(configuration: RuntimeConfiguration, namespace: NetworkNamespace?, poll: EventPoll, pcap: PcapWriter?) throws {
         let options = configuration.options
@@ -28,19 +28,14 @@ final class Datapath {
         icmpEnabled = !options.noICMP
         let tcpListeners = Listeners(.tcp, poll: poll, namespace: namespace)
         let udpListeners = Listeners(.udp, poll: poll, namespace: namespace)
-        try ConfiguredForwarding.open(configuration, tcp: tcpListeners, udp: udpListeners)
+        // What is bound already in auto mode is forwarded by the time we report ready.
+        forwarding = try LiveForwarding(configuration: configuration, tcp: tcpListeners, udp: udpListeners,
+                                        namespace: namespace, guestAddresses: guestAddresses)
         let spliceTargets = SpliceTargets(configuration, guest: guestAddresses)
         tcpInbound = TCPInbound(listeners: tcpListeners, flows: tcp, splice: TCPSplice(namespace: namespace),
                                 targets: spliceTargets)
         udpSplice = UDPSplice(targets: spliceTargets, poll: poll, namespace: namespace)
         udpInbound = UDPInbound(listeners: udpListeners, flows: udp, splice: udpSplice, port: port, poll: poll)
-        if let namespace {
-            autoForwarding = try AutoForwarding(configuration: configuration, tcp: tcpListeners, udp: udpListeners,
-                                                namespace: namespace)
-            autoForwarding?.scan()  // what is bound already is forwarded by the time we report ready
-        } else {
-            autoForwarding = nil
-        }
     }
 
     /// The guest's backend drained: whatever waited for it goes on.
@@ -55,7 +50,7 @@ final class Datapath {
 
     /// Once a second.
     func tickSecond(now: Int) {
-        autoForwarding?.scan()
+        forwarding.scan()
         udp.tick(now: now)
         udpSplice.tick(now: now)
         icmp.tick(now: now)
