@@ -131,6 +131,20 @@ public enum IPAddress: Hashable, CustomStringConvertible {
         case .v6(let a): return a.description
         }
     }
+
+    public var isUnspecified: Bool {
+        switch self {
+        case .v4(let a): return a.isUnspecified
+        case .v6(let a): return a.isUnspecified
+        }
+    }
+
+    public var isMulticast: Bool {
+        switch self {
+        case .v4(let a): return a.isMulticast || a.isBroadcast
+        case .v6(let a): return a.isMulticast
+        }
+    }
 }
 
 /// A 48-bit Ethernet address.

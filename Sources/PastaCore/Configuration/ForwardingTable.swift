@@ -33,6 +33,7 @@ public struct ForwardingTable: Equatable, CustomStringConvertible {
             }
         }
         if let target = rule.targetAddress {
+            if target.isUnspecified || target.isMulticast { return "the target address \(target) is not a unicast address" }
             if let address = rule.address, address.family != target.family {
                 return "the target address is of another family than the listening address"
             }

@@ -206,12 +206,3 @@ private func partition<T>(_ items: [T], _ isFirst: (T) -> Bool) -> ([T], [T]) {
     for item in items { if isFirst(item) { first.append(item) } else { second.append(item) } }
     return (first, second)
 }
-
-extension IPAddress {
-    var isUnspecified: Bool {
-        switch self {
-        case .v4(let a): return a.isUnspecified
-        case .v6(let a): return a.isUnspecified
-        }
-    }
-}
