@@ -21,7 +21,7 @@ enum OptionTable {
         .init("netns-only"), .init("no-netns-quit"), .init("config-net"), .init("no-copy-routes"),
         .init("no-copy-addrs"), .init("ns-mac-addr", value: true),
         .init("map-guest-addr", value: true), .init("map-host-loopback", value: true),
-        .init("no-splice"), .init("host-lo-to-ns-lo"), .init("no-offload"),
+        .init("no-splice"), .init("host-lo-to-ns-lo"), .init("no-offload"), .init("conf-path", "c", value: true),
     ]
 
     /// Options that only make sense for one of the two modes.

@@ -87,6 +87,8 @@ public struct Options {
     public var udpPorts: PortForwarding?
     public var tcpNamespacePorts: PortForwarding?
     public var udpNamespacePorts: PortForwarding?
+    /// `-c`: the UNIX socket where pesto clients read and replace the forwarding tables.
+    public var controlSocketPath: String?
 
     // pasta namespaces.
     public var namespaceInterfaceName: String?

@@ -180,6 +180,9 @@ extension Options {
             guard fcntl(fd, F_GETFD) >= 0 else { throw fail("descriptor \(fd) is not open") }
             guard CLinux_is_stream_socket(fd) != 0 else { throw fail("descriptor \(fd) is not a stream socket") }
             socketFD = fd
+        case "conf-path":
+            guard !value.isEmpty, value.utf8.count < 108 else { throw fail("UNIX socket paths are 1 to 107 bytes") }
+            controlSocketPath = value
         case "one-off": oneOff = true
         case "vhost-user": vhostUser = true
         case "print-capabilities": printCapabilities = true

@@ -14,6 +14,8 @@ final class Datapath {
     let udpInbound: UDPInbound
     let udpSplice: UDPSplice
     let forwarding: LiveForwarding
+    /// `-c`: where pesto clients change `forwarding`.
+    let control: ControlServer?
 
     init(configuration: RuntimeConfiguration, namespace: NetworkNamespace?, poll: EventPoll, pcap: PcapWriter?) throws {
         let options = configuration.options
@@ -29,13 +31,15 @@ final class Datapath {
         let tcpListeners = Listeners(.tcp, poll: poll, namespace: namespace)
         let udpListeners = Listeners(.udp, poll: poll, namespace: namespace)
         // What is bound already in auto mode is forwarded by the time we report ready.
-        forwarding = try LiveForwarding(configuration: configuration, tcp: tcpListeners, udp: udpListeners,
-                                        namespace: namespace, guestAddresses: guestAddresses)
+        let forwarding = try LiveForwarding(configuration: configuration, tcp: tcpListeners, udp: udpListeners,
+                                            namespace: namespace, guestAddresses: guestAddresses)
+        self.forwarding = forwarding
         let spliceTargets = SpliceTargets(configuration, guest: guestAddresses)
         tcpInbound = TCPInbound(listeners: tcpListeners, flows: tcp, splice: TCPSplice(namespace: namespace),
                                 targets: spliceTargets)
         udpSplice = UDPSplice(targets: spliceTargets, poll: poll, namespace: namespace)
         udpInbound = UDPInbound(listeners: udpListeners, flows: udp, splice: udpSplice, port: port, poll: poll)
+        control = try options.controlSocketPath.map { try ControlServer(path: $0, poll: poll, forwarding: forwarding) }
     }
 
     /// The guest's backend drained: whatever waited for it goes on.
@@ -46,7 +50,10 @@ final class Datapath {
     }
 
     /// Every 100 ms.
-    func tick(now: Int) { tcp.tick(now: now) }
+    func tick(now: Int) {
+        tcp.tick(now: now)
+        control?.tick(now: now)
+    }
 
     /// Once a second.
     func tickSecond(now: Int) {

@@ -80,6 +80,9 @@ public final class EventLoop {
                 case .udpSplicedSocket: datapath.udpSplice.socketEvent(event.reference, now: MonotonicClock.milliseconds())
                 case .icmpSocket: datapath.icmp.socketEvent(event.reference, now: MonotonicClock.milliseconds())
                 case .tcpListener: datapath.tcpInbound.accept(event.reference, now: MonotonicClock.milliseconds())
+                case .controlListener: datapath.control?.accept(now: MonotonicClock.milliseconds())
+                case .controlClient: datapath.control?.clientEvent(event.reference, events: event.events,
+                                                                   now: MonotonicClock.milliseconds())
                 case .splicedSocket, .spliceHandoff: break  // on the splice workers' own epoll
                 }
             }

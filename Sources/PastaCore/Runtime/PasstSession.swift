@@ -5,6 +5,8 @@ struct PasstSession {
     let loop: EventLoop
     /// Nil with `--fd`.
     let socket: PasstSocket?
+    /// `-c`: removed at exit.
+    let control: ControlServer?
 
     static func start(options: Options) throws -> PasstSession {
         let pcap = try options.pcapFile.map { try PcapWriter(path: $0) }
@@ -16,18 +18,23 @@ struct PasstSession {
         if configuration.localMode { logWarning("no usable host interface: running in local mode") }
         let poll = try EventPoll()
         let datapath = try Datapath(configuration: configuration, namespace: nil, poll: poll, pcap: pcap)
-        let socket: PasstSocket?
-        let connection: GuestConnection
-        if let fd = options.socketFD {
-            socket = nil
-            connection = .connected(try StreamBackend(socket: Descriptor(fd)))
-        } else {
-            let listening = try PasstSocket.open(path: options.socketPath)
-            socket = listening
-            connection = .socket(listening, oneOff: options.oneOff)
+        var socket: PasstSocket?
+        do {
+            let connection: GuestConnection
+            if let fd = options.socketFD {
+                connection = .connected(try StreamBackend(socket: Descriptor(fd)))
+            } else {
+                let listening = try PasstSocket.open(path: options.socketPath)
+                socket = listening
+                connection = .socket(listening, oneOff: options.oneOff)
+            }
+            let loop = try EventLoop(poll: poll, datapath: datapath, connection: connection, quitWatcher: nil, command: nil)
+            return PasstSession(configuration: configuration, loop: loop, socket: socket, control: datapath.control)
+        } catch {
+            socket?.remove()
+            datapath.control?.remove()
+            throw error
         }
-        let loop = try EventLoop(poll: poll, datapath: datapath, connection: connection, quitWatcher: nil, command: nil)
-        return PasstSession(configuration: configuration, loop: loop, socket: socket)
     }
 
     /// What a user needs to connect a VM: the socket, and qemu's arguments (qemu 7.2 and later).

@@ -35,10 +35,12 @@ public enum PastaMain {
 
         var pidFile: PidFile?
         var command: SpawnedCommand?
+        var control: ControlServer?
         do {
             let identity = try options.runAs.map { try ProcessSetup.identity($0) }
             pidFile = try options.pidFile.map { try PidFile(path: $0) }
             let session = try PastaSession.start(options: options, spawn: { command = $0 })
+            control = session.control
             if !options.quiet {
                 session.configuration.summary.split(separator: "\n").forEach { logInfo(String($0)) }
             }
@@ -51,10 +53,13 @@ public enum PastaMain {
             } else {
                 ProcessSetup.daemonize(pidFile: pidFile)
             }
-            return try session.loop.run()
+            let status = try session.loop.run()
+            control?.remove()
+            return status
         } catch {
             logError("\(error)")
             command?.terminate()
+            control?.remove()
             pidFile?.discard()
             return 1
         }
@@ -68,11 +73,13 @@ public enum PastaMain {
         }
         var pidFile: PidFile?
         var socket: PasstSocket?
+        var control: ControlServer?
         do {
             let identity = try options.runAs.map { try ProcessSetup.identity($0) }
             pidFile = try options.pidFile.map { try PidFile(path: $0) }
             let session = try PasstSession.start(options: options)
             socket = session.socket
+            control = session.control
             if !options.quiet {
                 (session.configuration.summary.split(separator: "\n").map(String.init) + session.connectionHelp)
                     .forEach { logInfo($0) }
@@ -86,10 +93,12 @@ public enum PastaMain {
             }
             let status = try session.loop.run()
             socket?.remove()
+            control?.remove()
             return status
         } catch {
             logError("\(error)")
             socket?.remove()
+            control?.remove()
             pidFile?.discard()
             return 1
         }
@@ -105,6 +114,8 @@ public enum PastaMain {
 struct PastaSession {
     let configuration: RuntimeConfiguration
     let loop: EventLoop
+    /// `-c`: removed at exit.
+    let control: ControlServer?
 
     static func start(options: Options, spawn: (SpawnedCommand) -> Void) throws -> PastaSession {
         let pcap = try options.pcapFile.map { try PcapWriter(path: $0) }
@@ -134,8 +145,13 @@ struct PastaSession {
         let watcher = try watchPath.map { try NamespaceQuitWatcher(path: $0) }
         let poll = try EventPoll()
         let datapath = try Datapath(configuration: configuration, namespace: namespace, poll: poll, pcap: pcap)
-        let loop = try EventLoop(poll: poll, datapath: datapath, connection: .tap(tap), quitWatcher: watcher,
-                                 command: target.command)
-        return PastaSession(configuration: configuration, loop: loop)
+        do {
+            let loop = try EventLoop(poll: poll, datapath: datapath, connection: .tap(tap), quitWatcher: watcher,
+                                     command: target.command)
+            return PastaSession(configuration: configuration, loop: loop, control: datapath.control)
+        } catch {
+            datapath.control?.remove()
+            throw error
+        }
     }
 }

@@ -42,6 +42,7 @@ enum Usage {
                   --map-host-loopback ADDR  Map ADDR to the host's loopback
               -4, --ipv4-only           Enable IPv4 operation only
               -6, --ipv6-only           Enable IPv6 operation only
+              -c, --conf-path PATH      Control socket where pesto reads and sets forwarding rules
             """
         if mode == .passt {
             text += "\n" + """

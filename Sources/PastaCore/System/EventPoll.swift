@@ -20,6 +20,9 @@ public enum EventKind: UInt8 {
     case udpListener
     case icmpSocket
     case udpSplicedSocket
+    /// `-c`: the control socket, and the pesto client being served on it.
+    case controlListener
+    case controlClient
     /// On a splice worker's own epoll.
     case splicedSocket
     case spliceHandoff

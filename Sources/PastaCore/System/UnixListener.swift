@@ -1,0 +1,57 @@
+import CLinux
+import Glibc
+
+/// A listening UNIX stream socket at a path only our user may use (mode 0600), non-blocking. A socket file
+/// left by a process that is gone (connecting is refused) is taken over; one a live process accepts on is
+/// not. `remove()` unlinks the path if it is still our socket.
+public final class UnixListener {
+    public let path: String
+    let descriptor: Descriptor
+    private let inode: ino_t
+
+    public init(path: String, backlog: Int32 = 16, purpose: String) throws {
+        let previous = umask(0o177)
+        defer { umask(previous) }
+        var fd = CLinux_unix_listen(path, backlog)
+        if fd < 0 && errno == EADDRINUSE {
+            guard Self.isSocketFile(path) else { throw OptionError("can't use \(path) as \(purpose): the file exists") }
+            let probe = CLinux_unix_connect(path)
+            if probe >= 0 {
+                Glibc.close(probe)
+                throw OptionError("\(purpose) \(path) is in use by another process")
+            }
+            guard errno == ECONNREFUSED else { throw Self.failure(path, purpose) }
+            unlink(path)
+            fd = CLinux_unix_listen(path, backlog)
+        }
+        guard fd >= 0 else { throw Self.failure(path, purpose) }
+        descriptor = Descriptor(fd)
+        self.path = path
+        // The umask made it 0600 already; say so explicitly, whatever the filesystem did.
+        chmod(path, 0o600)
+        var status = stat()
+        inode = lstat(path, &status) == 0 ? status.st_ino : 0
+    }
+
+    private static func isSocketFile(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFSOCK
+    }
+
+    private static func failure(_ path: String, _ purpose: String) -> OptionError {
+        OptionError("can't listen on \(purpose) \(path): \(String(cString: strerror(errno)))")
+    }
+
+    /// The next waiting client (non-blocking, close-on-exec), if any.
+    func accept() -> Descriptor? {
+        let fd = CLinux_accept(descriptor.raw)
+        return fd >= 0 ? Descriptor(fd) : nil
+    }
+
+    /// At exit: the path goes, unless another process has put its own socket there since.
+    public func remove() {
+        var status = stat()
+        if lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFSOCK, status.st_ino == inode { unlink(path) }
+        descriptor.close()
+    }
+}
