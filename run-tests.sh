@@ -9,6 +9,7 @@ swift build -c release 2>&1 | tail -n 3
 [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "tests: 0 passed, 1 failed (build)"; exit 1; }
 export PASTA="$PWD/.build/release/pasta"
 ln -sf pasta .build/release/passt  # the same binary runs as passt under that name
+ln -sf pasta .build/release/pesto  # and as the pesto client
 
 unit_log=$(mktemp)
 swift test 2>&1 | tee "$unit_log" | grep -E "error:|failed|Executed .* tests" | tail -n 20

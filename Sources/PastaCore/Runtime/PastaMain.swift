@@ -4,6 +4,9 @@ import Glibc
 public enum PastaMain {
     /// Runs pasta (or passt) for `arguments` (argv, including argv[0]) and returns the exit status.
     public static func run(_ arguments: [String]) -> Int32 {
+        let program = (arguments.first ?? "pasta").split(separator: "/").last.map(String.init) ?? "pasta"
+        // One binary: installed as pesto (a link), it is the control client.
+        if program == "pesto" { return PestoMain.run(arguments) }
         signal(SIGPIPE, SIG_IGN)
         let mode = ProgramMode(invokedAs: arguments.first ?? "pasta")
         let options: Options
