@@ -8,6 +8,8 @@ big-endian length before each Ethernet frame) on passt's UNIX socket and prints 
   dhcp SOCKET                  DHCP DISCOVER -> OFFER only; prints "offer ADDRESS"
   bad-length SOCKET LENGTH     writes a frame length of LENGTH; prints "dropped" if passt closes on us
   fd-session FD                the dhcp step over an inherited connected socket FD, then closes it
+  inbound-syn SOCKET COUNT     takes a DHCP lease, prints "ready", then prints "syn ADDRESS PORT" for the
+                               destination of each of the next COUNT TCP SYNs passt sends it
 Exit status 0 when every step saw what it expected.
 """
 import os, socket, struct, sys, time
@@ -137,6 +139,26 @@ def dhcp(wire, pieces=False):
     return address, socket.inet_ntoa(options[3][:4]), socket.inet_ntoa(options[54][:4])
 
 
+def inbound_syn(path, count):
+    wire = Wire(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+    wire.sock.connect(path)
+    dhcp(wire)
+    print("ready", flush=True)
+
+    def syn(frame):
+        if frame[12:14] != b"\x08\x00" or frame[23] != 6:
+            return None
+        ihl = (frame[14] & 0x0F) * 4
+        t = frame[14 + ihl:]
+        if t[13] & 0x12 != 0x02:
+            return None
+        return socket.inet_ntoa(frame[30:34]), struct.unpack("!H", t[2:4])[0]
+    for _ in range(count):
+        address, port = wire.receive(syn, timeout=20)
+        print(f"syn {address} {port}", flush=True)
+    return True
+
+
 def session(path, server, port):
     wire = Wire(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
     wire.sock.connect(path)
@@ -224,6 +246,8 @@ def main(argv):
         return True
     if argv[1] == "bad-length":
         return bad_length(argv[2], int(argv[3]))
+    if argv[1] == "inbound-syn":
+        return inbound_syn(argv[2], int(argv[3]))
     if argv[1] == "fd-session":
         wire = Wire(socket.socket(fileno=int(argv[2])))
         dhcp(wire)

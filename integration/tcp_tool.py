@@ -12,6 +12,9 @@
   expect-reset HOST PORT            sends a request; succeeds ("reset") if the connection is reset
   who-server HOST PORT              tells each connection "LOCAL_ADDRESS PEER_ADDRESS" and closes it
   who HOST PORT                     connects and prints what a who-server said
+  reach-after HOSTS PORT CMD...     runs CMD, then connects to each of the comma-separated HOSTS (every ms
+                                    until it succeeds, up to 5 s); prints "HOST MS" with the time since CMD
+                                    exited; fails if CMD fails or a host is not reached
   udp-echo-server PORT [ADDR...]     echoes UDP datagrams on ADDRs (default: every address, both families)
   udp-send HOST PORT COUNT          sends COUNT datagrams from COUNT distinct source ports (no reply awaited)
   udp-ask HOST PORT MESSAGE         sends MESSAGE, prints the reply and the address it came from
@@ -313,6 +316,28 @@ def who(host, port):
     return bool(data)
 
 
+def reach_after(hosts, port, command):
+    import subprocess
+    if subprocess.run(command).returncode != 0:
+        return False
+    exited = time.monotonic()
+    for host in hosts.split(","):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        while True:
+            with socket.socket(family, socket.SOCK_STREAM) as s:
+                s.settimeout(1)
+                try:
+                    s.connect((host, port))
+                    break
+                except OSError:
+                    if time.monotonic() - exited > 5:
+                        print(f"{host} unreachable")
+                        return False
+            time.sleep(0.001)
+        print(f"{host} {int((time.monotonic() - exited) * 1000)}")
+    return True
+
+
 def main(argv):
     command = argv[1]
     if command == "echo-server":
@@ -333,6 +358,8 @@ def main(argv):
         asyncio.run(serve(argv[2], int(argv[3]), tell_who))
     elif command == "who":
         return who(argv[2], int(argv[3]))
+    elif command == "reach-after":
+        return reach_after(argv[2], int(argv[3]), argv[4:])
     elif command == "udp-echo-server":
         udp_echo_server(int(argv[2]), argv[3:])
     elif command == "udp-send":
