@@ -10,6 +10,7 @@ swift build -c release 2>&1 | tail -n 3
 export PASTA="$PWD/.build/release/pasta"
 ln -sf pasta .build/release/passt  # the same binary runs as passt under that name
 ln -sf pasta .build/release/pesto  # and as the pesto client
+ln -sf pasta .build/release/slirp4netns  # and as a slirp4netns drop-in
 
 unit_log=$(mktemp)
 swift test 2>&1 | tee "$unit_log" | grep -E "error:|failed|Executed .* tests" | tail -n 20

@@ -89,6 +89,10 @@ public struct Options {
     public var udpNamespacePorts: PortForwarding?
     /// `-c`: the UNIX socket where pesto clients read and replace the forwarding tables.
     public var controlSocketPath: String?
+    /// slirp4netns mode only (not on pasta's command line): `-a PATH`, `-r FD`, `-e FD`.
+    public var apiSocketPath: String?
+    public var readyDescriptor: Int32?
+    public var exitDescriptor: Int32?
 
     // pasta namespaces.
     public var namespaceInterfaceName: String?

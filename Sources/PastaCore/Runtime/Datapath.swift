@@ -16,6 +16,8 @@ final class Datapath {
     let forwarding: LiveForwarding
     /// `-c`: where pesto clients change `forwarding`.
     let control: ControlServer?
+    /// slirp4netns mode's `-a PATH`: its API edits `forwarding` too.
+    let slirpAPI: SlirpAPIServer?
 
     init(configuration: RuntimeConfiguration, namespace: NetworkNamespace?, poll: EventPoll, pcap: PcapWriter?) throws {
         let options = configuration.options
@@ -40,6 +42,22 @@ final class Datapath {
         udpSplice = UDPSplice(targets: spliceTargets, poll: poll, namespace: namespace)
         udpInbound = UDPInbound(listeners: udpListeners, flows: udp, splice: udpSplice, port: port, poll: poll)
         control = try options.controlSocketPath.map { try ControlServer(path: $0, poll: poll, forwarding: forwarding) }
+        do {
+            slirpAPI = try options.apiSocketPath.map { path in
+                let forwards = SlirpHostForwards(table: forwarding, guest4: configuration.ipv4?.address ?? .any,
+                                                 guest6: configuration.ipv6?.address)
+                return try SlirpAPIServer(path: path, poll: poll, forwards: forwards)
+            }
+        } catch {
+            control?.remove()
+            throw error
+        }
+    }
+
+    /// At exit: the control and API socket files go.
+    func removeSockets() {
+        control?.remove()
+        slirpAPI?.remove()
     }
 
     /// The guest's backend drained: whatever waited for it goes on.
@@ -53,6 +71,7 @@ final class Datapath {
     func tick(now: Int) {
         tcp.tick(now: now)
         control?.tick(now: now)
+        slirpAPI?.tick(now: now)
     }
 
     /// Once a second.

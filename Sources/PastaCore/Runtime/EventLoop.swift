@@ -28,8 +28,9 @@ public final class EventLoop {
     private let housekeeping: TimerDescriptor
     private var advertisements: AdvertisementSchedule
 
+    /// `exitDescriptor`: we leave when it becomes readable or hangs up (slirp4netns's `-e FD`).
     init(poll: EventPoll, datapath: Datapath, connection: GuestConnection, quitWatcher: NamespaceQuitWatcher?,
-         command: SpawnedCommand?) throws {
+         command: SpawnedCommand?, exitDescriptor: Int32? = nil) throws {
         self.poll = poll
         self.datapath = datapath
         self.connection = connection
@@ -48,6 +49,7 @@ public final class EventLoop {
             try datapath.port.attach(backend)
         }
         try poll.add(housekeeping.descriptor.raw, EventReference(.periodicTimer))
+        if let exitDescriptor { try poll.add(exitDescriptor, EventReference(.exitDescriptor)) }
         if let quitWatcher {
             try poll.add(quitWatcher.descriptor.raw,
                          EventReference(quitWatcher.mechanism == .timer ? .quitTimer : .quitInotify))
@@ -83,6 +85,12 @@ public final class EventLoop {
                 case .controlListener: datapath.control?.accept(now: MonotonicClock.milliseconds())
                 case .controlClient: datapath.control?.clientEvent(event.reference, events: event.events,
                                                                    now: MonotonicClock.milliseconds())
+                case .apiListener: datapath.slirpAPI?.accept(now: MonotonicClock.milliseconds())
+                case .apiClient: datapath.slirpAPI?.clientEvent(event.reference, events: event.events,
+                                                                now: MonotonicClock.milliseconds())
+                case .exitDescriptor:
+                    logInfo("exit descriptor closed or written to, exiting")
+                    exitCode = 0
                 case .splicedSocket, .spliceHandoff: break  // on the splice workers' own epoll
                 }
             }

@@ -5,8 +5,8 @@ struct PasstSession {
     let loop: EventLoop
     /// Nil with `--fd`.
     let socket: PasstSocket?
-    /// `-c`: removed at exit.
-    let control: ControlServer?
+    /// Its sockets (`-c`) are removed at exit.
+    let datapath: Datapath
 
     static func start(options: Options) throws -> PasstSession {
         let pcap = try options.pcapFile.map { try PcapWriter(path: $0) }
@@ -29,10 +29,10 @@ struct PasstSession {
                 connection = .socket(listening, oneOff: options.oneOff)
             }
             let loop = try EventLoop(poll: poll, datapath: datapath, connection: connection, quitWatcher: nil, command: nil)
-            return PasstSession(configuration: configuration, loop: loop, socket: socket, control: datapath.control)
+            return PasstSession(configuration: configuration, loop: loop, socket: socket, datapath: datapath)
         } catch {
             socket?.remove()
-            datapath.control?.remove()
+            datapath.removeSockets()
             throw error
         }
     }

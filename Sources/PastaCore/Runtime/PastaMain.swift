@@ -7,6 +7,8 @@ public enum PastaMain {
         let program = (arguments.first ?? "pasta").split(separator: "/").last.map(String.init) ?? "pasta"
         // One binary: installed as pesto (a link), it is the control client.
         if program == "pesto" { return PestoMain.run(arguments) }
+        // Installed as slirp4netns (a link), it takes slirp4netns's command line and API.
+        if program == "slirp4netns" { return SlirpMain.run(arguments) }
         signal(SIGPIPE, SIG_IGN)
         let mode = ProgramMode(invokedAs: arguments.first ?? "pasta")
         let options: Options
@@ -25,8 +27,15 @@ public enum PastaMain {
             print(Usage.versionText(mode))
             return 0
         }
+        return serve(options)
+    }
+
+    /// Runs a parsed, validated configuration until it is told to stop.
+    static func serve(_ options: Options) -> Int32 {
+        let mode = options.mode
         // First, before opening anything of our own: closing later could close our own files.
-        ProcessSetup.closeInheritedDescriptors(keeping: Set(options.socketFD.map { [$0] } ?? []))
+        let keep = [options.socketFD, options.readyDescriptor, options.exitDescriptor].compactMap { $0 }
+        ProcessSetup.closeInheritedDescriptors(keeping: Set(keep))
         do {
             try Logger.shared.configure(options: options)
         } catch {
@@ -38,12 +47,12 @@ public enum PastaMain {
 
         var pidFile: PidFile?
         var command: SpawnedCommand?
-        var control: ControlServer?
+        var datapath: Datapath?
         do {
             let identity = try options.runAs.map { try ProcessSetup.identity($0) }
             pidFile = try options.pidFile.map { try PidFile(path: $0) }
             let session = try PastaSession.start(options: options, spawn: { command = $0 })
-            control = session.control
+            datapath = session.datapath
             if !options.quiet {
                 session.configuration.summary.split(separator: "\n").forEach { logInfo(String($0)) }
             }
@@ -56,13 +65,18 @@ public enum PastaMain {
             } else {
                 ProcessSetup.daemonize(pidFile: pidFile)
             }
+            if let ready = options.readyDescriptor {
+                // slirp4netns's readiness: "1" on the descriptor, then it is closed.
+                _ = Glibc.write(ready, "1", 1)
+                Glibc.close(ready)
+            }
             let status = try session.loop.run()
-            control?.remove()
+            datapath?.removeSockets()
             return status
         } catch {
             logError("\(error)")
             command?.terminate()
-            control?.remove()
+            datapath?.removeSockets()
             pidFile?.discard()
             return 1
         }
@@ -76,13 +90,13 @@ public enum PastaMain {
         }
         var pidFile: PidFile?
         var socket: PasstSocket?
-        var control: ControlServer?
+        var datapath: Datapath?
         do {
             let identity = try options.runAs.map { try ProcessSetup.identity($0) }
             pidFile = try options.pidFile.map { try PidFile(path: $0) }
             let session = try PasstSession.start(options: options)
             socket = session.socket
-            control = session.control
+            datapath = session.datapath
             if !options.quiet {
                 (session.configuration.summary.split(separator: "\n").map(String.init) + session.connectionHelp)
                     .forEach { logInfo($0) }
@@ -96,12 +110,12 @@ public enum PastaMain {
             }
             let status = try session.loop.run()
             socket?.remove()
-            control?.remove()
+            datapath?.removeSockets()
             return status
         } catch {
             logError("\(error)")
             socket?.remove()
-            control?.remove()
+            datapath?.removeSockets()
             pidFile?.discard()
             return 1
         }
@@ -117,8 +131,8 @@ public enum PastaMain {
 struct PastaSession {
     let configuration: RuntimeConfiguration
     let loop: EventLoop
-    /// `-c`: removed at exit.
-    let control: ControlServer?
+    /// Its sockets (`-c`, `-a`) are removed at exit.
+    let datapath: Datapath
 
     static func start(options: Options, spawn: (SpawnedCommand) -> Void) throws -> PastaSession {
         let pcap = try options.pcapFile.map { try PcapWriter(path: $0) }
@@ -150,10 +164,10 @@ struct PastaSession {
         let datapath = try Datapath(configuration: configuration, namespace: namespace, poll: poll, pcap: pcap)
         do {
             let loop = try EventLoop(poll: poll, datapath: datapath, connection: .tap(tap), quitWatcher: watcher,
-                                     command: target.command)
-            return PastaSession(configuration: configuration, loop: loop, control: datapath.control)
+                                     command: target.command, exitDescriptor: options.exitDescriptor)
+            return PastaSession(configuration: configuration, loop: loop, datapath: datapath)
         } catch {
-            datapath.control?.remove()
+            datapath.removeSockets()
             throw error
         }
     }

@@ -23,6 +23,10 @@ public enum EventKind: UInt8 {
     /// `-c`: the control socket, and the pesto client being served on it.
     case controlListener
     case controlClient
+    /// slirp4netns mode: the API socket and its clients, and the exit descriptor (`-e FD`).
+    case apiListener
+    case apiClient
+    case exitDescriptor
     /// On a splice worker's own epoll.
     case splicedSocket
     case spliceHandoff
