@@ -18,6 +18,9 @@ final class SlirpAPIServer {
         var request: [UInt8] = []
         var reply: [UInt8]?
         var sent = 0
+        /// The reply is out and our side shut down: what the client still sends is read and dropped until it
+        /// closes (closing with unread bytes would reset the connection before it read the reply).
+        var draining = false
 
         init(socket: Descriptor, reference: EventReference, deadline: Int) {
             self.socket = socket
@@ -71,6 +74,7 @@ final class SlirpAPIServer {
     func clientEvent(_ reference: EventReference, events: UInt32, now: Int) {
         guard Int(reference.index) < clients.count, let client = clients[Int(reference.index)],
               client.reference == reference else { return }
+        if client.draining { return drain(client) }
         if client.reply != nil {
             if events & (CLinux_EPOLLOUT | CLinux_EPOLLHUP | CLinux_EPOLLERR) != 0 { send(client) }
             return
@@ -90,10 +94,7 @@ final class SlirpAPIServer {
         let n = buffer.withUnsafeMutableBytes { Glibc.recv(client.socket.raw, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
         if n < 0 && (errno == EAGAIN || errno == EINTR) { return }
         if n < 0 { return close(client) }
-        if n == 0 {
-            if client.request.isEmpty { return close(client) }
-            return answer(client)
-        }
+        if n == 0 { return answer(client) }
         client.request += buffer[0..<n]
         if client.request.count > Self.maximumRequest {
             client.request = []
@@ -130,9 +131,22 @@ final class SlirpAPIServer {
                 try? poll.modify(client.socket.raw, client.reference, events: CLinux_EPOLLOUT)
                 return
             }
-            break
+            return close(client)
         }
-        close(client)
+        shutdown(client.socket.raw, Int32(SHUT_WR))
+        client.draining = true
+        try? poll.modify(client.socket.raw, client.reference, events: CLinux_EPOLLIN)
+        drain(client)
+    }
+
+    private func drain(_ client: Client) {
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.recv(client.socket.raw, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n > 0 { continue }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && errno == EAGAIN { return }
+            return close(client)
+        }
     }
 
     private func close(_ client: Client) {
