@@ -181,7 +181,7 @@ extension Options {
             guard CLinux_is_stream_socket(fd) != 0 else { throw fail("descriptor \(fd) is not a stream socket") }
             socketFD = fd
         case "conf-path":
-            guard !value.isEmpty, value.utf8.count < 108 else { throw fail("UNIX socket paths are 1 to 107 bytes") }
+            guard !value.isEmpty, value.utf8.count < Int(PATH_MAX) else { throw fail("not a usable path") }
             controlSocketPath = value
         case "one-off": oneOff = true
         case "vhost-user": vhostUser = true

@@ -111,7 +111,7 @@ public enum PestoMain {
 
         init(path: String) throws {
             self.path = path
-            let fd = CLinux_unix_connect(path)
+            let fd = UnixListener.connect(path)
             guard fd >= 0 else {
                 throw OptionError("can't connect to \(path): \(String(cString: strerror(errno)))")
             }

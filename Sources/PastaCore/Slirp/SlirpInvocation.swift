@@ -107,7 +107,7 @@ public struct SlirpInvocation: Equatable {
             mtu = m
         case "enable-ipv6": enableIPv6 = true
         case "api-socket":
-            guard !value.isEmpty, value.utf8.count < 108 else { throw fail("UNIX socket paths are 1 to 107 bytes") }
+            guard !value.isEmpty, value.utf8.count < Int(PATH_MAX) else { throw fail("not a usable path") }
             apiSocket = value
         case "cidr":
             let parts = value.split(separator: "/", omittingEmptySubsequences: false)

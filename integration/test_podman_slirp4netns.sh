@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Podman's `--network slirp4netns`, unchanged, on our slirp4netns drop-in (network_cmd_path in
+# containers.conf), as root: Debian's Podman 4.3.1 with runc and a busybox-static image in a store of the
+# test's own (integration/podman/podman-env.sh). Published ports with the default rootlessport handler and
+# with port_handler=slirp4netns (the client's address kept), the lab internet, DNS through 10.0.2.3, and
+# `podman rm -f` ending our process.
+set -u
+here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
+source "$here/podman/podman-env.sh"
+TOOL="$here/tcp_tool.py"
+IMAGE=localhost/pasta-test:busybox
+
+install_started=$(now_ms)
+if ! BUSYBOX_DEB=$(bash "$here/podman/install-deps.sh" 2>/tmp/podman-install.$$.log); then
+    echo "  skipped: Podman could not be installed: $(tail -n 2 /tmp/podman-install.$$.log | tr '\n' ' ')"
+    rm -f /tmp/podman-install.$$.log
+    exit 0
+fi
+rm -f /tmp/podman-install.$$.log
+echo "podman, runc and busybox-static ready after $(( $(now_ms) - install_started )) ms ($(podman --version))"
+
+P=$(mktemp -d /tmp/pasta-podman-slirp.XXXXXX)
+VARLIB_MADE=0
+[ -e /var/lib/containers ] || { mkdir -p /var/lib/containers && VARLIB_MADE=1; }
+podman_cleanup() {
+    local pid
+    if [ -n "${PODMAN_DIR:-}" ] && [ -d "$PODMAN_DIR/graph" ]; then in_podman rm -af -t 0 >/dev/null 2>&1; fi
+    for pid in $(podman_processes_using "$P"); do kill -KILL "$pid" 2>/dev/null; done
+    lab_cleanup
+    rm -rf "$P" "${SHORT_TMP:-}"
+    [ "$VARLIB_MADE" = 1 ] && rm -rf /var/lib/containers
+}
+lab_begin
+trap podman_cleanup EXIT
+trap 'exit 1' TERM INT
+
+# Our pasta under the name slirp4netns, where network_cmd_path points (contrib/podman/slirp4netns.conf).
+mkdir -p "$P/libexec"; cp "$PASTA" "$P/libexec/pasta"; ln -s pasta "$P/libexec/slirp4netns"
+SLIRP="$P/libexec/slirp4netns"
+podman_env_setup "$P/podman" "$P/hooks"
+sed -i "s|^\[engine\]$|[engine]\nnetwork_cmd_path = \"$SLIRP\"|" "$PODMAN_DIR/containers.conf"
+# Podman puts the API socket in tmp_dir, named after the container's 64-digit ID: it dials it itself, which
+# fails past 107 bytes, so tmp_dir must be short (Podman's default, /run/libpod, is).
+SHORT_TMP=$(mktemp -d /tmp/psl.XXXXXX)
+sed -i "s|^tmp_dir = .*|tmp_dir = \"$SHORT_TMP\"|" "$PODMAN_DIR/containers.conf"
+check "containers.conf points network_cmd_path at our slirp4netns" grep -q "network_cmd_path = \"$SLIRP\"" "$PODMAN_DIR/containers.conf"
+check "a busybox-static image is imported" podman_build_image "$BUSYBOX_DEB" "$IMAGE"
+
+mkdir -p "$P/inetwww"; echo "hello from the lab internet" > "$P/inetwww/hello.txt"
+lab_serve "$LAB_HOST" python3 "$TOOL" dns-server 127.0.0.1 53 192.0.2.53
+lab_serve "$LAB_INET" python3 -m http.server --bind 203.0.113.10 --directory "$P/inetwww" 7180
+lab_wait_for 50 lab_listening "$LAB_INET" 7180
+
+source "$here/podman/slirp4netns-scenario.sh"
+
+echo "this run's own clean-up"
+podman_cleanup
+trap - EXIT
+check "no process from the test's directory runs" eval '[ -z "$(podman_processes_using "$P")" ]'
+check "the test's Podman directory and the lab namespaces are gone" \
+    eval '[ ! -e "$P" ] && [ ! -e "$SHORT_TMP" ] && ! ip netns list 2>/dev/null | grep -q "^${LAB_ID}-"'
+finish
