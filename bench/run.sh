@@ -123,6 +123,46 @@ throughput_row "TCP host->ns Gbps, tap MTU 65520" 65520 -R
 throughput_row "TCP ns->host Gbps, tap MTU 1500" 1500
 throughput_row "TCP host->ns Gbps, tap MTU 1500" 1500 -R
 
+# slirp4netns rows: our binary under the name slirp4netns against Debian's slirp4netns 1.2.0, each started
+# as Podman starts it (-c --mtu=N --netns-type=path NS tap0) in a namespace of its own; iperf3 from the
+# namespace to the lab host's loopback through the gateway 10.0.2.2, both ways.
+SLIRP_THEIRS="${SLIRP_THEIRS:-/usr/bin/slirp4netns}"
+if [ -x "$SLIRP_THEIRS" ]; then
+    ln -sf "$OURS" "$TOOLS/slirp4netns"
+    start_slirp() {  # NAME BINARY MTU
+        local ns="$LAB_ID-$1"
+        lab_add_ns "$ns"
+        set_congestion "$ns"
+        lab_in "$LAB_HOST" "$2" --mtu="$3" -c --netns-type=path "/run/netns/$ns" tap0 >/dev/null 2>&1 &
+        lab_track_pid $!
+        lab_wait_for 50 eval "ip -n $ns addr show tap0 2>/dev/null | grep -q 10.0.2.100" ||
+            { echo "$2 failed to start as slirp4netns" >&2; exit 1; }
+    }
+    for mtu in 65520 1500; do
+        start_slirp "slirp-ours-$mtu" "$TOOLS/slirp4netns" "$mtu"
+        start_slirp "slirp-theirs-$mtu" "$SLIRP_THEIRS" "$mtu"
+    done
+    slirp_row() {  # LABEL MTU IPERF_ARGS...
+        local label="$1" mtu="$2"; shift 2
+        local ours=() theirs=() i
+        for ((i = 0; i < RUNS; i++)); do
+            if ((i % 2)); then
+                theirs+=("$(gbps "$LAB_ID-slirp-theirs-$mtu" 10.0.2.2 "$@")"); ours+=("$(gbps "$LAB_ID-slirp-ours-$mtu" 10.0.2.2 "$@")")
+            else
+                ours+=("$(gbps "$LAB_ID-slirp-ours-$mtu" 10.0.2.2 "$@")"); theirs+=("$(gbps "$LAB_ID-slirp-theirs-$mtu" 10.0.2.2 "$@")")
+            fi
+        done
+        printf '%-44s %-22s %-22s %-7s %s\n' "$label" "$(stats "${ours[@]}")" "$(stats "${theirs[@]}")" \
+            "$(ratio_of "$(median "${ours[@]}")" "$(median "${theirs[@]}")")" "(Debian pasta column: its slirp4netns 1.2.0)"
+    }
+    slirp_row "slirp4netns TCP ns->host Gbps, MTU 65520" 65520
+    slirp_row "slirp4netns TCP host->ns Gbps, MTU 65520" 65520 -R
+    slirp_row "slirp4netns TCP ns->host Gbps, MTU 1500" 1500
+    slirp_row "slirp4netns TCP host->ns Gbps, MTU 1500" 1500 -R
+else
+    echo "slirp4netns rows skipped: Debian's slirp4netns is needed (apt-get install slirp4netns)"
+fi
+
 # Uplink rows: the server in the lab internet, behind the lab host's 1500-byte uplink; the reference is
 # the lab host itself talking to the same server over the same veth. Retransmits are what the TCP
 # senders on that path (pasta's socket or the lab host's client, and the server) resent per run; in

@@ -4,7 +4,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 packages=(iproute2 jq tcpdump iputils-ping util-linux procps
           busybox isc-dhcp-client ndisc6 iputils-arping curl socat iperf3 nftables python3 passt gcc
-          passwd)
+          passwd slirp4netns)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
