@@ -1,6 +1,7 @@
 /// Every harness, in the order scripts/fuzz.sh runs them, and the parsers still waiting for one.
 enum HarnessList {
     static let all: [Harness] = [
+        FramePathHarness.harness,
         DHCPHarness.harness,
         NDPHarness.harness,
         DHCPv6Harness.harness,

@@ -1,5 +1,6 @@
 import Glibc
 import LibFuzzerDriver
+import PastaCore
 
 /// pasta-fuzz HARNESS [libFuzzer flags and corpus directories]: runs one harness under libFuzzer.
 /// pasta-fuzz --list: the harnesses, then the pending ones marked as such.
@@ -49,6 +50,12 @@ default:
     guard let harness = HarnessList.named(arguments[1]) else { usage() }
     selected = harness
 }
+
+// Messages at every level are built, as with --trace, but written to /dev/null: libFuzzer's output stays readable.
+var logging = Options(mode: .pasta)
+logging.trace = true
+logging.logFile = "/dev/null"
+do { try Logger.shared.configure(options: logging) } catch { fatalError("logging to /dev/null: \(error)") }
 
 // libFuzzer sees the program name and everything after the harness name.
 var driverArguments = [arguments[0]] + arguments.dropFirst(2)
