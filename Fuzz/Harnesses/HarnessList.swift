@@ -6,6 +6,7 @@ enum HarnessList {
         NDPHarness.harness,
         DHCPv6Harness.harness,
         ArpHarness.harness,
+        StreamFramingHarness.harness,
     ]
 
     /// Decoders that don't exist yet. When one lands, add a harness for it (its input: the bytes a client
