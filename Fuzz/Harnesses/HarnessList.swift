@@ -7,6 +7,7 @@ enum HarnessList {
         DHCPv6Harness.harness,
         ArpHarness.harness,
         StreamFramingHarness.harness,
+        NetlinkHarness.harness,
     ]
 
     /// Decoders that don't exist yet. When one lands, add a harness for it (its input: the bytes a client
