@@ -8,6 +8,9 @@ enum HarnessList {
         ArpHarness.harness,
         StreamFramingHarness.harness,
         NetlinkHarness.harness,
+        PortSpecHarness.harness,
+        CommandLineHarness.harness,
+        ProcNetHarness.harness,
     ]
 
     /// Decoders that don't exist yet. When one lands, add a harness for it (its input: the bytes a client
