@@ -33,6 +33,10 @@ enum DHCPHarness {
         return bytes + [0x63, 0x82, 0x53, 0x63] + options + [255]
     }
 
+    /// A broadcast DISCOVER asking for DNS and the search list, in its frame.
+    static let discoverFrame = FrameBuilder.udp4(message([53, 1, 1, 55, 3, 1, 6, 119]), source: .any,
+                                                 destination: IPv4Address(0xFFFF_FFFF), sourcePort: 68, destinationPort: 67)
+
     static func seeds() -> [[UInt8]] {
         let discover = message([53, 1, 1, 57, 2, 0x05, 0xDC, 55, 4, 1, 3, 6, 119], broadcast: true)
         let request = message([53, 1, 3, 50, 4, 198, 51, 100, 2, 54, 4, 198, 51, 100, 1])

@@ -11,6 +11,7 @@ enum HarnessList {
         PortSpecHarness.harness,
         CommandLineHarness.harness,
         ProcNetHarness.harness,
+        ResolvConfHarness.harness,
     ]
 
     /// Decoders that don't exist yet. When one lands, add a harness for it (its input: the bytes a client
