@@ -12,6 +12,7 @@ enum HarnessList {
         CommandLineHarness.harness,
         ProcNetHarness.harness,
         ResolvConfHarness.harness,
+        OCIStateHarness.harness,
     ]
 
     /// Decoders that don't exist yet. When one lands, add a harness for it (its input: the bytes a client
