@@ -18,6 +18,9 @@ enum DHCPHarness {
             frame = input.rest()
         } else {
             let message = input.rest()
+            #if FUZZ_PLANTED_BUG
+            PlantedBug.walkDHCPOptions(message)
+            #endif
             frame = FrameBuilder.udp4(message, source: control & 8 != 0 ? ServiceVariants.guestAddress4 : .any,
                                       destination: control & 16 != 0 ? ServiceVariants.gateway4 : IPv4Address(0xFFFF_FFFF),
                                       sourcePort: DHCPServer.clientPort, destinationPort: DHCPServer.serverPort)
