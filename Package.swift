@@ -23,3 +23,16 @@ let package = Package(
         .testTarget(name: "PodmanNetpluginTests", dependencies: ["PodmanNetplugin", "PastaCore"]),
     ]
 )
+
+// Fuzz harnesses (Fuzz/), only when scripts/fuzz.sh sets PASTA_FUZZ: they link libFuzzer, which only a
+// sanitizer build provides, and plain builds and tests never compile them. PASTA_FUZZ_PLANTED_BUG builds
+// the harnesses with a bounds check removed, to show the fuzzer finds it.
+if Context.environment["PASTA_FUZZ"] != nil {
+    let planted = Context.environment["PASTA_FUZZ_PLANTED_BUG"] != nil
+    package.targets += [
+        .target(name: "LibFuzzerDriver", path: "Fuzz/LibFuzzerDriver"),
+        .executableTarget(name: "pasta-fuzz", dependencies: ["LibFuzzerDriver", "PastaCore", "PodmanNetplugin"],
+                          path: "Fuzz/Harnesses",
+                          swiftSettings: planted ? [.define("FUZZ_PLANTED_BUG")] : []),
+    ]
+}

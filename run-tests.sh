@@ -22,14 +22,28 @@ unit_failed=$(sed -E 's/.*with ([0-9]+) failures.*/\1/' <<<"$summary")
 [ -n "$unit_total" ] || { unit_total=0; unit_failed=1; }
 [ "$unit_status" -eq 0 ] || [ "$unit_failed" -gt 0 ] || unit_failed=1
 
+# Fuzz harnesses (Fuzz/): 10^4 inputs each, then the planted bug they must find; about two minutes.
+fuzz_passed=0
+fuzz_failed=0
+for mode in --runs=10000 --planted-bug; do
+    fuzz_out=$(bash scripts/fuzz.sh "$mode" 2>&1)
+    fuzz_status=$?
+    grep -E "^  (ok|FAIL|pending)|^    |^skipped" <<<"$fuzz_out"
+    read -r p f < <(sed -nE 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' <<<"$fuzz_out" | tail -n 1)
+    p=${p:-0}; f=${f:-0}
+    [ "$fuzz_status" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+    fuzz_passed=$((fuzz_passed + p)); fuzz_failed=$((fuzz_failed + f))
+done
+
 bash integration/run.sh
 integration_status=$?
 read -r int_passed int_failed < integration/.last-counts
 rm -f integration/.last-counts
 
-passed=$(( unit_total - unit_failed + int_passed ))
-failed=$(( unit_failed + int_failed ))
+passed=$(( unit_total - unit_failed + fuzz_passed + int_passed ))
+failed=$(( unit_failed + fuzz_failed + int_failed ))
 echo "unit tests: $((unit_total - unit_failed)) passed, $unit_failed failed"
+echo "fuzz checks: $fuzz_passed passed, $fuzz_failed failed"
 echo "integration checks: $int_passed passed, $int_failed failed"
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$integration_status" -eq 0 ]
