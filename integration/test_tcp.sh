@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # TCP through the tap, IPv4 and IPv6: bulk transfers both ways with checksums, iperf3 both ways, inbound
 # port forwarding with the client's real address, gateway and guest-address mapping, many concurrent and
-# sequential connections with the descriptor count back at baseline, refused connects, half-close.
+# sequential connections with the descriptor count back at baseline, refused connects, half-close, a server that
+# speaks first and closes at once.
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
 TOOL="$here/tcp_tool.py"
@@ -15,13 +16,14 @@ lab_serve "$LAB_INET" socat -u TCP4-LISTEN:9101,reuseaddr "CREATE:$WORK/up4"
 lab_serve "$LAB_INET" socat -u TCP6-LISTEN:9102,reuseaddr "CREATE:$WORK/up6"
 lab_serve "$LAB_INET" python3 "$TOOL" echo-server any 7000
 lab_serve "$LAB_INET" python3 "$TOOL" reply-server any 7001 1048576
+lab_serve "$LAB_INET" python3 "$TOOL" who-server any 7100
 lab_serve "$LAB_INET" iperf3 -s -p 5201
 lab_serve "$LAB_HOST" python3 "$TOOL" echo-server 127.0.0.1 9000
 lab_serve "$LAB_HOST" python3 "$TOOL" echo-server ::1 9000
 lab_serve "$LAB_HOST" python3 "$TOOL" echo-server 0.0.0.0 9001
 ip netns exec "$CTR" python3 -m http.server --bind :: 80 >/dev/null 2>"$WORK/ctr-http.log" &
 lab_track_pid $!
-for port in 8000 9101 9102 7000 7001 5201; do lab_wait_for 50 lab_listening "$LAB_INET" $port; done
+for port in 8000 9101 9102 7000 7001 7100 5201; do lab_wait_for 50 lab_listening "$LAB_INET" $port; done
 lab_wait_for 50 lab_listening "$LAB_HOST" 9001; lab_wait_for 50 lab_listening "$CTR" 80
 
 check "pasta starts with -t 8080:80" lab_start_pasta --config-net -q -t 8080:80 -u none -T none -U none --netns "$CTR"
@@ -95,5 +97,27 @@ check "IPv6: a closed port is refused within 1 s" refused_fast 'http://[2001:db8
 check "IPv4: after shutting down its write side the client still gets the whole 1 MiB reply" \
     eval '[ "$(in_ctr python3 "$TOOL" half-close 203.0.113.10 7001 1048576)" = "ok 1048576" ]'
 check "IPv6: the same" eval '[ "$(in_ctr python3 "$TOOL" half-close 2001:db8:2::10 7001 1048576)" = "ok 1048576" ]'
+
+echo "7. a server that speaks first and closes at once"
+# Its data and FIN come in one wake-up: both must reach the guest, or the client waits forever.
+who_answers() { [ "$(in_ctr timeout 5 python3 "$TOOL" who "$1" 7100 2>/dev/null | cut -d' ' -f1)" = "$1" ]; }
+many_who_answers() { for _ in $(seq 1 20); do who_answers "$1" || return 1; done; }
+check "IPv4: 20 connections each get the answer and the end of stream" many_who_answers 203.0.113.10
+check "IPv6: the same" many_who_answers 2001:db8:2::10
+# The guest's last handshake ACK is held back once per connection (conntrack counts its packets): by the
+# time the SYN-ACK is resent and acknowledged, the server has sent its answer and closed.
+in_ctr sysctl -qw net.netfilter.nf_conntrack_acct=1
+in_ctr nft -f - <<'NFT'
+table inet hold_ack {
+    chain out {
+        type filter hook output priority 0
+        tcp dport 7100 tcp flags & (syn | ack | fin | rst) == ack ct original packets 2 drop
+    }
+}
+NFT
+check "IPv4: the answer and the end of stream after a held handshake ACK" who_answers 203.0.113.10
+check "IPv6: the same" who_answers 2001:db8:2::10
+in_ctr nft delete table inet hold_ack
+
 check "pasta is still running" lab_alive "$PASTA_MAIN"
 finish

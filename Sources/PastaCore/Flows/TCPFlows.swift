@@ -530,6 +530,9 @@ public final class TCPFlows {
     public func socketEvent(_ reference: EventReference, events: UInt32, now: Int) {
         guard let connection = table[Int(reference.index)], connection.generation == reference.generation else { return }
         connection.lastActivity = now
+        // Remembered in every state: a peer that sends and closes before the handshake with the guest is
+        // done raises its one edge now, and the first pump after it must still look for the end of stream.
+        if events & (CLinux_EPOLLRDHUP | CLinux_EPOLLHUP) != 0 { connection.peerClosed = true }
         switch connection.state {
         case .connecting:
             let error = CLinux_socket_error(connection.socket.raw)
@@ -560,7 +563,6 @@ public final class TCPFlows {
                     sendControl(connection, flags: TCPFlags.ack, sequence: connection.sendNext)
                 }
             }
-            if events & (CLinux_EPOLLRDHUP | CLinux_EPOLLHUP) != 0 { connection.peerClosed = true }
             if events & (CLinux_EPOLLIN | CLinux_EPOLLRDHUP | CLinux_EPOLLHUP) != 0 {
                 connection.socketDrained = false
                 pump(connection)
@@ -660,6 +662,9 @@ public final class TCPFlows {
                 return waitForRoom(connection)
             }
             if received < requested {
+                // All there is for now. After the peer's FIN no edge follows the data it came with:
+                // peek again, for the end of the stream.
+                if connection.peerClosed { continue }
                 connection.socketDrained = true
                 return
             }
