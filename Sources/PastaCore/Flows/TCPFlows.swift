@@ -546,6 +546,9 @@ public final class TCPFlows {
             watch(connection, writable: false)
         case .synAckSent, .synSent:
             if events & CLinux_EPOLLERR != 0 { resetGuest(connection) }
+            // Edge-triggered: a FIN that arrives before the handshake with the guest completes is announced
+            // now and never again, so remember it for the first pump once established.
+            if events & (CLinux_EPOLLRDHUP | CLinux_EPOLLHUP) != 0 { connection.peerClosed = true }
         case .established:
             if events & CLinux_EPOLLERR != 0, CLinux_socket_error(connection.socket.raw) != 0 {
                 return resetGuest(connection)
