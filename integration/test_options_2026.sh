@@ -62,16 +62,19 @@ SCRIPT
 verify_fqdn() {
     mkdir -p "/etc/netns/$NS"; lab_track_file "/etc/netns/$NS"; echo "# lab" >"/etc/netns/$NS/resolv.conf"
     link_up
-    timeout 20 ip netns exec "$NS" dhclient -6 -v -1 -lf "$WORK/dhclient6.leases" -pf "$WORK/dhclient6.pid" eth0 \
-        >"$WORK/dhclient6.log" 2>&1
-    local rc=$?
-    [ -s "$WORK/dhclient6.pid" ] && lab_track_pid "$(cat "$WORK/dhclient6.pid")"
-    expect "dhclient -6 gets a lease" [ "$rc" -eq 0 ]
+    # In the foreground (-d), so the PID we track is dhclient's own: once it has daemonised, the PID in its
+    # -pf file is not always the process that stays.
+    ip netns exec "$NS" dhclient -6 -d -v -1 -lf "$WORK/dhclient6.leases" -pf "$WORK/dhclient6.pid" eth0 \
+        >"$WORK/dhclient6.log" 2>&1 &
+    local client=$!
+    lab_track_pid "$client"
+    expect "dhclient -6 gets a lease" \
+        lab_wait_for 200 eval 'grep -q "iaaddr 2001:db8:1::2" "$WORK/dhclient6.leases" 2>/dev/null'
     expect "dhclient -6 received FQDN ctr-two.lab.example (option 39)" \
         grep -q 'option fqdn.fqdn "ctr-two.lab.example";' "$WORK/dhclient6.leases"
     expect "dhclient -6 was told we update no DNS records (flag N)" \
         grep -q 'option dhcp6.fqdn 4:' "$WORK/dhclient6.leases"
-    [ -s "$WORK/dhclient6.pid" ] && kill "$(cat "$WORK/dhclient6.pid")" 2>/dev/null
+    kill "$client" 2>/dev/null; wait "$client" 2>/dev/null
 }
 
 verify_dns_host() {
