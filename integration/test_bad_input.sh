@@ -55,7 +55,7 @@ can't open pcap file /nonexistent/dir/x.pcap|-p /nonexistent/dir/x.pcap TARGET
 option '--no' is ambiguous|--no TARGET
 invalid PID '0'|0
 interface lo already exists in namespace|-I lo TARGET
-only exclusions \(~\) can follow 'auto'|-t auto,80 TARGET
+'auto' forwards each port to the same port|-t auto,80:90 TARGET
 can't be combined with the earlier -t auto|-t auto -t 80 TARGET
 can't bind TCP port 7777 \(127.0.0.1\) in the namespace: Address already in use|-T 7777 TARGET
 ROWS

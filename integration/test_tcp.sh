@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # TCP through the tap, IPv4 and IPv6: bulk transfers both ways with checksums, iperf3 both ways, inbound
-# port forwarding with the client's real address, gateway and guest-address mapping, many concurrent and
-# sequential connections with the descriptor count back at baseline, refused connects, half-close, a server that
-# speaks first and closes at once.
+# port forwarding with the client's real address (and clients that send and half-close at once), gateway
+# and guest-address mapping, many concurrent and sequential connections with the descriptor count back at
+# baseline, refused connects, half-close, a server that speaks first and closes at once.
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
 TOOL="$here/tcp_tool.py"
@@ -23,10 +23,11 @@ lab_serve "$LAB_HOST" python3 "$TOOL" echo-server ::1 9000
 lab_serve "$LAB_HOST" python3 "$TOOL" echo-server 0.0.0.0 9001
 ip netns exec "$CTR" python3 -m http.server --bind :: 80 >/dev/null 2>"$WORK/ctr-http.log" &
 lab_track_pid $!
+lab_serve "$CTR" python3 "$TOOL" echo-server any 81
 for port in 8000 9101 9102 7000 7001 7100 5201; do lab_wait_for 50 lab_listening "$LAB_INET" $port; done
-lab_wait_for 50 lab_listening "$LAB_HOST" 9001; lab_wait_for 50 lab_listening "$CTR" 80
+lab_wait_for 50 lab_listening "$LAB_HOST" 9001; lab_wait_for 50 lab_listening "$CTR" 80; lab_wait_for 50 lab_listening "$CTR" 81
 
-check "pasta starts with -t 8080:80" lab_start_pasta --config-net -q -t 8080:80 -u none -T none -U none --netns "$CTR"
+check "pasta starts with -t 8080:80,8081:81" lab_start_pasta --config-net -q -t 8080:80,8081:81 -u none -T none -U none --netns "$CTR"
 in_ctr() { ip netns exec "$CTR" "$@"; }
 sha_of_download() { in_ctr curl -s --max-time 60 "$1" | sha256sum | cut -d' ' -f1; }
 
@@ -57,6 +58,11 @@ check "IPv6: curl [2001:db8:1::2]:8080" ip netns exec "$LAB_INET" curl -sf --max
     'http://[2001:db8:1::2]:8080/'
 check "the server saw 203.0.113.10 as the client" grep -q "203.0.113.10 .*GET / " "$WORK/ctr-http.log"
 check "the server saw 2001:db8:2::10 as the client" grep -q "2001:db8:2::10 .*GET / " "$WORK/ctr-http.log"
+# Each client sends and half-closes at once: its FIN often reaches us before the guest's SYN-ACK.
+check "IPv4: 200 connections from the internet that send and half-close at once all get their echo" \
+    eval '[ "$(ip netns exec "$LAB_INET" timeout 120 python3 "$TOOL" sequential 198.51.100.2 8081 200)" = "ok 200" ]'
+check "IPv6: the same" \
+    eval '[ "$(ip netns exec "$LAB_INET" timeout 120 python3 "$TOOL" sequential 2001:db8:1::2 8081 200)" = "ok 200" ]'
 
 echo "4. gateway and guest-address mapping"
 echo_via() { [ "$(in_ctr_ns "$1" python3 "$TOOL" sequential "$2" "$3" 1 2>/dev/null)" = "ok 1" ]; }

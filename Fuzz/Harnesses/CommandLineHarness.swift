@@ -39,6 +39,9 @@ enum CommandLineHarness {
             (0, ["-dqf", "-m", "65520", "--outbound-if4=eth0", "-o", "198.51.100.2", "--ns-mac-addr", "02:00:00:00:00:09", "1234"]),
             (1, ["-s", "/tmp/passt.socket", "-1", "-P", "/tmp/passt.pid", "-t", "2222:22,~2223", "--no-dhcpv6"]),
             (1, ["-F", "3", "--search", "a.example b.example", "--dns", "none", "--mac-addr", "52:54:00:00:00:01"]),
+            (0, ["--dns-forward", "192.0.2.250", "--dns-host", "203.0.113.54", "-H", "ctr", "--fqdn", "ctr.lab.example",
+                 "--freebind", "--stats", "5", "-a", "198.51.100.9/25", "-t", "8000-8010,auto", "--netns", "c1"]),
+            (0, ["--splice-only", "--config-net", "-t", "127.0.0.1/8080", "-T", "9090", "-u", "auto", "c1"]),
             (0, ["--help"]),
         ]
         return lines.map { [$0.0] + Array($0.1.joined(separator: "\0").utf8) }

@@ -16,9 +16,10 @@ enum ServiceVariants {
     static let all: [ServiceSettings] = [
         settings(lab, mode: .pasta),
         settings(["-a", "198.51.100.2", "-g", "198.51.100.1", "-a", "2001:db8:1::2", "-g", "2001:db8:1::1",
-                  "-M", "02:00:00:00:00:02"], mode: .passt),
+                  "-M", "02:00:00:00:00:02", "-H", "vm", "--fqdn", "vm.lab.example"], mode: .passt),
         settings(["-a", "10.0.0.2", "-n", "8", "-g", "10.0.0.1", "-a", "fe80::2", "-g", "fe80::1", "-M", "02:00:00:00:00:02",
-                  "-m", "0", "--dhcp-dns", "--dhcp-search",
+                  "-m", "0", "--dhcp-dns", "--dhcp-search", "-H", String(repeating: "h", count: 63),
+                  "--fqdn", (1...4).map { _ in String(repeating: "f", count: 62) }.joined(separator: "."),
                   "-S", (1...40).map { "domain\($0).a-rather-long-search-domain.example" }.joined(separator: " ")]
                  + (1...20).flatMap { ["-D", "192.0.2.\($0)", "-D", "2001:db8:53::\($0)"] }, mode: .pasta),
         settings(lab + ["--no-dhcp", "--no-ndp", "--no-ra", "--no-dhcpv6"], mode: .pasta),

@@ -310,12 +310,29 @@ int CLinux_connect_ip(int fd, int family, const uint8_t *address, uint16_t port)
     return connect(fd, (struct sockaddr *)&storage, length);
 }
 
-int CLinux_listen_ip(int family, const uint8_t *address, uint16_t port, int backlog, const char *device) {
+#ifndef IPV6_FREEBIND
+#define IPV6_FREEBIND 78  /* linux/in6.h, Linux 4.15 */
+#endif
+
+// Lets bind() take an address no interface has (yet); fails only where the kernel lacks the option.
+static int set_freebind(int fd, int family) {
+    int one = 1;
+    if (family == AF_INET6) return setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one));
+    return setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+}
+
+int CLinux_listen_ip(int family, const uint8_t *address, uint16_t port, int backlog, const char *device, int freebind) {
     int fd = CLinux_socket(family, SOCK_STREAM);
     if (fd < 0) return -1;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (freebind && set_freebind(fd, family) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
     if (CLinux_bind_ip(fd, family, address, port, device) < 0 || listen(fd, backlog) < 0) {
         int saved = errno;
         close(fd);
@@ -443,11 +460,17 @@ long CLinux_sendto_ip(int fd, const void *buffer, size_t length, int family, con
     return sendto(fd, buffer, length, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&storage, size);
 }
 
-int CLinux_udp_bound(int family, const uint8_t *address, uint16_t port, const char *device) {
+int CLinux_udp_bound(int family, const uint8_t *address, uint16_t port, const char *device, int freebind) {
     int fd = CLinux_socket(family, SOCK_DGRAM);
     if (fd < 0) return -1;
     int one = 1;
     if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (freebind && set_freebind(fd, family) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
     if (CLinux_bind_ip(fd, family, address, port, device) < 0) {
         int saved = errno;
         close(fd);

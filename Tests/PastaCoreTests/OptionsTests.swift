@@ -83,4 +83,60 @@ final class OptionsTests: XCTestCase {
         XCTAssertTrue(try Options.parse(["-t", "80", "--help"], mode: .pasta).showHelp)
         XCTAssertTrue(try Options.parse(["--version"], mode: .passt).showVersion)
     }
+
+    func testOptionsOfPasta2026() throws {
+        let options = try Options.parse(
+            ["--dns-forward", "192.0.2.250", "--dns-host", "203.0.113.54", "--dns-host=2001:db8:2::54", "--freebind",
+             "-Hctr-1", "--fqdn", "ctr-1.lab.example.", "--stats", "5", "-a", "198.51.100.9/25", "-a", "2001:db8:9::9/48",
+             "ctr"], mode: .pasta)
+        XCTAssertEqual(options.dnsHost4, IPv4Address("203.0.113.54"))
+        XCTAssertEqual(options.dnsHost6, IPv6Address("2001:db8:2::54"))
+        XCTAssertTrue(options.freebind)
+        XCTAssertEqual(options.hostname, "ctr-1")
+        XCTAssertEqual(options.fqdn, "ctr-1.lab.example.")
+        XCTAssertEqual(options.statsInterval, 5)
+        XCTAssertEqual(options.address4, IPv4Address("198.51.100.9"))
+        XCTAssertEqual(options.prefixLength4, 25)
+        XCTAssertEqual(options.prefixLength6, 48)
+        let configuration = RuntimeConfiguration(options: options, host: HostNetwork(), resolvConf: ResolvConf(text: ""))
+        XCTAssertEqual(configuration.ipv4?.prefixLength, 25)
+        XCTAssertEqual(configuration.ipv6?.prefixLength, 48)
+        XCTAssertTrue(configuration.summary.contains("    hostname: ctr-1"))
+        XCTAssertTrue(configuration.summary.contains("    FQDN: ctr-1.lab.example."))
+        XCTAssertTrue(configuration.summary.contains("DNS forwarding: 192.0.2.250 to 203.0.113.54"))
+        // The abbreviation of --fqdn and the short -H with a separate value, as getopt_long takes them.
+        XCTAssertEqual(try Options.parse(["--fq=a.example", "-H", "b"], mode: .pasta).fqdn, "a.example")
+    }
+
+    func testInvalidValuesOfPasta2026() {
+        let bad: [[String]] = [
+            ["--dns-host", "bogus"], ["--dns-host", "0.0.0.0"], ["--dns-host", "192.0.2.1", "--dns-host", "192.0.2.2"],
+            ["--freebind=1"], ["-H", ""], ["-H", String(repeating: "h", count: 65)], ["-H", "a b"], ["-H", "a..b"],
+            ["--fqdn", "bad..name"], ["--fqdn", String(repeating: "x", count: 64) + ".example"], ["--fqdn"],
+            ["--stats", "0"], ["--stats", "-1"], ["--stats", "1s"], ["--stats", ""],
+            ["-a", "198.51.100.9/33"], ["-a", "198.51.100.9/"], ["-a", "198.51.100.9/0"], ["-a", "2001:db8::1/129"],
+            ["-a", "198.51.100.9/x"], ["-a", "198.51.100.9/24", "-n", "25"], ["-n", "24", "-a", "198.51.100.9/24"],
+            ["--splice-only", "-a", "192.0.2.1"], ["--splice-only", "--config-net", "--dns-forward", "192.0.2.1"],
+            ["--splice-only", "-t", "198.51.100.2/80"], ["--splice-only", "-t", "80:[::1]/8080"],
+            ["--splice-only", "-t", "all:192.0.2.1"], ["--splice-only", "-p", "/tmp/x.pcap"],
+        ]
+        for arguments in bad {
+            XCTAssertThrowsError(try Options.parse(arguments, mode: .pasta), "\(arguments)")
+        }
+        XCTAssertThrowsError(try Options.parse(["--splice-only"], mode: .passt), "pasta only")
+        do {
+            _ = try Options.parse(["--splice-only", "--mtu", "1500"], mode: .pasta)
+        } catch {
+            XCTAssertEqual("\(error)", "--mtu needs a tap device: it can't be combined with --splice-only")
+        }
+    }
+
+    func testSpliceOnlyKeepsLoopbackForwarding() throws {
+        let options = try Options.parse(["--splice-only", "--config-net", "-t", "127.0.0.1/8080", "-T", "9090",
+                                         "-u", "5353", "ctr"], mode: .pasta)
+        XCTAssertTrue(options.spliceOnly)
+        let configuration = RuntimeConfiguration(options: options, host: HostNetwork(), resolvConf: ResolvConf(text: ""))
+        XCTAssertTrue(configuration.summary.hasPrefix("Splice-only mode: no tap device"))
+        XCTAssertFalse(configuration.summary.contains("DHCP"))
+    }
 }

@@ -136,10 +136,35 @@ final class PortSpecTests: XCTestCase {
         let later = try PortForwarding.folding(.automatic, "~53", option: "-T", isPasta: true)
         XCTAssertEqual(later, .auto(excluding: [53...53]))
         XCTAssertEqual(later.description, "auto,~53")
-        XCTAssertThrowsError(try PortForwarding.folding(nil, "auto,80", option: "-t", isPasta: true))
+        XCTAssertThrowsError(try PortForwarding.folding(nil, "auto,80:90", option: "-t", isPasta: true))
         XCTAssertThrowsError(try PortForwarding.folding(nil, "auto,~", option: "-t", isPasta: true))
         XCTAssertThrowsError(try PortForwarding.folding(.automatic, "80", option: "-t", isPasta: true))
         XCTAssertThrowsError(try PortForwarding.folding(.automatic, "127.0.0.1/~80", option: "-t", isPasta: true))
+    }
+
+    func testAutoLimitedToRanges() throws {
+        // `8000-8010,auto`: those ports, each while bound on the other side; in either order, with exclusions.
+        for text in ["8000-8010,auto", "auto,8000-8010", "8000-8010,auto,~8005"] {
+            guard case .specs(let specs) = try PortForwarding.folding(nil, text, option: "-t", isPasta: true) else {
+                return XCTFail("\(text) is a port list")
+            }
+            XCTAssertEqual(specs.count, 1)
+            XCTAssertTrue(specs[0].automatic, text)
+        }
+        let rules = try PortSpec(parsing: "8000-8010,auto,~8005").rules(.tcp)
+        XCTAssertEqual(rules.map(\.ports), [8000...8004, 8006...8010])
+        XCTAssertTrue(rules.allSatisfy { $0.scan && !$0.weak && $0.targetAddress == nil })
+        XCTAssertEqual(rules.map { $0.target(of: $0.ports.lowerBound) }, [8000, 8006])
+        let bound = try PortSpec(parsing: "127.0.0.1/22,auto").rules(.udp)
+        XCTAssertEqual(bound, [ForwardingRule(.udp, address: IPAddress("127.0.0.1"), ports: 22...22, scan: true)])
+        // Mixed with plain specs on later options, as lists are.
+        let mixed = try PortForwarding.folding(try PortForwarding.folding(nil, "80", option: "-t", isPasta: true),
+                                               "8000-8010,auto", option: "-t", isPasta: true)
+        XCTAssertEqual(mixed.rules(.tcp).map(\.scan), [false, true])
+        XCTAssertThrowsError(try PortForwarding.folding(nil, "8000-8010,auto", option: "-t", isPasta: false))
+        XCTAssertThrowsError(try PortSpec(parsing: "8000-8010:9000-9010,auto"))
+        XCTAssertThrowsError(try PortSpec(parsing: "80,auto,auto"))
+        XCTAssertThrowsError(try PortForwarding.folding(.automatic, "8000,auto", option: "-t", isPasta: true))
     }
 
     func testRandomTextNeverTraps() {

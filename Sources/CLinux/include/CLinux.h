@@ -101,7 +101,8 @@ int CLinux_bind_ip(int fd, int family, const uint8_t *address, uint16_t port, co
 // Starts a connect(); 0 or -1 with errno (EINPROGRESS while in progress).
 int CLinux_connect_ip(int fd, int family, const uint8_t *address, uint16_t port);
 // A listening TCP socket on address:port; IPv6 ones are v6-only; `device` (or NULL) as for CLinux_bind_ip.
-int CLinux_listen_ip(int family, const uint8_t *address, uint16_t port, int backlog, const char *device);
+// With `freebind`, the address need not be configured yet (IP_FREEBIND, IPV6_FREEBIND).
+int CLinux_listen_ip(int family, const uint8_t *address, uint16_t port, int backlog, const char *device, int freebind);
 // accept4(); the peer's family, address (IPv4-mapped IPv6 is unmapped) and port are written out.
 int CLinux_accept_ip(int fd, int *family, uint8_t *address, uint16_t *port);
 // The local address and port of a socket, as above.
@@ -149,7 +150,7 @@ int CLinux_receive_datagrams(int fd, void *const *bases, const size_t *lengths, 
 int CLinux_receive_datagrams_from(int fd, void *const *bases, const size_t *lengths, int count, size_t *received,
                                   int *families, uint8_t *addresses, uint16_t *ports);
 // A bound UDP socket on address:port (IPv6 ones v6-only), for inbound forwarding; `device` as above.
-int CLinux_udp_bound(int family, const uint8_t *address, uint16_t port, const char *device);
+int CLinux_udp_bound(int family, const uint8_t *address, uint16_t port, const char *device, int freebind);
 
 // Raises RLIMIT_NOFILE's soft limit to the hard limit (both to fs.nr_open where permitted); returns the
 // new soft limit.

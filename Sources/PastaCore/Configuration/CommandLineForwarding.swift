@@ -51,6 +51,12 @@ extension PortForwarding {
 
 extension PortSpec {
     public func rules(_ transport: ForwardingRule.TransportProtocol) -> [ForwardingRule] {
+        if automatic {
+            let ports = forwardsAllNonEphemeral ? [ForwardingRule.allPorts] : ranges.map(\.ports)
+            return ports.flatMap { $0.subtracting(exclusions) }.map {
+                ForwardingRule(transport, address: bindAddress, interface: bindInterface, ports: $0, scan: true)
+            }
+        }
         if forwardsAllNonEphemeral {
             return ForwardingRule.nonEphemeralPorts.subtracting(exclusions).map {
                 ForwardingRule(transport, address: bindAddress, interface: bindInterface, ports: $0, weak: true)

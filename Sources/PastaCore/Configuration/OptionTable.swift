@@ -22,12 +22,21 @@ enum OptionTable {
         .init("no-copy-addrs"), .init("ns-mac-addr", value: true),
         .init("map-guest-addr", value: true), .init("map-host-loopback", value: true),
         .init("no-splice"), .init("host-lo-to-ns-lo"), .init("no-offload"), .init("conf-path", "c", value: true),
+        .init("dns-host", value: true), .init("freebind"), .init("hostname", "H", value: true),
+        .init("fqdn", value: true), .init("splice-only"), .init("stats", value: true),
     ]
 
     /// Options that only make sense for one of the two modes.
     static let pastaOnly: Set<String> = [
         "tcp-ns", "udp-ns", "ns-ifname", "userns", "netns", "netns-only", "no-netns-quit", "config-net",
         "no-copy-routes", "no-copy-addrs", "ns-mac-addr", "no-splice", "host-lo-to-ns-lo", "no-offload",
+        "splice-only",
+    ]
+    /// Options that only mean something with a tap device, refused with `--splice-only`.
+    static let needTap: Set<String> = [
+        "pcap", "mtu", "address", "netmask", "mac-addr", "gateway", "dns", "dns-forward", "dns-host", "search",
+        "dhcp-dns", "dhcp-search", "hostname", "fqdn", "map-guest-addr", "map-host-loopback", "ns-ifname",
+        "ns-mac-addr", "no-splice", "no-copy-routes", "no-copy-addrs", "no-offload",
     ]
     static let passtOnly: Set<String> = ["socket", "socket-path", "fd", "one-off", "vhost-user", "print-capabilities"]
 }

@@ -40,6 +40,8 @@ public struct Options {
     public var address4: IPv4Address?
     public var address6: IPv6Address?
     public var prefixLength4: Int?
+    /// `-a ADDR/PREFIX` with an IPv6 address (64 otherwise, or the host's prefix for that address).
+    public var prefixLength6: Int?
     public var macAddress: MACAddress?
     public var gateway4: IPv4Address?
     public var gateway6: IPv6Address?
@@ -52,6 +54,13 @@ public struct Options {
     public var dnsDisabled = false
     public var dnsForward4: IPv4Address?
     public var dnsForward6: IPv6Address?
+    /// `--dns-host`: the resolver `--dns-forward` queries go to, instead of the first resolv.conf entry.
+    public var dnsHost4: IPv4Address?
+    public var dnsHost6: IPv6Address?
+    /// `-H`: handed out as DHCP option 12.
+    public var hostname: String?
+    /// `--fqdn`: handed out as DHCP option 81 and DHCPv6 option 39.
+    public var fqdn: String?
     public var searchDomains: [String]?
     public var dhcpDNS: Bool?
     public var dhcpSearch: Bool?
@@ -73,6 +82,12 @@ public struct Options {
     /// A plain tap: no virtio-net header, no segmentation or checksum offloads (see TapDevice).
     public var noOffload = false
     public var hostLoopbackToNamespaceLoopback = false
+    /// `--splice-only`: no tap device; only `-t/-u/-T/-U` between the two loopbacks.
+    public var spliceOnly = false
+    /// `--freebind`: forwarding sockets may bind addresses not (yet) configured (IP_FREEBIND).
+    public var freebind = false
+    /// `--stats DELAY`: event counts are logged at most every DELAY seconds.
+    public var statsInterval: Int?
 
     // passt.
     public var socketPath: String?
@@ -105,6 +120,8 @@ public struct Options {
     public var noCopyAddresses = false
     public var namespaceMACAddress: MACAddress?
     public var target: NamespaceTarget = .spawn([])
+    /// How each option given was spelled, by long name: for checks between options and their messages.
+    var given: [String: String] = [:]
 
     public init(mode: ProgramMode) { self.mode = mode }
 

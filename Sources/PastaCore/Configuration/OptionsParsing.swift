@@ -37,6 +37,7 @@ extension Options {
             throw OptionError("\(spelling) is only valid in passt mode")
         }
         func fail(_ why: String) -> OptionError { OptionError("invalid \(spelling) value '\(value)': \(why)") }
+        given[name] = spelling
         switch name {
         case "debug": debug = true
         case "trace": trace = true; debug = true
@@ -66,20 +67,39 @@ extension Options {
             }
             mtu = m
         case "address":
-            switch IPAddress(value) {
+            // ADDR or ADDR/PREFIX: the prefix length comes with the address.
+            let parts = value.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
+            var length: Int?
+            if parts.count == 2 {
+                guard !parts[1].isEmpty, parts[1].utf8.count <= 3, parts[1].utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
+                      let bits = Int(parts[1])
+                else { throw fail("the prefix length after '/' is not a number") }
+                length = bits
+            }
+            switch IPAddress(String(parts[0])) {
             case .v4(let a)?:
                 guard address4 == nil else { throw fail("an IPv4 address was already given") }
                 guard !a.isUnspecified, !a.isLoopback, !a.isMulticast, !a.isBroadcast else {
                     throw fail("not a usable unicast address")
                 }
+                if let length {
+                    guard (1...32).contains(length) else { throw fail("IPv4 prefix lengths are 1 to 32") }
+                    guard prefixLength4 == nil else { throw fail("-n/--netmask already gave the prefix length") }
+                    prefixLength4 = length
+                }
                 address4 = a
             case .v6(let a)?:
                 guard address6 == nil else { throw fail("an IPv6 address was already given") }
                 guard !a.isUnspecified, !a.isLoopback, !a.isMulticast else { throw fail("not a usable unicast address") }
+                if let length {
+                    guard (1...128).contains(length) else { throw fail("IPv6 prefix lengths are 1 to 128") }
+                    prefixLength6 = length
+                }
                 address6 = a
-            case nil: throw fail("not an IPv4 or IPv6 address")
+            case nil: throw fail("not an IPv4 or IPv6 address" + (parts.count == 2 ? " before '/'" : ""))
             }
         case "netmask":
+            guard prefixLength4 == nil else { throw fail("the prefix length was already given") }
             if let bits = Int(value), (0...32).contains(bits) {
                 prefixLength4 = bits
             } else if let mask = IPv4Address(value), let bits = mask.contiguousPrefixLength {
@@ -138,6 +158,33 @@ extension Options {
                 dnsForward6 = a
             case nil: throw fail("not an IPv4 or IPv6 address")
             }
+        case "dns-host":
+            switch IPAddress(value) {
+            case .v4(let a)?:
+                guard dnsHost4 == nil else { throw fail("an IPv4 resolver was already given") }
+                guard !a.isUnspecified, !a.isMulticast, !a.isBroadcast else { throw fail("not a unicast address") }
+                dnsHost4 = a
+            case .v6(let a)?:
+                guard dnsHost6 == nil else { throw fail("an IPv6 resolver was already given") }
+                guard !a.isUnspecified, !a.isMulticast else { throw fail("not a unicast address") }
+                dnsHost6 = a
+            case nil: throw fail("not an IPv4 or IPv6 address")
+            }
+        case "hostname":
+            guard Options.isValidHostname(value) else {
+                throw fail("a host name is 1 to 64 letters, digits, '-', '_' and '.' (in labels of 1 to 63)")
+            }
+            hostname = value
+        case "fqdn":
+            guard Options.isValidDomain(value) else { throw fail("not a valid domain name (RFC 1035: up to 253 bytes)") }
+            fqdn = value
+        case "splice-only": spliceOnly = true
+        case "freebind": freebind = true
+        case "stats":
+            guard !value.isEmpty, value.utf8.count <= 7, value.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
+                  let seconds = Int(value), seconds >= 1
+            else { throw fail("expected a number of seconds, at least 1") }
+            statsInterval = seconds
         case "search":
             if value == "none" {
                 searchDomains = []
@@ -258,6 +305,24 @@ extension Options {
         if prefixLength4 != nil && address4 == nil {
             throw OptionError("-n/--netmask needs an IPv4 address given with -a/--address")
         }
+        if spliceOnly {
+            // Sorted, so the message does not depend on the order of the command line.
+            if let name = given.keys.filter({ OptionTable.needTap.contains($0) }).sorted().first {
+                throw OptionError("\(given[name]!) needs a tap device: it can't be combined with --splice-only")
+            }
+            for (option, forwarding) in [("-t", tcpPorts), ("-u", udpPorts)] {
+                if case .all(let target?)? = forwarding {
+                    throw OptionError("\(option) all:\(target): with --splice-only, the target is always the namespace's loopback")
+                }
+                guard case .specs(let specs)? = forwarding else { continue }
+                if let spec = specs.first(where: { $0.bindAddress.map { !$0.isLoopback } ?? false }) {
+                    throw OptionError("\(option) \(spec): with --splice-only, ports are forwarded between loopback addresses only")
+                }
+                if let spec = specs.first(where: { $0.ranges.contains { $0.targetAddress != nil } }) {
+                    throw OptionError("\(option) \(spec): with --splice-only, the target is always the namespace's loopback")
+                }
+            }
+        }
         if logFile != nil && logToStderr { throw OptionError("-l/--log-file and -e/--stderr can't be combined") }
         if socketFD != nil && socketPath != nil { throw OptionError("-F/--fd and -s/--socket can't be combined") }
         for table in ForwardingTable.fromCommandLine(self) {
@@ -276,6 +341,11 @@ extension Options {
               value != ".", value != ".."
         else { throw fail("interface names are 1 to 15 characters, without '/' or spaces") }
         return value
+    }
+
+    /// A host name as sethostname(2) takes it (HOST_NAME_MAX, 64 bytes), in domain-name characters.
+    static func isValidHostname(_ name: String) -> Bool {
+        name.utf8.count <= 64 && !name.hasSuffix(".") && isValidDomain(name)
     }
 
     /// RFC 1035 section 2.3.4 lengths; labels of letters, digits, '-' and '_' (seen in practice).

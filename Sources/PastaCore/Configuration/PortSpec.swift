@@ -16,6 +16,9 @@ public struct PortSpec: Equatable, CustomStringConvertible {
     public var bindInterface: String?
     public var ranges: [Range] = []
     public var exclusions: [ClosedRange<UInt16>] = []
+    /// `auto` among the items (`8000-8010,auto`): the listed ports are forwarded while something is bound
+    /// to them on the other side, as auto mode does for every port.
+    public var automatic = false
 
     /// Exclusions alone mean "every non-ephemeral port but these".
     public var forwardsAllNonEphemeral: Bool { ranges.isEmpty }
@@ -35,6 +38,11 @@ public struct PortSpec: Equatable, CustomStringConvertible {
         for item in list.split(separator: ",", omittingEmptySubsequences: false) {
             if item.first == "~" {
                 exclusions.append(try PortSpec.parseRange(item.dropFirst(), in: text))
+                continue
+            }
+            if item == "auto" {
+                guard !automatic else { throw PortSpecError(text, "'auto' is listed twice") }
+                automatic = true
                 continue
             }
             guard let colon = item.firstIndex(of: ":") else {
@@ -59,6 +67,9 @@ public struct PortSpec: Equatable, CustomStringConvertible {
                 throw PortSpecError(text, "target ports of '\(item)' exceed 65535")
             }
             ranges.append(Range(ports: ports, targetFirst: targetPorts.lowerBound, targetAddress: targetAddress))
+        }
+        if automatic, ranges.contains(where: { $0.ports.lowerBound != $0.targetFirst || $0.targetAddress != nil }) {
+            throw PortSpecError(text, "'auto' forwards each port to the same port: no ':' targets with it")
         }
         try checkOverlaps()
     }
@@ -192,19 +203,17 @@ public enum PortForwarding: Equatable, CustomStringConvertible {
         case "none": keyword = PortForwarding.none
         case _ where text == "auto" || text.hasPrefix("auto,"):
             guard isPasta else { throw PortSpecError(text, "'auto' is only valid for pasta") }
-            var excluded: [ClosedRange<UInt16>] = []
-            if text != "auto" {
-                let rest = try PortSpec(parsing: String(text.dropFirst(5)))
-                guard rest.ranges.isEmpty, rest.bindAddress == nil, rest.bindInterface == nil else {
-                    throw PortSpecError(text, "only exclusions (~) can follow 'auto'")
-                }
-                excluded = rest.exclusions
-            }
-            keyword = .auto(excluding: excluded)
+            // `auto,~22` is auto mode with exclusions; `auto,8000-8010` limits it to those ports (a spec).
+            let spec = try PortSpec(parsing: text)
+            let whole = spec.ranges.isEmpty && spec.bindAddress == nil && spec.bindInterface == nil
+            keyword = whole ? .auto(excluding: spec.exclusions) : nil
         case "all": keyword = .all(targetAddress: nil)
         case _ where text.hasPrefix("all:"):
             keyword = .all(targetAddress: try PortSpec.parseTargetAddress(text.dropFirst(4), in: text))
         default: keyword = nil
+        }
+        if keyword == nil, !isPasta, (try? PortSpec(parsing: text))?.automatic == true {
+            throw PortSpecError(text, "'auto' is only valid for pasta")
         }
         switch (current, keyword) {
         case (nil, let k?): return k

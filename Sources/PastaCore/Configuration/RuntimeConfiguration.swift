@@ -87,7 +87,9 @@ public struct RuntimeConfiguration {
 
     private static func family6(_ options: Options, _ template: InterfaceTemplate?) -> FamilyConfiguration<IPv6Address>? {
         if options.ipv4Only { return nil }
-        return family(options, template, address: options.address6, gateway: options.gateway6) { $1 ?? 64 }
+        return family(options, template, address: options.address6, gateway: options.gateway6) {
+            options.prefixLength6 ?? $1 ?? 64
+        }
     }
 
     /// One family's configuration: the `-a` address alone if given (its prefix from `prefix(address,

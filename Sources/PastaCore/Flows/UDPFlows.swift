@@ -75,8 +75,9 @@ public final class UDPFlows {
             case .v6(let a): if first6 == nil { first6 = a }
             }
         }
-        resolver4 = first4
-        resolver6 = first6
+        // `--dns-host` names the resolver; otherwise the first one resolv.conf (or -D) gives.
+        resolver4 = configuration.options.dnsHost4 ?? first4
+        resolver6 = configuration.options.dnsHost6 ?? first6
         table = FlowTable(capacity: 16384)
     }
 
@@ -129,7 +130,7 @@ public final class UDPFlows {
     public func flushDatagrams() { outbound.flush() }
 
     /// Where a guest's datagram to `remote` port `port` really goes: DNS to the forwarding address goes to
-    /// the first configured resolver, the rest as TCP's connections do.
+    /// the `--dns-host` resolver or the first configured one, the rest as TCP's connections do.
     private func hostDestination(_ remote: IPAddress, port: UInt16) -> IPAddress {
         if port == 53 {
             switch remote {

@@ -13,11 +13,14 @@ public final class Listeners {
     private let table = SlotTable<Listener>(capacity: 1 << 20)
     private let poll: EventPoll
     private let namespace: NetworkNamespace?
+    /// `--freebind`: sockets bound to a specific address don't need it configured yet.
+    private let freebind: Bool
 
-    public init(_ transport: Transport, poll: EventPoll, namespace: NetworkNamespace?) {
+    public init(_ transport: Transport, poll: EventPoll, namespace: NetworkNamespace?, freebind: Bool = false) {
         self.transport = transport
         self.poll = poll
         self.namespace = namespace
+        self.freebind = freebind
     }
 
     public var count: Int { table.count }
@@ -33,10 +36,12 @@ public final class Listeners {
     @discardableResult
     public func open(side: ForwardingSide, address: IPAddress, interface: String? = nil, port: UInt16,
                      targetPort: UInt16, targetAddress: IPAddress? = nil, automatic: Bool = false) throws -> Listener {
+        // Only where the rule names an address: a wildcard is never "not configured".
+        let freebind: Int32 = freebind && !address.isUnspecified ? 1 : 0
         let makeSocket = { [transport] () -> (Int32, Int32) in
             let bytes = address.networkBytes
-            let fd = transport == .tcp ? CLinux_listen_ip(address.family, bytes, port, 1024, interface)
-                                       : CLinux_udp_bound(address.family, bytes, port, interface)
+            let fd = transport == .tcp ? CLinux_listen_ip(address.family, bytes, port, 1024, interface, freebind)
+                                       : CLinux_udp_bound(address.family, bytes, port, interface, freebind)
             return (fd, errno)
         }
         let result: (fd: Int32, error: Int32)

@@ -51,11 +51,12 @@ final class LiveForwarding {
     }
 
     /// Where a side listens without an address in the rule: every configured family's wildcard on the host,
-    /// its loopback in the namespace.
+    /// its loopback in the namespace; with `--splice-only`, the loopback on both sides.
     static func wildcards(_ configuration: RuntimeConfiguration, side: ForwardingSide) -> [IPAddress] {
+        let loopback = side == .namespace || configuration.options.spliceOnly
         var addresses: [IPAddress] = []
-        if configuration.ipv4 != nil { addresses.append(side == .host ? .v4(.any) : .v4(.loopback)) }
-        if configuration.ipv6 != nil { addresses.append(side == .host ? .v6(.any) : .v6(.loopback)) }
+        if configuration.ipv4 != nil { addresses.append(loopback ? .v4(.loopback) : .v4(.any)) }
+        if configuration.ipv6 != nil { addresses.append(loopback ? .v6(.loopback) : .v6(.any)) }
         return addresses
     }
 

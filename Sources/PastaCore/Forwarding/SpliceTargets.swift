@@ -13,7 +13,8 @@ struct SpliceTargets {
     init(_ configuration: RuntimeConfiguration, guest: GuestAddresses) {
         // passt has no namespace to splice into: its local traffic goes to the guest like the rest.
         fromHost = configuration.options.mode == .pasta && !configuration.options.noSplice
-        toNamespaceLoopback = configuration.options.hostLoopbackToNamespaceLoopback
+        // --splice-only implies --host-lo-to-ns-lo: the namespace has no other address.
+        toNamespaceLoopback = configuration.options.hostLoopbackToNamespaceLoopback || configuration.options.spliceOnly
         self.guest = guest
     }
 

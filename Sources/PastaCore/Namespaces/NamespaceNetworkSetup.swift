@@ -2,11 +2,12 @@ import Glibc
 
 /// Brings up `lo` and, with `--config-net`, the tap: MTU, addresses and routes as the host template has them.
 public enum NamespaceNetworkSetup {
-    /// Runs inside the target namespace.
-    public static func apply(_ configuration: RuntimeConfiguration, tap: TapDevice) throws {
+    /// Runs inside the target namespace. Without a tap (`--splice-only`), only `lo` is brought up.
+    public static func apply(_ configuration: RuntimeConfiguration, tap: TapDevice?) throws {
         let netlink = try RouteNetlinkSocket()
         guard let loopback = try netlink.link(named: "lo") else { throw OptionError("no loopback interface in the namespace") }
         try step("bring up lo") { try netlink.setLink(index: loopback.index, up: true) }
+        guard let tap else { return }
         guard let tapLink = try netlink.link(named: tap.name) else {
             throw OptionError("tap device \(tap.name) vanished from the namespace")
         }

@@ -30,8 +30,8 @@ final class Datapath {
         tcpEnabled = !options.noTCP
         udpEnabled = !options.noUDP
         icmpEnabled = !options.noICMP
-        let tcpListeners = Listeners(.tcp, poll: poll, namespace: namespace)
-        let udpListeners = Listeners(.udp, poll: poll, namespace: namespace)
+        let tcpListeners = Listeners(.tcp, poll: poll, namespace: namespace, freebind: options.freebind)
+        let udpListeners = Listeners(.udp, poll: poll, namespace: namespace, freebind: options.freebind)
         // What is bound already in auto mode is forwarded by the time we report ready.
         let forwarding = try LiveForwarding(configuration: configuration, tcp: tcpListeners, udp: udpListeners,
                                             namespace: namespace, guestAddresses: guestAddresses)

@@ -9,6 +9,8 @@ public enum GuestConnection {
     case socket(PasstSocket, oneOff: Bool)
     /// passt `--fd`: a socket connected already; we exit when it closes.
     case connected(StreamBackend)
+    /// pasta `--splice-only`: no tap, so no guest frames; only the forwarding sockets carry traffic.
+    case none
 }
 
 /// The main epoll loop: frames from the guest in batches, flows' sockets, forwarding sockets, signals, a
@@ -27,10 +29,12 @@ public final class EventLoop {
     private var lastSecond = 0
     private let housekeeping: TimerDescriptor
     private var advertisements: AdvertisementSchedule
+    private let statistics: EventStatistics?
 
     /// `exitDescriptor`: we leave when it becomes readable or hangs up (slirp4netns's `-e FD`).
+    /// `statsInterval`: `--stats`, seconds between event statistics in the log.
     init(poll: EventPoll, datapath: Datapath, connection: GuestConnection, quitWatcher: NamespaceQuitWatcher?,
-         command: SpawnedCommand?, exitDescriptor: Int32? = nil) throws {
+         command: SpawnedCommand?, exitDescriptor: Int32? = nil, statsInterval: Int? = nil) throws {
         self.poll = poll
         self.datapath = datapath
         self.connection = connection
@@ -39,6 +43,7 @@ public final class EventLoop {
         self.command = command
         housekeeping = try TimerDescriptor(intervalMilliseconds: 100)
         advertisements = AdvertisementSchedule(now: MonotonicClock.seconds())
+        statistics = statsInterval.map { EventStatistics(intervalSeconds: $0, now: MonotonicClock.milliseconds()) }
         switch connection {
         case .tap(let tap):
             try tap.descriptor.setNonBlocking()
@@ -47,6 +52,8 @@ public final class EventLoop {
             try poll.add(socket.listener.raw, EventReference(.guestListener))
         case .connected(let backend):
             try datapath.port.attach(backend)
+        case .none:
+            break
         }
         try poll.add(housekeeping.descriptor.raw, EventReference(.periodicTimer))
         if let exitDescriptor { try poll.add(exitDescriptor, EventReference(.exitDescriptor)) }
@@ -64,6 +71,7 @@ public final class EventLoop {
         if let status = command?.reap() { return status }
         while exitCode == nil {
             try poll.wait(timeoutMilliseconds: -1) { event in
+                statistics?.record(event.reference.kind)
                 switch event.reference.kind {
                 case .guest:
                     if event.events & CLinux_EPOLLOUT != 0 && datapath.port.writable() { datapath.resume() }
@@ -165,6 +173,8 @@ public final class EventLoop {
         case .connected:
             logInfo("client gone, exiting")
             exitCode = 0
+        case .none:
+            break
         }
     }
 
@@ -174,10 +184,11 @@ public final class EventLoop {
         housekeeping.acknowledge()
         let now = MonotonicClock.milliseconds()
         datapath.tick(now: now)
+        statistics?.reportIfDue(now: now)
         guard now / 1000 != lastSecond else { return }
         lastSecond = now / 1000
         datapath.tickSecond(now: now)
-        if advertisements.due(now: MonotonicClock.seconds()) { guestFrames.advertiseRouter() }
+        if datapath.port.isAttached, advertisements.due(now: MonotonicClock.seconds()) { guestFrames.advertiseRouter() }
     }
 
     private func handleSignals() {

@@ -5,6 +5,8 @@ import Glibc
 public enum LogLevel: Int32, Comparable {
     case error = 3
     case warning = 4
+    /// What was asked for (`--stats`): shown even with `-q`.
+    case notice = 5
     case info = 6
     case debug = 7
     case trace = 8
@@ -91,6 +93,7 @@ public final class Logger {
 
 public func logError(_ message: @autoclosure () -> String) { Logger.shared.log(.error, message()) }
 public func logWarning(_ message: @autoclosure () -> String) { Logger.shared.log(.warning, message()) }
+public func logNotice(_ message: @autoclosure () -> String) { Logger.shared.log(.notice, message()) }
 public func logInfo(_ message: @autoclosure () -> String) { Logger.shared.log(.info, message()) }
 public func logDebug(_ message: @autoclosure () -> String) { Logger.shared.log(.debug, message()) }
 public func logTrace(_ message: @autoclosure () -> String) { Logger.shared.log(.trace, message()) }

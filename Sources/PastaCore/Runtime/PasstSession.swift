@@ -28,7 +28,8 @@ struct PasstSession {
                 socket = listening
                 connection = .socket(listening, oneOff: options.oneOff)
             }
-            let loop = try EventLoop(poll: poll, datapath: datapath, connection: connection, quitWatcher: nil, command: nil)
+            let loop = try EventLoop(poll: poll, datapath: datapath, connection: connection, quitWatcher: nil, command: nil,
+                                     statsInterval: options.statsInterval)
             return PasstSession(configuration: configuration, loop: loop, socket: socket, datapath: datapath)
         } catch {
             socket?.remove()

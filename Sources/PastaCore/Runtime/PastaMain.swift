@@ -142,14 +142,19 @@ struct PastaSession {
             interface4: options.templateInterface ?? options.outboundInterface4,
             interface6: options.templateInterface ?? options.outboundInterface6)
         let configuration = RuntimeConfiguration(options: options, host: host, resolvConf: .load())
-        if configuration.localMode { logWarning("no usable host interface: running in local mode") }
+        if configuration.localMode && !options.spliceOnly { logWarning("no usable host interface: running in local mode") }
 
         let target = try TargetNamespaces.resolve(options, spawned: spawn)
         let namespacePath = target.networkNamespacePath
         let watchPath = options.noNetnsQuit ? nil : target.watchPath
 
         let namespace = try NetworkNamespace(path: namespacePath)
-        let tap = try namespace.run { () throws -> TapDevice in
+        let tap = try namespace.run { () throws -> TapDevice? in
+            // --splice-only: no tap at all; the namespace's loopback is all the forwarding needs.
+            if options.spliceOnly {
+                try NamespaceNetworkSetup.apply(configuration, tap: nil)
+                return nil
+            }
             let name = configuration.namespaceInterfaceName
             // TUNSETIFF on a name taken by another kind of device fails with a bare EINVAL: say what it means.
             if try RouteNetlinkSocket().link(named: name) != nil {
@@ -163,8 +168,9 @@ struct PastaSession {
         let poll = try EventPoll()
         let datapath = try Datapath(configuration: configuration, namespace: namespace, poll: poll, pcap: pcap)
         do {
-            let loop = try EventLoop(poll: poll, datapath: datapath, connection: .tap(tap), quitWatcher: watcher,
-                                     command: target.command, exitDescriptor: options.exitDescriptor)
+            let loop = try EventLoop(poll: poll, datapath: datapath, connection: tap.map { .tap($0) } ?? .none,
+                                     quitWatcher: watcher, command: target.command,
+                                     exitDescriptor: options.exitDescriptor, statsInterval: options.statsInterval)
             return PastaSession(configuration: configuration, loop: loop, datapath: datapath)
         } catch {
             datapath.removeSockets()

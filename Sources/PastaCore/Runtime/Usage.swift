@@ -24,7 +24,7 @@ enum Usage {
               -p, --pcap FILE           Log tap-facing traffic to pcap file
               -P, --pid FILE            Write own PID to the given file
               -m, --mtu MTU             Assign MTU via DHCP/NDP (default 65520, 0: don't assign)
-              -a, --address ADDR        Assign IPv4 or IPv6 address ADDR
+              -a, --address ADDR[/LEN]  Assign IPv4 or IPv6 address ADDR (with its prefix length)
               -n, --netmask MASK        Assign IPv4 MASK, dot-decimal or bits
               -M, --mac-addr ADDR       Use source MAC address ADDR
               -g, --gateway ADDR        Pass IPv4 or IPv6 address as gateway
@@ -34,6 +34,11 @@ enum Usage {
                   --outbound-if6 NAME   Bind to outbound interface for IPv6
               -D, --dns ADDR            Use IPv4 or IPv6 address as DNS (none: disable)
                   --dns-forward ADDR    Forward DNS queries sent to ADDR
+                  --dns-host ADDR       Host resolver for --dns-forward (default: first in resolv.conf)
+              -H, --hostname NAME       Hostname handed out by DHCP (option 12)
+                  --fqdn NAME           FQDN handed out by DHCP (option 81) and DHCPv6 (option 39)
+                  --freebind            Bind forwarding sockets to addresses not configured (yet)
+                  --stats DELAY         Log event statistics every DELAY seconds
               -S, --search LIST         Space-separated list, search domains (none: disable)
                   --no-dhcp-dns, --dhcp-dns, --no-dhcp-search, --dhcp-search
                   --no-tcp, --no-udp, --no-icmp, --no-dhcp, --no-ndp, --no-dhcpv6, --no-ra
@@ -56,7 +61,8 @@ enum Usage {
             text += "\n" + """
                   -I, --ns-ifname NAME      Namespace interface name
                   -t, --tcp-ports SPEC      TCP port forwarding to namespace (none, auto, all, or a list:
-                                            [ADDR[%IFACE]/]PORT[-PORT][:PORT[-PORT]][,~PORT[-PORT]]...)
+                                            [ADDR[%IFACE]/]PORT[-PORT][:PORT[-PORT]][,~PORT[-PORT]]...,
+                                            and PORT[-PORT],...,auto: those ports when bound)
                   -u, --udp-ports SPEC      UDP port forwarding to namespace
                   -T, --tcp-ns SPEC         TCP port forwarding to init namespace
                   -U, --udp-ns SPEC         UDP port forwarding to init namespace
@@ -70,6 +76,7 @@ enum Usage {
                       --ns-mac-addr ADDR    Set MAC address on tap interface
                       --no-splice           Don't bypass the tap for local connections
                       --host-lo-to-ns-lo    Forward host loopback connections to namespace loopback
+                      --splice-only         No tap device: forward between loopbacks only
                 """
         }
         return text

@@ -1,5 +1,6 @@
 /// DHCPv4 server (RFC 2131, options from RFC 2132): hands the one configured address, its mask, the
-/// router, DNS servers, the search list (RFC 3397) and the MTU to whoever asks.
+/// router, DNS servers, the search list (RFC 3397), the MTU, and with `-H`/`--fqdn` the host name and
+/// FQDN (RFC 4702) to whoever asks.
 public enum DHCPServer {
     static let serverPort: UInt16 = 67
     static let clientPort: UInt16 = 68
@@ -19,12 +20,14 @@ public enum DHCPServer {
         static let subnetMask: UInt8 = 1
         static let router: UInt8 = 3
         static let domainNameServer: UInt8 = 6
+        static let hostName: UInt8 = 12
         static let interfaceMTU: UInt8 = 26
         static let requestedAddress: UInt8 = 50
         static let leaseTime: UInt8 = 51
         static let messageType: UInt8 = 53
         static let serverIdentifier: UInt8 = 54
         static let maximumMessageSize: UInt8 = 57
+        static let clientFQDN: UInt8 = 81
         static let domainSearch: UInt8 = 119
         static let end: UInt8 = 255
     }
@@ -109,8 +112,12 @@ public enum DHCPServer {
                 out.bytes([Option.interfaceMTU, 2])
                 out.uint16(UInt16(mtu))
             }
-            writeSearchList(settings.searchListCompressed, into: &out,
-                            limit: (request.maximumMessageSize ?? defaultMaximumIPLength) - 28)
+            // Each left out if the reply would then exceed what the client accepts (IP and UDP headers
+            // take 28 bytes of it).
+            let limit = (request.maximumMessageSize ?? defaultMaximumIPLength) - 28
+            if let name = settings.hostNameOption { writeLongOption(Option.hostName, name, into: &out, limit: limit) }
+            if let name = settings.fqdnOption { writeLongOption(Option.clientFQDN, name, into: &out, limit: limit) }
+            writeLongOption(Option.domainSearch, settings.searchListCompressed, into: &out, limit: limit)
         }
         out.uint8(Option.end)
         if out.length < minimumLength { out.zeros(minimumLength - out.length) }
@@ -132,17 +139,17 @@ public enum DHCPServer {
         return .reply(length)
     }
 
-    /// Option 119 in as many pieces of up to 255 bytes as it needs (RFC 3396), left out if the reply
-    /// would then exceed what the client accepts (`limit` bytes of DHCP message, one byte kept for End).
-    private static func writeSearchList(_ list: [UInt8], into out: inout PayloadWriter, limit: Int) {
-        guard !list.isEmpty else { return }
-        let pieces = (list.count + 254) / 255
-        guard out.length + list.count + 2 * pieces + 1 <= limit else { return }
+    /// An option in as many pieces of up to 255 bytes as it needs (RFC 3396), left out if the reply would
+    /// then exceed what the client accepts (`limit` bytes of DHCP message, one byte kept for End).
+    private static func writeLongOption(_ code: UInt8, _ value: [UInt8], into out: inout PayloadWriter, limit: Int) {
+        guard !value.isEmpty else { return }
+        let pieces = (value.count + 254) / 255
+        guard out.length + value.count + 2 * pieces + 1 <= limit else { return }
         var start = 0
-        while start < list.count {
-            let end = min(start + 255, list.count)
-            out.bytes([Option.domainSearch, UInt8(end - start)])
-            out.bytes(list[start..<end])
+        while start < value.count {
+            let end = min(start + 255, value.count)
+            out.bytes([code, UInt8(end - start)])
+            out.bytes(value[start..<end])
             start = end
         }
     }

@@ -1,5 +1,6 @@
 /// DHCPv6 server (RFC 8415): the configured address in IA_NA, DNS servers (option 23, RFC 3646) and the
-/// search list (option 24), with rapid commit when the client asks for it.
+/// search list (option 24), with `--fqdn` the client FQDN (option 39, RFC 4704), with rapid commit when
+/// the client asks for it.
 public enum DHCPv6Server {
     static let clientPort: UInt16 = 546
     static let serverPort: UInt16 = 547
@@ -19,6 +20,7 @@ public enum DHCPv6Server {
         static let rapidCommit: UInt16 = 14
         static let dnsServers: UInt16 = 23
         static let domainList: UInt16 = 24
+        static let clientFQDN: UInt16 = 39
     }
 
     /// The fields of a request we act on; client ID and IA_NA identifiers are kept as byte ranges.
@@ -105,6 +107,9 @@ public enum DHCPv6Server {
             }
             if !settings.searchList.isEmpty {
                 option(Option.domainList, &out) { $0.bytes(settings.searchList) }
+            }
+            if let fqdn = settings.fqdnOption6 {
+                option(Option.clientFQDN, &out) { $0.bytes(fqdn) }
             }
         }
         guard !out.overflowed, out.length <= 0xFFFF else { return .dropped("DHCPv6: reply does not fit the buffer") }

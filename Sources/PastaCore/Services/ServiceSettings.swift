@@ -29,6 +29,10 @@ public struct ServiceSettings {
     /// The search list in wire format: compressed for DHCP option 119, plain for DHCPv6 and DNSSL.
     public var searchListCompressed: [UInt8]
     public var searchList: [UInt8]
+    /// Option values for `-H` and `--fqdn` (ClientNameOptions); nil when not given.
+    public var hostNameOption: [UInt8]?
+    public var fqdnOption: [UInt8]?
+    public var fqdnOption6: [UInt8]?
 
     public static let leaseSeconds: UInt32 = 86400
 
@@ -70,6 +74,9 @@ public struct ServiceSettings {
         let domains = handOutSearch ? configuration.searchDomains : []
         searchListCompressed = DomainNameEncoding.encode(domains, compressed: true)
         searchList = DomainNameEncoding.encode(domains, compressed: false)
+        hostNameOption = options.hostname.flatMap(ClientNameOptions.hostName)
+        fqdnOption = options.fqdn.flatMap(ClientNameOptions.dhcpFQDN)
+        fqdnOption6 = options.fqdn.flatMap(ClientNameOptions.dhcpv6FQDN)
     }
 
     /// fe80::/64 with the modified EUI-64 interface identifier of `mac` (RFC 4291 appendix A).
