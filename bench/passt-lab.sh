@@ -61,7 +61,7 @@ passt_lab_attach() {
     lab_wait_for 50 ip -n "$ns" link show eth0 >/dev/null 2>&1 || { echo "no tap eth0 in $ns" >&2; return 1; }
     ip -n "$ns" link set eth0 up
     passt_lab_dhcp_script "$dir/udhcpc.script"
-    PASST_LAB_LEASE=$(ip netns exec "$ns" busybox udhcpc -i eth0 -s "$dir/udhcpc.script" -f -q -n -t 5 -T 1 \
+    PASST_LAB_LEASE=$(ip netns exec "$ns" busybox udhcpc -i eth0 -s "$dir/udhcpc.script" -f -q -n -t 10 -T 1 \
         2>/dev/null | grep '^lease ')
     [ -n "$PASST_LAB_LEASE" ] || { echo "no DHCP lease from passt in $ns" >&2; return 1; }
 }

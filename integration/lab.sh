@@ -117,3 +117,11 @@ lab_wait_for() {
 lab_alive() {
     [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
 }
+
+# Stops a process by its PID and waits (up to 5 s) until it is gone, so what it held (ports, sockets) is
+# free for the next one.
+lab_stop() {
+    kill "$1" 2>/dev/null
+    lab_wait_for 50 lab_gone "$1"
+}
+lab_gone() { ! lab_alive "$1"; }

@@ -68,7 +68,7 @@ for variant in offload plain; do
         fi
         transfers "$ns" "$variant, MTU $mtu"
         [ "$mtu" = 1500 ] && udp_both "$ns" "$variant, MTU $mtu"
-        kill "$PASTA_PID"
+        lab_stop "$PASTA_PID"
     done
 done
 finish
