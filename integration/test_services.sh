@@ -26,14 +26,14 @@ link_up() {
                            ! ip -n $1 -6 addr show dev eth0 tentative | grep -q inet6"
 }
 
-# Runs dhclient in the namespace until it has a lease (it then daemonises); tracks the daemon's PID.
+# Runs dhclient in the namespace until it has a lease. In the foreground (-d), so the PID tracked is
+# dhclient's own (the PID a daemonised dhclient writes to -pf is not always the process that stays).
 dhclient_in() {
-    local ns="$1" family="$2" pidfile="$WORK/dhclient$2.pid"
-    timeout 20 ip netns exec "$ns" dhclient "$family" -v -1 -lf "$WORK/dhclient$family.leases" -pf "$pidfile" eth0 \
-        >"$WORK/dhclient$family.log" 2>&1
-    local rc=$?
-    [ -s "$pidfile" ] && lab_track_pid "$(cat "$pidfile")"
-    return $rc
+    local ns="$1" family="$2" leases="$WORK/dhclient$2.leases"
+    ip netns exec "$ns" dhclient "$family" -d -v -1 -lf "$leases" -pf "$WORK/dhclient$family.pid" eth0 \
+        >"$WORK/dhclient$family.log" 2>&1 &
+    lab_track_pid $!
+    lab_wait_for 200 grep -qs "^lease" "$leases"
 }
 
 env_is() { grep -qx "$1" "$WORK/udhcpc-env"; }
