@@ -56,6 +56,21 @@ public struct CommandLineParser {
         return (options, [], false)
     }
 
+    /// As getopt_long permutes: options may come before, between and after the positional arguments
+    /// (until `--`). Each option is handed to `apply` in order; returns the positional arguments.
+    public func parsePermuted(_ arguments: [String], apply: (ParsedOption) throws -> Void) throws -> [String] {
+        var positionals: [String] = []
+        var rest = arguments
+        while true {
+            let parsed = try parse(rest)
+            for option in parsed.options { try apply(option) }
+            guard let first = parsed.positionals.first else { return positionals }
+            positionals.append(first)
+            if parsed.sawDoubleDash { return positionals + parsed.positionals.dropFirst() }
+            rest = Array(parsed.positionals.dropFirst())
+        }
+    }
+
     private func parseLong(_ argument: String, at index: Int, in arguments: [String],
                            into options: inout [ParsedOption]) throws -> Int {
         let body = argument.dropFirst(2)

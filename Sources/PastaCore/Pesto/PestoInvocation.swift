@@ -24,28 +24,15 @@ public struct PestoInvocation: Equatable {
     public static func parse(_ arguments: [String]) throws -> PestoInvocation {
         let parser = CommandLineParser(program: "pesto", definitions: definitions)
         var invocation = PestoInvocation()
-        var positionals: [String] = []
-        var rest = arguments
         var mode: Mode = .replace
         var replaced = Set<ForwardingPif>()
-        // getopt_long permutes: options may follow PATH.
-        while true {
-            let parsed: (options: [ParsedOption], positionals: [String], sawDoubleDash: Bool)
-            do {
-                parsed = try parser.parse(rest)
-            } catch let error as CommandLineError {
-                throw OptionError(error.description)
-            }
-            for option in parsed.options {
+        let positionals: [String]
+        do {
+            positionals = try parser.parsePermuted(arguments) { option in
                 try invocation.apply(option, mode: &mode, replaced: &replaced)
             }
-            guard let first = parsed.positionals.first else { break }
-            positionals.append(first)
-            if parsed.sawDoubleDash {
-                positionals += parsed.positionals.dropFirst()
-                break
-            }
-            rest = Array(parsed.positionals.dropFirst())
+        } catch let error as CommandLineError {
+            throw OptionError(error.description)
         }
         if invocation.help || invocation.version { return invocation }
         guard positionals.count == 1 else {

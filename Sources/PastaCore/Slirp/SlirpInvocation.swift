@@ -50,24 +50,11 @@ public struct SlirpInvocation: Equatable {
     public static func parse(_ arguments: [String]) throws -> SlirpInvocation {
         let parser = CommandLineParser(program: "slirp4netns", definitions: definitions)
         var invocation = SlirpInvocation()
-        var positionals: [String] = []
-        var rest = arguments
-        // getopt_long permutes: options may follow the positional arguments.
-        while true {
-            let parsed: (options: [ParsedOption], positionals: [String], sawDoubleDash: Bool)
-            do {
-                parsed = try parser.parse(rest)
-            } catch let error as CommandLineError {
-                throw OptionError(error.description)
-            }
-            for option in parsed.options { try invocation.apply(option) }
-            guard let first = parsed.positionals.first else { break }
-            positionals.append(first)
-            if parsed.sawDoubleDash {
-                positionals += parsed.positionals.dropFirst()
-                break
-            }
-            rest = Array(parsed.positionals.dropFirst())
+        let positionals: [String]
+        do {
+            positionals = try parser.parsePermuted(arguments) { try invocation.apply($0) }
+        } catch let error as CommandLineError {
+            throw OptionError(error.description)
         }
         if invocation.help || invocation.version { return invocation }
         guard (1...2).contains(positionals.count) else {
