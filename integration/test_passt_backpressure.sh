@@ -18,7 +18,11 @@ lab_serve "$LAB_INET" python3 -m http.server -d "$WORK/www" --bind 203.0.113.10 
 lab_wait_for 50 lab_listening "$LAB_INET" 8000
 
 NS="$LAB_ID-guest"
-check "passt starts and the bridged namespace gets a lease" passt_lab_attach "$WORK/passt" "$NS" -D none -S none
+if passt_lab_attach "$WORK/passt" "$NS" -D none -S none 2>"$WORK/attach.log"; then
+    pass "passt starts and the bridged namespace gets a lease"
+else
+    fail "passt starts and the bridged namespace gets a lease: $(tr '\n' ' ' <"$WORK/attach.log")"
+fi
 counter() { ip netns exec "$NS" awk -v key="$1" '$1 == "TcpExt:" {
         if (!seen++) { for (i = 2; i <= NF; i++) name[i] = $i; next }
         for (i = 2; i <= NF; i++) if (name[i] == key) print $i }' /proc/net/netstat; }
