@@ -28,6 +28,10 @@ check "EOF came at once after the parent exited (${elapsed} ms)" [ "$elapsed" -l
 check "the daemon is running" lab_alive "$pid"
 fds=$(ls -l "/proc/$pid/fd" 2>/dev/null)
 check "the daemon holds no FIFO or pipe" bash -c "! grep -Eq 'pipe:|/f3|/f4' <<<'$fds'"
-check "the daemon's stdio is /dev/null" bash -c "[ \"\$(readlink /proc/$pid/fd/0)\" = /dev/null ] && [ \"\$(readlink /proc/$pid/fd/1)\" = /dev/null ] && [ \"\$(readlink /proc/$pid/fd/2)\" = /dev/null ]"
+# By device number, not path: the sandbox left the mount namespace /dev/null was opened in (ip netns
+# exec's), so readlink no longer shows its path.
+null_dev=$(stat -L -c %t:%T /dev/null)
+check "the daemon's stdio is /dev/null ($null_dev)" \
+    bash -c "for fd in 0 1 2; do [ \"\$(stat -L -c %F:%t:%T /proc/$pid/fd/\$fd)\" = \"character special file:$null_dev\" ] || exit 1; done"
 check "the daemon leads its own session" [ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ]
 finish

@@ -186,7 +186,8 @@ int CLinux_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 pid_t CLinux_fork(void) { return fork(); }
 int CLinux_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0); }
 void CLinux_syslog(int priority, const char *message) { syslog(priority, "%s", message); }
-void CLinux_openlog(const char *ident) { openlog(ident, LOG_PID, LOG_DAEMON); }
+// LOG_NDELAY: connected now, while the logger's socket can still be reached (the sandbox hides it).
+void CLinux_openlog(const char *ident) { openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON); }
 
 struct thread_call { void (*body)(void *); void *context; };
 
@@ -206,7 +207,11 @@ static void *detached_trampoline(void *arg) {
 int CLinux_run_on_thread(void (*body)(void *), void *context) {
     struct thread_call call = { body, context };
     pthread_t thread;
+    sigset_t all, previous;  // blocked there, as in CLinux_start_thread
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &previous);
     int rc = pthread_create(&thread, NULL, thread_trampoline, &call);
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
     if (rc != 0) { errno = rc; return -1; }
     pthread_join(thread, NULL);
     return 0;
@@ -221,7 +226,13 @@ int CLinux_start_thread(void (*body)(void *), void *context) {
     pthread_attr_init(&attributes);
     pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
     pthread_t thread;
+    // The new thread starts with every signal blocked, whenever it is started: process-directed signals
+    // (SIGTERM, SIGCHLD) belong to the main thread's signalfd, and a thread that took one would die of it.
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &previous);
     int rc = pthread_create(&thread, &attributes, detached_trampoline, call);
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
     pthread_attr_destroy(&attributes);
     if (rc != 0) { free(call); errno = rc; return -1; }
     return 0;

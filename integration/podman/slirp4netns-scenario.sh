@@ -33,7 +33,8 @@ for handler in rootlessport slirp4netns; do
     check "our slirp4netns serves it ($slirp), started the way Podman starts slirp4netns" \
         eval '[ -n "$slirp" ] && grep -Eq -- "-c (-e 3 -r 4|-r 3 -e 4) .*--netns-type=path .* tap0" <<<"$cmdline"'
     if [ -n "${PODMAN_USER:-}" ]; then
-        check "... as $PODMAN_USER" eval '[ "$(stat -c %U "/proc/$slirp")" = "$PODMAN_USER" ]'
+        # By the UID in its status: /proc/PID of a sandboxed (non-dumpable) process belongs to root.
+        check "... as $PODMAN_USER" eval '[ "$(awk "/^Uid:/ {print \$2}" "/proc/$slirp/status")" = "$(id -u "$PODMAN_USER")" ]'
     fi
     check "GET http://198.51.100.2:$port/ on the lab host returns the page" page_within "http://198.51.100.2:$port/" 5000
     check "GET http://127.0.0.1:$port/ too" page_within "http://127.0.0.1:$port/" 2000

@@ -164,4 +164,37 @@ int CLinux_unix_connect(const char *path);
 int CLinux_accept(int fd);
 int CLinux_is_stream_socket(int fd);
 
+// The sandbox (sandbox.c): process flags, capabilities, an empty root.
+extern const int CLinux_CLONE_NEWIPC, CLinux_CLONE_NEWUTS, CLinux_CLONE_NEWPID;
+extern const int CLinux_CAP_DAC_OVERRIDE, CLinux_CAP_FOWNER;
+int CLinux_set_no_new_privileges(void);
+int CLinux_set_dumpable(int dumpable);
+int CLinux_set_keep_capabilities(int keep);
+// For the calling thread: the permitted and effective sets down to `keep` (a mask of capability bits, of
+// those held), the inheritable and ambient sets empty, the bounding set down to `keep` where we may.
+int CLinux_drop_capabilities(uint64_t keep);
+// The calling thread's bounding set down to `keep`; takes CAP_SETPCAP, so it comes before a switch away
+// from root, which empties the other sets.
+int CLinux_drop_bounding_set(uint64_t keep);
+// Makes every mount in our (new) mount namespace private, so nothing we do propagates out.
+int CLinux_mount_private_tree(void);
+// Mounts an empty read-only tmpfs on `mount_point` and makes it our root: pivot_root(2), or chroot(2)
+// where that fails (*used_chroot is then 1). 0, or -1 with errno.
+int CLinux_enter_empty_root(const char *mount_point, int *used_chroot);
+// The socket janitor's whole life: waits until `channel` yields a byte (or end of file: it just exits),
+// removes each names[i] in directories[i] that is still the socket with inodes[i], answers, and exits.
+void CLinux_socket_janitor_serve(int channel, int count, const int *directories, const char *const *names,
+                                 const uint64_t *inodes) __attribute__((noreturn));
+
+// The syscall filter (syscalls.c): each mode's list of allowed system calls, anything else kills the process.
+typedef enum { CLinux_SYSCALLS_PASTA = 0, CLinux_SYSCALLS_PASST = 1, CLinux_SYSCALLS_SLIRP4NETNS = 2,
+               CLinux_SYSCALLS_SOCKET_JANITOR = 3 } CLinux_syscall_profile;
+// Installs the filter for `profile` on every thread of the process (SECCOMP_FILTER_FLAG_TSYNC); needs
+// no_new_privs. 0, or -1 with errno (ENOSYS on an architecture without lists).
+int CLinux_install_syscall_filter(CLinux_syscall_profile profile);
+// How many system calls `profile` allows.
+int CLinux_syscall_filter_count(CLinux_syscall_profile profile);
+// A system call on no list, for the test that shows the filter kills.
+long CLinux_make_forbidden_syscall(void);
+
 #endif

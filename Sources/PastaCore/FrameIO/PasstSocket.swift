@@ -69,6 +69,8 @@ public final class PasstSocket {
 
     /// At exit: the path is free for the next passt.
     public func remove() {
+        // Sandboxed, the path leads nowhere: the socket janitor removes the file.
+        guard !Sandbox.isolated else { return }
         if Self.isSocketFile(path) { unlink(path) }
     }
 }

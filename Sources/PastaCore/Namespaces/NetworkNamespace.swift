@@ -11,7 +11,7 @@ public final class NetworkNamespace {
     private let home: Descriptor
     /// Whether a thread may enter the namespace and return home. Returning takes CAP_SYS_ADMIN over our
     /// home namespace, which we give up by joining the target's user namespace (pasta as an ordinary user).
-    private let mayStepBack: Bool
+    private var mayStepBack: Bool
     private let resident: NamespaceResidentThread
 
     /// Opens `path`, checks that it is a namespace file, and finds out whether we may step in and back.
@@ -33,6 +33,15 @@ public final class NetworkNamespace {
         } ?? false
         resident = NamespaceResidentThread(namespace: target)
         if !mayStepBack { logDebug("sockets in \(path) are made by a thread that stays there") }
+    }
+
+    /// Before the sandbox takes our capabilities: from now on every socket in the namespace is made by
+    /// the resident thread, started now, while it may still join.
+    public func settle() throws {
+        mayStepBack = false
+        guard resident.run({ true }) == true else {
+            throw OptionError("can't start a thread in network namespace \(path): \(String(cString: strerror(errno)))")
+        }
     }
 
     /// Runs `body` inside the namespace while the calling thread waits (a socket made there stays there);

@@ -183,6 +183,7 @@ public final class EventLoop {
     private func runHousekeeping() {
         housekeeping.acknowledge()
         let now = MonotonicClock.milliseconds()
+        ForbiddenSyscallTrigger.check(now: now)
         datapath.tick(now: now)
         statistics?.reportIfDue(now: now)
         guard now / 1000 != lastSecond else { return }

@@ -34,7 +34,9 @@ public final class Logger {
         maximumLevel = options.trace ? .trace : options.debug ? .debug : .info
         quiet = options.quiet
         if let path = options.logFile {
-            let fd = try Descriptor.open(path, O_WRONLY | O_CREAT | O_APPEND, mode: 0o600)
+            // Read and write: shrinking reads the file back through this descriptor, as the sandbox leaves
+            // no path to open it by.
+            let fd = try Descriptor.open(path, O_RDWR | O_CREAT | O_APPEND, mode: 0o600)
             var status = stat()
             fstat(fd.raw, &status)
             file = fd
@@ -42,6 +44,12 @@ public final class Logger {
             fileLimit = options.logSize
             filePath = path
         }
+    }
+
+    /// Before the sandbox, when we will daemonise inside it: the system logger's socket is connected now,
+    /// as its path will be out of sight.
+    public func connectSystemLoggerEarly() {
+        if file == nil { CLinux_openlog(program) }
     }
 
     /// Called once standard error points at /dev/null: from now on use syslog unless logging to a file.
@@ -82,11 +90,17 @@ public final class Logger {
     }
 
     private func shrinkFile() {
-        guard let bytes = try? readSmallFile(filePath, limit: fileLimit * 2) else { return }
-        var keep = bytes.suffix(fileLimit / 2)
+        guard let fd = file else { return }
+        let keepBytes = fileLimit / 2
+        let start = max(0, fileSize - keepBytes)
+        var bytes = [UInt8](repeating: 0, count: fileSize - start)
+        let n = bytes.withUnsafeMutableBytes { pread(fd.raw, $0.baseAddress, $0.count, off_t(start)) }
+        guard n >= 0 else { return }
+        var keep = bytes[0..<n]
         if let newline = keep.firstIndex(of: 10) { keep = keep[(newline + 1)...] }
-        guard let out = try? Descriptor.open(filePath, O_WRONLY | O_TRUNC) else { return }
-        keep.withUnsafeBytes { try? out.writeAll($0) }
+        // O_APPEND: after the truncation, writes start at the new end.
+        guard ftruncate(fd.raw, 0) == 0 else { return }
+        keep.withUnsafeBytes { try? fd.writeAll($0) }
         fileSize = keep.count
     }
 }

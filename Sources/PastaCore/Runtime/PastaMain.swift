@@ -27,15 +27,16 @@ public enum PastaMain {
             print(Usage.versionText(mode))
             return 0
         }
-        return serve(options)
+        return serve(options, profile: mode == .passt ? .passt : .pasta)
     }
 
-    /// Runs a parsed, validated configuration until it is told to stop.
-    static func serve(_ options: Options) -> Int32 {
+    /// Runs a parsed, validated configuration until it is told to stop; `profile` names the system calls
+    /// the sandboxed loop may make.
+    static func serve(_ options: Options, profile: SyscallFilter.Profile) -> Int32 {
         let mode = options.mode
-        // First, before opening anything of our own: closing later could close our own files.
+        // Sandbox stage 1, before opening anything of our own: closing later could close our own files.
         let keep = [options.socketFD, options.readyDescriptor, options.exitDescriptor].compactMap { $0 }
-        ProcessSetup.closeInheritedDescriptors(keeping: Set(keep))
+        Sandbox.initial(keeping: Set(keep))
         do {
             try Logger.shared.configure(options: options)
         } catch {
@@ -49,22 +50,28 @@ public enum PastaMain {
         var command: SpawnedCommand?
         var datapath: Datapath?
         do {
-            let identity = try options.runAs.map { try ProcessSetup.identity($0) }
+            let identity = try SandboxIdentity.target(runAs: options.runAs)
             pidFile = try options.pidFile.map { try PidFile(path: $0) }
             let session = try PastaSession.start(options: options, spawn: { command = $0 })
             datapath = session.datapath
             if !options.quiet {
                 session.configuration.summary.split(separator: "\n").forEach { logInfo(String($0)) }
             }
-            if let identity { try ProcessSetup.switchIdentity(uid: identity.uid, gid: identity.gid) }
             if let command {
                 pidFile?.write(pid: getpid())
                 command.start()
             } else if options.foreground {
                 pidFile?.write(pid: getpid())
             } else {
-                ProcessSetup.daemonize(pidFile: pidFile)
+                // Our parent returns once the sandbox is in place.
+                ProcessSetup.daemonize(pidFile: pidFile, untilReady: true)
             }
+            // Sandbox stages 2 and 3 in the process that serves: the namespace's resident thread is ours.
+            try Sandbox.isolate(Sandbox.Plan(
+                identity: identity, namespace: session.namespace,
+                socketFiles: [options.controlSocketPath, options.apiSocketPath].compactMap { $0 }))
+            try Sandbox.confine(profile)
+            ProcessSetup.daemonReady()
             if let ready = options.readyDescriptor {
                 // slirp4netns's readiness: "1" on the descriptor, then it is closed.
                 _ = Glibc.write(ready, "1", 1)
@@ -72,11 +79,13 @@ public enum PastaMain {
             }
             let status = try session.loop.run()
             datapath?.removeSockets()
+            Sandbox.finish()
             return status
         } catch {
             logError("\(error)")
             command?.terminate()
             datapath?.removeSockets()
+            Sandbox.finish()
             pidFile?.discard()
             return 1
         }
@@ -92,7 +101,7 @@ public enum PastaMain {
         var socket: PasstSocket?
         var datapath: Datapath?
         do {
-            let identity = try options.runAs.map { try ProcessSetup.identity($0) }
+            let identity = try SandboxIdentity.target(runAs: options.runAs)
             pidFile = try options.pidFile.map { try PidFile(path: $0) }
             let session = try PasstSession.start(options: options)
             socket = session.socket
@@ -101,21 +110,28 @@ public enum PastaMain {
                 (session.configuration.summary.split(separator: "\n").map(String.init) + session.connectionHelp)
                     .forEach { logInfo($0) }
             }
-            if let identity { try ProcessSetup.switchIdentity(uid: identity.uid, gid: identity.gid) }
+            // Sandbox stage 2 before daemonising: the fork enters the new PID namespace.
+            try Sandbox.isolate(Sandbox.Plan(
+                identity: identity,
+                socketFiles: [session.socket?.path, options.controlSocketPath].compactMap { $0 },
+                newPIDNamespace: !options.foreground, daemonizesLater: !options.foreground))
             // Ready once the socket listens: a VM manager starts qemu after we return (Kata, libvirt).
             if options.foreground {
                 pidFile?.write(pid: getpid())
             } else {
                 ProcessSetup.daemonize(pidFile: pidFile)
             }
+            try Sandbox.confine(.passt)
             let status = try session.loop.run()
             socket?.remove()
             datapath?.removeSockets()
+            Sandbox.finish()
             return status
         } catch {
             logError("\(error)")
             socket?.remove()
             datapath?.removeSockets()
+            Sandbox.finish()
             pidFile?.discard()
             return 1
         }
@@ -133,6 +149,7 @@ struct PastaSession {
     let loop: EventLoop
     /// Its sockets (`-c`, `-a`) are removed at exit.
     let datapath: Datapath
+    let namespace: NetworkNamespace
 
     static func start(options: Options, spawn: (SpawnedCommand) -> Void) throws -> PastaSession {
         let pcap = try options.pcapFile.map { try PcapWriter(path: $0) }
@@ -171,7 +188,7 @@ struct PastaSession {
             let loop = try EventLoop(poll: poll, datapath: datapath, connection: tap.map { .tap($0) } ?? .none,
                                      quitWatcher: watcher, command: target.command,
                                      exitDescriptor: options.exitDescriptor, statsInterval: options.statsInterval)
-            return PastaSession(configuration: configuration, loop: loop, datapath: datapath)
+            return PastaSession(configuration: configuration, loop: loop, datapath: datapath, namespace: namespace)
         } catch {
             datapath.removeSockets()
             throw error

@@ -20,8 +20,12 @@ public enum ProcessSetup {
     }
 
     /// Detaches into the background: the parent writes the child's PID and exits 0; the child gets a
-    /// session of its own and /dev/null for standard input and output.
-    public static func daemonize(pidFile: PidFile?) {
+    /// session of its own and /dev/null for standard input and output. With `untilReady`, the parent
+    /// first waits for the child's `daemonReady()` (pasta sandboxes itself after the fork), and exits 1
+    /// if the child ends before.
+    public static func daemonize(pidFile: PidFile?, untilReady: Bool = false) {
+        var ready: [Int32] = [-1, -1]
+        if untilReady && CLinux_pipe_cloexec(&ready) != 0 { ready = [-1, -1] }
         let child = CLinux_fork()
         if child < 0 {
             logError("can't fork: \(String(cString: strerror(errno)))")
@@ -29,6 +33,16 @@ public enum ProcessSetup {
             exit(1)
         }
         if child > 0 {
+            if ready[0] >= 0 {
+                Glibc.close(ready[1])
+                var byte: UInt8 = 0
+                var n = 0
+                repeat { n = Glibc.read(ready[0], &byte, 1) } while n < 0 && errno == EINTR
+                if n != 1 {
+                    pidFile?.discard()
+                    exit(1)
+                }
+            }
             if let pidFile, !pidFile.write(pid: child) {
                 kill(child, SIGTERM)
                 pidFile.discard()
@@ -36,13 +50,37 @@ public enum ProcessSetup {
             }
             exit(0)
         }
+        if ready[0] >= 0 {
+            Glibc.close(ready[0])
+            readyDescriptor = ready[1]
+        }
         setsid()
-        let null = open("/dev/null", O_RDWR)
-        if null >= 0 {
-            dup2(null, 0); dup2(null, 1); dup2(null, 2)
-            if null > 2 { Glibc.close(null) }
+        prepareNullDevice()
+        if nullDevice >= 0 {
+            dup2(nullDevice, 0); dup2(nullDevice, 1); dup2(nullDevice, 2)
+            if nullDevice > 2 { Glibc.close(nullDevice) }
+            nullDevice = -1
         }
         Logger.shared.detachedFromTerminal(keepStandardError: false)
+    }
+
+    /// The daemon's end of the pipe its parent waits on (`daemonize(untilReady:)`).
+    private static var readyDescriptor: Int32 = -1
+
+    /// Lets the waiting parent go: the daemon is ready to serve.
+    static func daemonReady() {
+        guard readyDescriptor >= 0 else { return }
+        var byte: UInt8 = 1
+        _ = Glibc.write(readyDescriptor, &byte, 1)
+        Glibc.close(readyDescriptor)
+        readyDescriptor = -1
+    }
+
+    /// /dev/null, opened before the sandbox hides it, for daemonising.
+    private static var nullDevice: Int32 = -1
+
+    static func prepareNullDevice() {
+        if nullDevice < 0 { nullDevice = CLinux_open("/dev/null", O_RDWR | CLinux_O_CLOEXEC, 0) }
     }
 
     /// Resolves `spec` (UID, UID:GID, LOGIN or LOGIN:GROUP) to IDs, before anything starts.
@@ -69,14 +107,6 @@ public enum ProcessSetup {
             }
         }
         return (uid, gid)
-    }
-
-    /// Switches to the given IDs.
-    public static func switchIdentity(uid: uid_t, gid: gid_t) throws {
-        if uid == geteuid() && gid == getegid() { return }
-        guard setgroups(0, nil) == 0 || errno == EPERM, setgid(gid) == 0, setuid(uid) == 0 else {
-            throw OptionError("--runas \(uid):\(gid): \(String(cString: strerror(errno)))")
-        }
     }
 }
 
@@ -111,6 +141,7 @@ public final class PidFile {
     /// Removes the file after a failure, when we were the ones who created it.
     public func discard() {
         descriptor.close()
+        guard !Sandbox.isolated else { return }
         if createdByUs { unlink(path) }
     }
 }

@@ -20,7 +20,7 @@ public enum SlirpMain {
             print(SlirpInvocation.versionText)
             return 0
         }
-        return PastaMain.serve(invocation.options)
+        return PastaMain.serve(invocation.options, profile: .slirp4netns)
     }
 
     static func printError(_ message: String) {

@@ -11,4 +11,8 @@ public enum Capabilities {
     public static var mayMapAnyIdentity: Bool { holds(CLinux_CAP_SETUID) && holds(CLinux_CAP_SETGID) }
 
     static func holds(_ capability: Int32) -> Bool { CLinux_has_effective_capability(capability) == 1 }
+
+    /// Gives up every capability of the calling thread (capabilities are per thread): permitted,
+    /// effective, inheritable, ambient, and the bounding set where we may shrink it.
+    public static func dropAll() -> Bool { CLinux_drop_capabilities(0) == 0 }
 }

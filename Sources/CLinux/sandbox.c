@@ -1,0 +1,109 @@
+// The sandbox's system interfaces: process flags, capabilities, the empty root. The syscall filter and
+// the lists it allows are in syscalls.c.
+#define _GNU_SOURCE
+#include "CLinux.h"
+
+#include <errno.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+const int CLinux_CLONE_NEWIPC = CLONE_NEWIPC, CLinux_CLONE_NEWUTS = CLONE_NEWUTS, CLinux_CLONE_NEWPID = CLONE_NEWPID;
+const int CLinux_CAP_DAC_OVERRIDE = CAP_DAC_OVERRIDE, CLinux_CAP_FOWNER = CAP_FOWNER;
+
+int CLinux_set_no_new_privileges(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); }
+int CLinux_set_dumpable(int dumpable) { return prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0); }
+int CLinux_set_keep_capabilities(int keep) { return prctl(PR_SET_KEEPCAPS, keep, 0, 0, 0); }
+
+static int capabilities_set(uint64_t effective, uint64_t permitted) {
+    struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+    memset(data, 0, sizeof(data));
+    data[0].effective = (uint32_t)effective;
+    data[1].effective = (uint32_t)(effective >> 32);
+    data[0].permitted = (uint32_t)permitted;
+    data[1].permitted = (uint32_t)(permitted >> 32);
+    return (int)syscall(SYS_capset, &header, data);
+}
+
+static int capabilities_get(uint64_t *effective, uint64_t *permitted) {
+    struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+    memset(data, 0, sizeof(data));
+    if (syscall(SYS_capget, &header, data) != 0) return -1;
+    *effective = data[0].effective | (uint64_t)data[1].effective << 32;
+    *permitted = data[0].permitted | (uint64_t)data[1].permitted << 32;
+    return 0;
+}
+
+int CLinux_drop_bounding_set(uint64_t keep) {
+    for (int capability = 0; capability < 64; capability++) {
+        if (keep >> capability & 1) continue;
+        if (prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0) {
+            if (errno == EINVAL) break;  // past the last one
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int CLinux_drop_capabilities(uint64_t keep) {
+    uint64_t effective, permitted;
+    if (capabilities_get(&effective, &permitted) != 0) return -1;
+    // The bounding set takes CAP_SETPCAP to shrink: raise what we hold first. Where it isn't held (an
+    // ordinary user outside any user namespace of its own), the bounding set stays; nothing is permitted anyway.
+    capabilities_set(permitted, permitted);
+    for (int capability = 0; capability < 64; capability++) {
+        if (keep >> capability & 1) continue;
+        if (prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 && errno == EINVAL) break;  // past the last one
+    }
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    return capabilities_set(permitted & keep, permitted & keep);
+}
+
+int CLinux_mount_private_tree(void) { return mount("", "/", "", MS_REC | MS_PRIVATE, NULL); }
+
+int CLinux_enter_empty_root(const char *mount_point, int *used_chroot) {
+    *used_chroot = 0;
+    // Two inodes (the root and a spare), no blocks, read-only from the start: nothing can be made in it.
+    if (mount("", mount_point, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              "nr_inodes=2,nr_blocks=0,mode=0555") != 0)
+        return -1;
+    if (chdir(mount_point) != 0) return -1;
+    // pivot_root(2)'s own recipe: the new root and the old one's mount point the same directory, then the
+    // old root, now stacked on top, detached with everything below it.
+    if (syscall(SYS_pivot_root, ".", ".") == 0) {
+        if (umount2(".", MNT_DETACH) != 0) return -1;
+    } else {
+        // Where the root can't be pivoted (an initramfs rootfs), chroot into the empty tmpfs instead.
+        if (chroot(".") != 0) return -1;
+        *used_chroot = 1;
+    }
+    return chdir("/");
+}
+
+void CLinux_socket_janitor_serve(int channel, int count, const int *directories, const char *const *names,
+                                 const uint64_t *inodes) {
+    char byte = 0;
+    ssize_t n;
+    do { n = read(channel, &byte, 1); } while (n < 0 && errno == EINTR);
+    // A byte: the daemon is leaving and waits for us. End of file: it was killed or crashed, and its
+    // files stay, as they would without a sandbox (the next passt takes over a stale socket).
+    if (n != 1) _exit(0);
+    for (int i = 0; i < count; i++) {
+        struct stat status;
+        if (fstatat(directories[i], names[i], &status, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(status.st_mode)
+            && (uint64_t)status.st_ino == inodes[i])
+            unlinkat(directories[i], names[i], 0);
+    }
+    byte = 1;
+    do { n = write(channel, &byte, 1); } while (n < 0 && errno == EINTR);
+    _exit(0);
+}
