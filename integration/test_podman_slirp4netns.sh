@@ -22,10 +22,14 @@ echo "podman, runc and busybox-static ready after $(( $(now_ms) - install_starte
 P=$(mktemp -d /tmp/pasta-podman-slirp.XXXXXX)
 VARLIB_MADE=0
 [ -e /var/lib/containers ] || { mkdir -p /var/lib/containers && VARLIB_MADE=1; }
+# Podman (as root) names its containers' namespaces /run/netns/netns-UUID and may leave them after `rm -f`.
+PODMAN_NETNS_BEFORE=$(ls /run/netns 2>/dev/null)
+podman_namespaces_left() { comm -13 <(sort <<<"$PODMAN_NETNS_BEFORE") <(ls /run/netns 2>/dev/null | sort) | grep '^netns-'; }
 podman_cleanup() {
-    local pid
+    local pid ns
     if [ -n "${PODMAN_DIR:-}" ] && [ -d "$PODMAN_DIR/graph" ]; then in_podman rm -af -t 0 >/dev/null 2>&1; fi
     for pid in $(podman_processes_using "$P"); do kill -KILL "$pid" 2>/dev/null; done
+    for ns in $(podman_namespaces_left); do ip netns del "$ns" 2>/dev/null; done
     lab_cleanup
     rm -rf "$P" "${SHORT_TMP:-}"
     [ "$VARLIB_MADE" = 1 ] && rm -rf /var/lib/containers
@@ -57,6 +61,7 @@ echo "this run's own clean-up"
 podman_cleanup
 trap - EXIT
 check "no process from the test's directory runs" eval '[ -z "$(podman_processes_using "$P")" ]'
-check "the test's Podman directory and the lab namespaces are gone" \
-    eval '[ ! -e "$P" ] && [ ! -e "$SHORT_TMP" ] && ! ip netns list 2>/dev/null | grep -q "^${LAB_ID}-"'
+check "the test's Podman directory and the lab namespaces are gone, Podman's too" \
+    eval '[ ! -e "$P" ] && [ ! -e "$SHORT_TMP" ] && ! ip netns list 2>/dev/null | grep -q "^${LAB_ID}-" &&
+          [ -z "$(podman_namespaces_left)" ]'
 finish
