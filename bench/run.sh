@@ -133,7 +133,9 @@ if [ -x "$SLIRP_THEIRS" ]; then
         local ns="$LAB_ID-$1"
         lab_add_ns "$ns"
         set_congestion "$ns"
-        lab_in "$LAB_HOST" "$2" --mtu="$3" -c --netns-type=path "/run/netns/$ns" tap0 >/dev/null 2>&1 &
+        # `ip netns exec` directly, not the lab_in function: backgrounded, a function runs in a subshell and
+        # $! would be that subshell's PID, which the clean-up stops while slirp4netns stays.
+        ip netns exec "$LAB_HOST" "$2" --mtu="$3" -c --netns-type=path "/run/netns/$ns" tap0 >/dev/null 2>&1 &
         lab_track_pid $!
         lab_wait_for 50 eval "ip -n $ns addr show tap0 2>/dev/null | grep -q 10.0.2.100" ||
             { echo "$2 failed to start as slirp4netns" >&2; exit 1; }
