@@ -58,7 +58,8 @@ passt_lab_attach() {
     ip netns exec "$ns" "$PASST_LAB_TOOLS/stream_bridge" eth0 "$socket" 2>"$PASST_LAB_BRIDGE_LOG" &
     PASST_LAB_BRIDGE_PID=$!
     lab_track_pid "$PASST_LAB_BRIDGE_PID"
-    lab_wait_for 50 ip -n "$ns" link show eth0 >/dev/null 2>&1 || { echo "no tap eth0 in $ns" >&2; return 1; }
+    lab_wait_for 50 ip -n "$ns" link show eth0 >/dev/null 2>&1 ||
+        { echo "no tap eth0 in $ns: $(tr '\n' ' ' <"$PASST_LAB_BRIDGE_LOG")" >&2; return 1; }
     ip -n "$ns" link set eth0 up
     passt_lab_dhcp_script "$dir/udhcpc.script"
     PASST_LAB_LEASE=$(ip netns exec "$ns" busybox udhcpc -i eth0 -s "$dir/udhcpc.script" -f -q -n -t 10 -T 1 \

@@ -69,7 +69,7 @@ public final class TCPConnection {
     var sentDataSinceGuestData = false
     var interactive = false
     var duplicateAcks = 0
-    /// After a retransmission timeout: one segment at a time until the guest acknowledges new data.
+    /// After a retransmission timeout: one segment per timeout until the guest acknowledges new data.
     var probing = false
     /// The highest sequence sent when we last went back to resend: duplicate ACKs below it don't make us
     /// resend again (RFC 6582's "recover").

@@ -582,6 +582,10 @@ public final class TCPFlows {
         guard !port.isFull else { return waitForRoom(connection) }
         let payloadOffset = TCPFrameWriter.payloadOffset(ipv4: connection.isIPv4)
         while true {
+            // After a timeout, one segment until the guest says what it has (see `tick`): once it is out,
+            // nothing more, however often the socket or the backend calls us back, until the guest's ACK
+            // or the next timeout (which goes back to the oldest unacknowledged byte again).
+            if connection.probing && connection.sendNext != connection.sendUnacknowledged { return }
             let inFlight = connection.bytesInFlight
             guard connection.guestWindow > inFlight else {
                 if connection.retransmitAt == .max {
@@ -590,7 +594,6 @@ public final class TCPFlows {
                 }
                 return
             }
-            // After a timeout, one segment until the guest says what it has (see `tick`).
             var room = connection.probing ? min(Int(connection.guestWindow - inFlight), connection.segmentSize)
                                           : Int(connection.guestWindow - inFlight)
             var count = 0
