@@ -43,6 +43,36 @@ echo "    descriptors: $BASELINE idle, $PEAK right after the flood, $(fds "$PAST
 check "descriptors back within 100 of the idle baseline within 15 s" back
 check "a new connection works afterwards" eval '[ "$(in_ctr python3 "$TOOL" sequential 203.0.113.10 7000 20)" = "ok 20" ]'
 
+echo "garbage with a unicast source address doesn't change where pasta's frames go"
+# Only the guest's packets say who it is. A frame of garbage whose bytes 6-11 happen to be a unicast
+# address must not become the destination of pasta's next frames: the guest would never see them (an ACK
+# lost that way stalls an upload until a retransmission timeout). Each round: one such frame from the
+# namespace, then a datagram from the internet to a forwarded port, which pasta sends to the guest's MAC.
+CTR3="$LAB_ID-mac"; lab_add_ns "$CTR3"
+lab_in "$LAB_HOST" "$PASTA" --config-net -q -t none -u 5555 -T none -U none -P "$WORK/mac.pid" --netns "$CTR3"
+MAC_PID=$(cat "$WORK/mac.pid"); lab_track_pid "$MAC_PID"
+ip netns exec "$CTR3" ping -c1 -W1 198.51.100.1 >/dev/null 2>&1
+GW3=$(ip -n "$CTR3" -j neigh show 198.51.100.1 | jq -r '.[0].lladdr // empty')
+ip netns exec "$CTR3" python3 -u -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 5555))
+while True: print(s.recv(100).decode(), flush=True)' >"$WORK/mac-received" &
+LISTENER=$!; lab_track_pid "$LISTENER"
+lab_wait_for 50 eval 'ip netns exec "$CTR3" ss -Hlun "sport = :5555" | grep -q .'
+for round in $(seq 1 20); do
+    ip netns exec "$CTR3" python3 -c "
+import socket
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind(('eth0', 0))
+s.send(bytes.fromhex('$GW3'.replace(':', '')) + bytes([2, 0x66, 0, 0, 0, $round]) + b'\x88\xb5' + bytes(46))"
+    lab_in "$LAB_INET" python3 -c "
+import socket
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'round $round', ('198.51.100.2', 5555))"
+done
+lab_wait_for 20 eval '[ "$(wc -l <"$WORK/mac-received")" -ge 20 ]'
+lab_stop "$LISTENER"; lab_stop "$MAC_PID"
+check "20 datagrams sent to the guest, each right after such a frame, all arrive ($(wc -l <"$WORK/mac-received"))" \
+    [ "$(wc -l <"$WORK/mac-received")" -eq 20 ]
+
 echo "a small table: pasta with 320 descriptors, 3,000 SYNs to addresses that never answer"
 CTR2="$LAB_ID-small"; lab_add_ns "$CTR2"
 PIDFILE2="$WORK/small.pid"
@@ -86,9 +116,9 @@ elsewhere=$(alongside fl0)
 through_tap=$(alongside eth0)
 ratio=$(awk -v a="$through_tap" -v b="$elsewhere" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
 echo "    iperf3 5 s: $quiet Gbps alone; with the flood on another interface $elsewhere Gbps, through pasta's tap $through_tap Gbps (ratio $ratio)"
-# On 2 vCPUs at 11-14 Gbps every core is busy, and each flood frame is a wake-up of its own between the
-# transfer's 64 KiB segments: measured 0.42-0.54 there. The bound catches a collapse (0.2 and below).
-check "the invalid frames pasta reads cost the transfer little (ratio $ratio; 0.8 is the aim on a quiet machine, at least 0.35 is asserted)" \
-    awk -v r="$ratio" 'BEGIN {exit !(r >= 0.35)}'
+# Measured 0.70-1.38 on 2 vCPUs (0.42-0.54 while garbage could change the guest's MAC address and the
+# guest lost our ACKs); the bound leaves room for a loaded machine.
+check "the invalid frames pasta reads cost the transfer little (ratio $ratio; 0.8 is the aim, at least 0.6 is asserted)" \
+    awk -v r="$ratio" 'BEGIN {exit !(r >= 0.6)}'
 check "pasta is still running" lab_alive "$PASTA_PID"
 finish

@@ -1,6 +1,6 @@
 /// Frames from the guest, one by one: TCP, UDP and ICMP echo go to their flows; what the local services
 /// answer (ARP, DHCP, NDP, DHCPv6) is answered; everything else is dropped. The guest's MAC address is
-/// learned on the way.
+/// learned on the way, from frames that are packets.
 final class GuestFrames {
     private let datapath: Datapath
     private let tracing: Bool
@@ -17,12 +17,10 @@ final class GuestFrames {
         if tracing { logTrace("guest: \(frame.count) bytes") }
         guard let ethernet = EthernetFrame(frame) else { return }
         let d = datapath
-        if let mac = d.port.learn(from: ethernet, ours: d.services.settings.ourMAC) {
-            logDebug("guest MAC address: \(mac)")
-        }
         switch ethernet.etherType {
         case EtherType.ipv4:
             guard let packet = IPv4Packet(ethernet.payload) else { return }
+            learnGuestMAC(from: ethernet)
             switch packet.protocolNumber {
             case IPProtocol.tcp:
                 if d.tcpEnabled { d.tcp.handle(ipv4: packet, now: now) }
@@ -38,6 +36,7 @@ final class GuestFrames {
             }
         case EtherType.ipv6:
             guard let packet = IPv6Packet(ethernet.payload) else { return }
+            learnGuestMAC(from: ethernet)
             switch packet.nextHeader {
             case IPProtocol.tcp:
                 if d.tcpEnabled { d.tcp.handle(ipv6: packet, now: now) }
@@ -56,11 +55,20 @@ final class GuestFrames {
         }
         switch d.services.answer(frame, into: replyBuffer) {
         case .reply(let length):
+            learnGuestMAC(from: ethernet)
             d.port.send(UnsafeRawBufferPointer(rebasing: replyBuffer[0..<length]))
         case .dropped(let reason):
             logDebug(reason)
         case .notForUs:
             break
+        }
+    }
+
+    /// Only a frame that parsed as a packet (or that a service answered) says who the guest is: garbage
+    /// with a random source address would send our frames to nobody until the guest's next packet.
+    private func learnGuestMAC(from ethernet: EthernetFrame) {
+        if let mac = datapath.port.learn(from: ethernet, ours: datapath.services.settings.ourMAC) {
+            logDebug("guest MAC address: \(mac)")
         }
     }
 
