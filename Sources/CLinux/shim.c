@@ -512,6 +512,32 @@ int CLinux_send_datagrams(int fd, void *const *bases, const size_t *lengths, int
     return sendmmsg(fd, messages, (unsigned)count, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
+#include <netinet/udp.h>
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103  /* linux/udp.h, 4.18 */
+#endif
+
+// One sendmsg() whose payloads the kernel cuts into datagrams of `segment` bytes (UDP generic segmentation
+// offload): the stack builds one packet for them all. Every payload but the last is `segment` bytes.
+int CLinux_send_segmented(int fd, void *const *bases, const size_t *lengths, int count, uint16_t segment) {
+    struct iovec iov[64];
+    if (count > 64) count = 64;
+    for (int i = 0; i < count; i++) {
+        iov[i].iov_base = bases[i];
+        iov[i].iov_len = lengths[i];
+    }
+    union { char buffer[CMSG_SPACE(sizeof(uint16_t))]; struct cmsghdr align; } control;
+    memset(&control, 0, sizeof(control));
+    struct msghdr message = { .msg_iov = iov, .msg_iovlen = (size_t)count,
+                              .msg_control = control.buffer, .msg_controllen = sizeof(control.buffer) };
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_UDP;
+    header->cmsg_type = UDP_SEGMENT;
+    header->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    memcpy(CMSG_DATA(header), &segment, sizeof(segment));
+    return (int)sendmsg(fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 int CLinux_send_datagrams_to(int fd, void *const *bases, const size_t *lengths, int count, int family,
                              const uint8_t *address, uint16_t port) {
     struct mmsghdr messages[64];

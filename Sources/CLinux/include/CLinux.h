@@ -140,6 +140,10 @@ int CLinux_send_datagrams(int fd, void *const *bases, const size_t *lengths, int
 // The same on an unconnected socket, every datagram to address:port.
 int CLinux_send_datagrams_to(int fd, void *const *bases, const size_t *lengths, int count, int family,
                              const uint8_t *address, uint16_t port);
+// Sends `count` payloads on a connected UDP socket with one sendmsg() and UDP_SEGMENT: the kernel cuts them
+// into datagrams of `segment` bytes (every payload but the last must be that long). Returns the bytes sent,
+// or -1 with errno (EINVAL, EMSGSIZE or EIO where the route or device can't segment).
+int CLinux_send_segmented(int fd, void *const *bases, const size_t *lengths, int count, uint16_t segment);
 // Asks for `bytes` of receive and send buffer (the kernel caps it at net.core.rmem_max/wmem_max).
 void CLinux_set_buffer_sizes(int fd, int bytes);
 // Receives up to `count` datagrams (one buffer each) with one recvmmsg(); their sizes go to `received`.

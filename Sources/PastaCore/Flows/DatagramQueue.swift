@@ -1,7 +1,8 @@
 import CLinux
 import Glibc
 
-/// Datagrams waiting to leave on one connected socket with one sendmmsg(). Callers queue pointers into
+/// Datagrams waiting to leave on one connected socket with one sendmmsg(), or one segmented send per run
+/// of equal-sized ones. Callers queue pointers into
 /// buffers they keep intact until the next flush(), and flush before closing the socket queued for.
 final class DatagramQueue {
     private let capacity: Int
@@ -9,6 +10,10 @@ final class DatagramQueue {
     private let lengths: UnsafeMutablePointer<Int>
     private var count = 0
     private var socket: Int32 = -1
+    /// The kernel segments UDP for us (cleared on the first refusal that isn't about a segment's size).
+    private var segmentationWorks = true
+    /// The smallest segment size a route refused as too large for its MTU.
+    private var refusedSegment = Int.max
 
     init(capacity: Int) {
         self.capacity = capacity
@@ -31,17 +36,58 @@ final class DatagramQueue {
         count += 1
     }
 
+    /// Sends what waits: runs of equal-sized datagrams (a bulk sender's) with one segmented send each, the
+    /// stack building one packet per run instead of one per datagram; the rest with sendmmsg.
     func flush() {
         guard count > 0 else { return }
-        var sent = 0
-        while sent < count {
-            let n = Int(CLinux_send_datagrams(socket, bases + sent, lengths + sent, Int32(count - sent)))
+        var plainFrom = 0
+        var index = 0
+        while index < count {
+            let run = SegmentRun.length(lengths, count: count, from: index)
+            if run > 1 && segmentationWorks && lengths[index] < refusedSegment {
+                sendPlain(plainFrom..<index)
+                if sendSegmented(index..<(index + run)) {
+                    index += run
+                    plainFrom = index
+                    continue
+                }
+            }
+            index += run
+        }
+        sendPlain(plainFrom..<count)
+        count = 0
+    }
+
+    /// Whether the kernel took the run (or dropped it for want of room, as it may any datagram); false if
+    /// it refused the segmentation itself, and the run goes out datagram by datagram.
+    private func sendSegmented(_ range: Range<Int>) -> Bool {
+        let segment = lengths[range.lowerBound]
+        let n = CLinux_send_segmented(socket, bases + range.lowerBound, lengths + range.lowerBound,
+                                      Int32(range.count), UInt16(segment))
+        if n >= 0 { return true }
+        switch errno {
+        case EAGAIN, EWOULDBLOCK, ENOBUFS, ECONNREFUSED:
+            return true  // lost like a datagram to a full buffer or a closed port
+        case EINVAL, EMSGSIZE:
+            // Too large a segment for the route's MTU: smaller ones may still go.
+            refusedSegment = min(refusedSegment, segment)
+        default:
+            // EIO (no checksum offload on the way out) or a kernel without UDP_SEGMENT.
+            logDebug("UDP: no segmentation offload: \(String(cString: strerror(errno)))")
+            segmentationWorks = false
+        }
+        return false
+    }
+
+    private func sendPlain(_ range: Range<Int>) {
+        var sent = range.lowerBound
+        while sent < range.upperBound {
+            let n = Int(CLinux_send_datagrams(socket, bases + sent, lengths + sent, Int32(range.upperBound - sent)))
             if n <= 0 {  // a full buffer at the receiver: UDP may drop
                 if n < 0 { logDebug("UDP: send: \(String(cString: strerror(errno)))") }
                 break
             }
             sent += n
         }
-        count = 0
     }
 }
