@@ -47,6 +47,10 @@ public struct Hook {
             throw HookError("the container shares the host's network namespace (--network host?): pasta needs one of its own, as with --network none")
         }
         let id = state.id
+        // --network container:X: X's pasta serves this namespace already; a second one would fight it.
+        if let owner = runDirectory.recordIDs().first(where: { $0 != id && servesNamespace(of: pid, recordID: $0) }) {
+            throw HookError("the container shares the network namespace of container \(owner.prefix(12)) (--network container:?), which its pasta already serves: publish ports on that container")
+        }
         let pastaPIDFile = runDirectory.pastaPIDPath(id: id)
         let arguments = try PastaArguments(mappings: mappings, userOptions: userOptions,
                                            networkNamespace: "/proc/\(pid)/ns/net", pidFile: pastaPIDFile)
@@ -86,6 +90,13 @@ public struct Hook {
             Hook.terminate(record)
             throw error
         }
+    }
+
+    /// Whether the pasta recorded under `recordID` runs for a container process in `pid`'s network namespace.
+    func servesNamespace(of pid: Int32, recordID: String) -> Bool {
+        guard let record = try? runDirectory.readRecord(id: recordID), record.target.isRunning, record.pastaIsOurs
+        else { return false }
+        return Hook.isSameFile("/proc/\(record.target.pid)/ns/net", "/proc/\(pid)/ns/net")
     }
 
     func stop(_ state: HookState) throws {

@@ -71,6 +71,18 @@ public struct RunDirectory {
         }
     }
 
+    /// The containers with a record here (none if the directory can't be read).
+    public func recordIDs() -> [String] {
+        guard let directory = opendir(path) else { return [] }
+        defer { closedir(directory) }
+        var ids: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            if name.hasSuffix(".pid") && name.count > 4 { ids.append(String(name.dropLast(4))) }
+        }
+        return ids
+    }
+
     public func removeRecord(id: String) {
         unlink(recordPath(id: id))
     }

@@ -114,6 +114,19 @@ check "UDP 5353 from the lab host's 127.0.0.1 too" \
 check "UDP 5353 from an IPv6 client in the lab internet" \
     eval '[ "$(ip netns exec "$LAB_INET" python3 "$TOOL" udp-ask 2001:db8:1::2 5353 hi6)" = "hi6 2001:db8:1::2" ]'
 
+echo "2. a second container in the first's network namespace (--network container:multi) with a mapping"
+pastas_before=$(our_pastas | wc -w)
+in_podman run -d --name joiner --network container:multi --annotation io.containers.pasta.ports=18082:80 \
+    "$IMAGE" httpd -f -p 8080 -h /www >/dev/null 2>"$P/joiner.err"
+rc=$?
+check "podman run fails (rc=$rc)" [ "$rc" -ne 0 ]
+check "with our message: $(grep -o 'podman-netplugin: [^"]*' "$P/joiner.err" | head -n 1 | head -c 240)" \
+    grep -Eq "podman-netplugin: [0-9a-f]{12}: .*network namespace of container ${CID2:0:12}.*already serves" "$P/joiner.err"
+check "no second pasta was started, and no record for it ($(ls "$RUN_DIR" | wc -l) records)" \
+    eval '[ "$(our_pastas | wc -w)" = "$pastas_before" ] && [ "$(ls "$RUN_DIR" | wc -l)" = 2 ]'
+check "multi's mapping still serves its page" page_within http://127.0.0.1:18081/ 2000 "$(now_ms)"
+in_podman rm -f -t 0 joiner >/dev/null 2>&1
+
 echo "1. podman rm -f"
 PASTA3=$(record_pasta "$CID2")
 for name in web multi; do
