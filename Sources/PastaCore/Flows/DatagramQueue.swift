@@ -2,8 +2,8 @@ import CLinux
 import Glibc
 
 /// Datagrams waiting to leave on one connected socket with one sendmmsg(), or one segmented send per run
-/// of equal-sized ones. Callers queue pointers into
-/// buffers they keep intact until the next flush(), and flush before closing the socket queued for.
+/// of equal-sized ones. Callers queue pointers into buffers they keep intact until the next flush(), and
+/// flush before closing the socket queued for.
 final class DatagramQueue {
     private let capacity: Int
     private let bases: UnsafeMutablePointer<UnsafeMutableRawPointer?>
