@@ -201,7 +201,8 @@ int main(int argc, char **argv) {
                 break;
             }
             if (w < 0 && errno == EINTR) continue;
-            if (w < 0) die("write tap");
+            // EIO: the tap is not up yet; the frame is lost, as on a NIC whose link is down.
+            if (w < 0 && errno != EIO) die("write tap");
             fromSocket.start += 4 + (size_t)length;
             framesIn++;
             bytesIn += length;
