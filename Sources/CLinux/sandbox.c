@@ -60,10 +60,7 @@ int CLinux_drop_capabilities(uint64_t keep) {
     // The bounding set takes CAP_SETPCAP to shrink: raise what we hold first. Where it isn't held (an
     // ordinary user outside any user namespace of its own), the bounding set stays; nothing is permitted anyway.
     capabilities_set(permitted, permitted);
-    for (int capability = 0; capability < 64; capability++) {
-        if (keep >> capability & 1) continue;
-        if (prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 && errno == EINVAL) break;  // past the last one
-    }
+    (void)CLinux_drop_bounding_set(keep);  // without CAP_SETPCAP it stays: that is not an error here
     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
     return capabilities_set(permitted & keep, permitted & keep);
 }

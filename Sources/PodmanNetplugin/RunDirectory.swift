@@ -1,4 +1,5 @@
 import Glibc
+import PastaCore
 
 /// Where the hook keeps a PID record per container: `/run/podman-netplugin` for root, and for a rootless
 /// Podman `$XDG_RUNTIME_DIR/podman-netplugin` (or `/run/user/UID/podman-netplugin`, UID being the user's
@@ -77,7 +78,7 @@ public struct RunDirectory {
         defer { closedir(directory) }
         var ids: [String] = []
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            let name = entry.pointee.name
             if name.hasSuffix(".pid") && name.count > 4 { ids.append(String(name.dropLast(4))) }
         }
         return ids

@@ -10,10 +10,7 @@ public enum ProcessSetup {
         let own = dirfd(directory)
         var inherited: [Int32] = []
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if let fd = Int32(name), fd > 2, fd != own, !keep.contains(fd) { inherited.append(fd) }
+            if let fd = Int32(entry.pointee.name), fd > 2, fd != own, !keep.contains(fd) { inherited.append(fd) }
         }
         closedir(directory)
         inherited.forEach { Glibc.close($0) }
