@@ -22,3 +22,10 @@ json_has() { jq -e "$2" <<<"$1" >/dev/null 2>&1; }
 
 # Milliseconds since the epoch, for timing checks.
 now_ms() { date +%s%3N; }
+# kernel_at_least MAJOR MINOR: whether the running kernel is that version or later.
+kernel_at_least() {
+    local major minor
+    IFS=. read -r major minor _ <<<"$(uname -r)"
+    minor=${minor%%[^0-9]*}
+    [ "$major" -gt "$1" ] || { [ "$major" -eq "$1" ] && [ "${minor:-0}" -ge "$2" ]; }
+}

@@ -24,6 +24,9 @@
   udp-seq-receive HOST PORT COUNT   receives numbered datagrams until COUNT distinct ones arrived (or 15 s
                                     passed); prints "ok COUNT" or what is missing
   udp-seq-send HOST PORT COUNT MBIT sends COUNT numbered 1400-byte datagrams paced at MBIT Mbit/s
+  udp-seq-send-gso HOST PORT COUNT MBIT  the same datagrams, 32 to a send (UDP_SEGMENT): the stack hands
+                                    them on as one packet, which a device with UDP segmentation keeps whole
+  syn IFACE DST_MAC SRC DST PORT good|bad  one raw TCP SYN on IFACE (IPv4), its checksum correct or not
   garbage IFACE DST_MAC SRC DST     raw TCP frames with random flags/sequence numbers, 20,000 SYNs and
           PORT COUNT                segments for unknown flows, sent on IFACE (IPv4 addresses)
 """
@@ -137,6 +140,18 @@ def tcp_frame(dst_mac, src_mac, src, dst, sport, dport, seq, ack, flags, payload
                      socket.inet_aton(src), socket.inet_aton(dst))
     ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
     return dst_mac + src_mac + b"\x08\x00" + ip + tcp
+
+
+def raw_syn(iface, dst_mac, src, dst, port, quality):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind((iface, 0))
+    frame = bytearray(tcp_frame(bytes.fromhex(dst_mac.replace(":", "")), s.getsockname()[4], src, dst,
+                                random.randint(1024, 65535), port, random.getrandbits(32), 0, 0x02))
+    if quality == "bad":
+        frame[14 + 20 + 16] ^= 0x5A  # the TCP checksum's first byte
+    s.send(bytes(frame))
+    print("ok")
+    return True
 
 
 def garbage(iface, dst_mac, src, dst, port, count):
@@ -269,6 +284,23 @@ def udp_seq_send(host, port, count, mbit):
     return True
 
 
+def udp_seq_send_gso(host, port, count, mbit):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    group = 32
+    interval = group * 1400 * 8 / (mbit * 1e6)
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.setsockopt(socket.IPPROTO_UDP, 103, 1400)  # UDP_SEGMENT (linux/udp.h)
+        s.connect((host, port))
+        start = time.perf_counter()
+        for first in range(0, count, group):
+            s.send(b"".join(struct.pack("!I", number) + bytes([number & 0xFF]) * 1396
+                            for number in range(first, min(first + group, count))))
+            while time.perf_counter() - start < (first // group + 1) * interval:
+                pass
+    print(f"ok {count}")
+    return True
+
+
 def reset_server(host, port):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
@@ -374,6 +406,10 @@ def main(argv):
         return udp_seq_receive(argv[2], int(argv[3]), int(argv[4]))
     elif command == "udp-seq-send":
         return udp_seq_send(argv[2], int(argv[3]), int(argv[4]), float(argv[5]))
+    elif command == "syn":
+        return raw_syn(argv[2], argv[3], argv[4], argv[5], int(argv[6]), argv[7])
+    elif command == "udp-seq-send-gso":
+        return udp_seq_send_gso(argv[2], int(argv[3]), int(argv[4]), float(argv[5]))
     elif command == "garbage":
         return garbage(argv[2], argv[3], argv[4], argv[5], int(argv[6]), int(argv[7]))
     return False

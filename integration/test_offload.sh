@@ -2,7 +2,9 @@
 # Tap offloads: the namespace's tap has TCP segmentation and checksum offload on, so 64 KiB segments
 # cross it both ways at any MTU. 256 MiB each way at namespace MTU 1500 and 65520, over IPv4 and IPv6,
 # arrive intact; 10 MB of numbered UDP datagrams each way at MTU 1500 all arrive; with --no-offload the
-# tap is plain and the same transfers still pass.
+# tap is plain and the same transfers still pass. With UDP segmentation offload too (Linux 6.2+), a sender's
+# UDP_SEGMENT datagrams cross the tap 32 to a frame and still arrive one by one. A TCP segment from the
+# guest with a bad checksum (one it didn't leave for us to finish) is dropped and counted.
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
 TOOL="$here/tcp_tool.py"
@@ -46,6 +48,12 @@ udp_both() {
     ip netns exec "$ns" python3 "$TOOL" udp-seq-send 203.0.113.10 9301 7500 200 >/dev/null
     wait "$receiver"
     check "$label: 10 MB of numbered datagrams from the namespace all arrive" grep -q "^ok 7500" "$WORK/udp-out"
+    ip netns exec "$LAB_INET" python3 "$TOOL" udp-seq-receive 2001:db8:2::10 9303 7500 >"$WORK/udp-out" &
+    receiver=$!; lab_track_pid "$receiver"
+    sleep 0.3
+    ip netns exec "$ns" python3 "$TOOL" udp-seq-send-gso 2001:db8:2::10 9303 7500 200 >/dev/null
+    wait "$receiver"
+    check "$label: 10 MB sent 32 datagrams to a send (UDP_SEGMENT, IPv6) all arrive" grep -q "^ok 7500" "$WORK/udp-out"
     ip netns exec "$ns" python3 "$TOOL" udp-seq-receive 0.0.0.0 9302 7500 >"$WORK/udp-in" &
     receiver=$!; lab_track_pid "$receiver"
     sleep 0.3
@@ -61,14 +69,38 @@ for variant in offload plain; do
         check "pasta starts ($variant, MTU $mtu)" lab_start_pasta --config-net -q -m "$mtu" -t none -u 9302 -T none -U none \
             "${extra[@]}" --netns "$ns"
         tso=$(ip netns exec "$ns" ethtool -k eth0 | sed -n 's/^tcp-segmentation-offload: \([a-z]*\).*/\1/p')
+        uso=$(ip netns exec "$ns" ethtool -k eth0 | sed -n 's/^tx-udp-segmentation: \([a-z]*\).*/\1/p')
         if [ "$variant" = offload ]; then
             check "MTU $mtu: the namespace's tap has TCP segmentation offload on ($tso)" [ "$tso" = on ]
+            if kernel_at_least 6 2; then
+                check "MTU $mtu: and UDP segmentation offload ($uso)" [ "$uso" = on ]
+            fi
         else
             check "MTU $mtu, --no-offload: the tap has no TCP segmentation offload ($tso)" [ "$tso" = off ]
+            check "MTU $mtu, --no-offload: nor UDP segmentation offload (${uso:-none})" [ "${uso:-off}" = off ]
         fi
         transfers "$ns" "$variant, MTU $mtu"
         [ "$mtu" = 1500 ] && udp_both "$ns" "$variant, MTU $mtu"
         lab_stop "$PASTA_PID"
     done
+done
+
+echo "TCP segments with a bad checksum from the guest are dropped and counted"
+for variant in offload plain; do
+    ns="$LAB_ID-ck-$variant"; lab_add_ns "$ns"; log="$WORK/checksum-$variant.log"
+    extra=(); [ "$variant" = plain ] && extra=(--no-offload)
+    check "pasta starts ($variant, with a debug log)" lab_start_pasta --config-net -d -l "$log" -t none -u none -T none \
+        -U none "${extra[@]}" --netns "$ns"
+    ip netns exec "$ns" ping -c1 -W1 198.51.100.1 >/dev/null 2>&1
+    gw_mac=$(ip -n "$ns" -j neigh show 198.51.100.1 | jq -r '.[0].lladdr // empty')
+    ip netns exec "$ns" python3 "$TOOL" syn eth0 "$gw_mac" 198.51.100.2 203.0.113.10 9401 bad >/dev/null
+    lab_wait_for 30 grep -q "bad checksum from the guest dropped (1 so far)" "$log"
+    check "$variant: a SYN with a bad checksum is dropped and counted" grep -q "bad checksum from the guest dropped (1 so far)" "$log"
+    check "$variant: and opens no connection" eval '! grep -q "port 9401" "$log"'
+    ip netns exec "$ns" python3 "$TOOL" syn eth0 "$gw_mac" 198.51.100.2 203.0.113.10 9402 good >/dev/null
+    lab_wait_for 30 grep -q "port 9402" "$log"
+    check "$variant: the same SYN with its checksum right is taken" grep -q "guest connects to 203.0.113.10 port 9402" "$log"
+    check "$variant: nothing else counted as bad" eval '! grep -q "dropped (2 so far)" "$log"'
+    lab_stop "$PASTA_PID"
 done
 finish

@@ -151,14 +151,22 @@ int CLinux_tap_attach(int fd, const char *name, char *out_name, int vnet_header)
 
 int CLinux_tap_set_offload(int fd, unsigned flags) { return ioctl(fd, TUNSETOFFLOAD, flags); }
 
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20  /* linux/if_tun.h, 6.2 */
+#define TUN_F_USO6 0x40
+#endif
+#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
+#define VIRTIO_NET_HDR_GSO_UDP_L4 5  /* linux/virtio_net.h, 5.18 */
+#endif
 const unsigned CLinux_TUN_F_CSUM = TUN_F_CSUM, CLinux_TUN_F_TSO4 = TUN_F_TSO4, CLinux_TUN_F_TSO6 = TUN_F_TSO6,
-               CLinux_TUN_F_TSO_ECN = TUN_F_TSO_ECN;
+               CLinux_TUN_F_TSO_ECN = TUN_F_TSO_ECN, CLinux_TUN_F_USO4 = TUN_F_USO4, CLinux_TUN_F_USO6 = TUN_F_USO6;
 const int CLinux_VIRTIO_NET_HDR_SIZE = sizeof(struct virtio_net_hdr);
 const unsigned char CLinux_VIRTIO_NET_HDR_F_NEEDS_CSUM = VIRTIO_NET_HDR_F_NEEDS_CSUM,
                     CLinux_VIRTIO_NET_HDR_F_DATA_VALID = VIRTIO_NET_HDR_F_DATA_VALID;
 const unsigned char CLinux_VIRTIO_NET_HDR_GSO_NONE = VIRTIO_NET_HDR_GSO_NONE,
                     CLinux_VIRTIO_NET_HDR_GSO_TCPV4 = VIRTIO_NET_HDR_GSO_TCPV4,
                     CLinux_VIRTIO_NET_HDR_GSO_TCPV6 = VIRTIO_NET_HDR_GSO_TCPV6,
+                    CLinux_VIRTIO_NET_HDR_GSO_UDP_L4 = VIRTIO_NET_HDR_GSO_UDP_L4,
                     CLinux_VIRTIO_NET_HDR_GSO_ECN = VIRTIO_NET_HDR_GSO_ECN;
 
 long CLinux_write_with_header(int fd, const void *header, int header_length, const void *frame, size_t length) {

@@ -89,12 +89,30 @@ final class TCPSegmentTests: XCTestCase {
             }
             return frame
         }
-        func feed(_ frame: [UInt8]) {
+        func feed(_ frame: [UInt8], checksumTrusted: Bool = true) {
             frame.withUnsafeBytes { raw in
                 guard let ethernet = EthernetFrame(raw), let packet = IPv4Packet(ethernet.payload) else { return }
-                flows.handle(ipv4: packet, now: 0)
+                flows.handle(ipv4: packet, checksumTrusted: checksumTrusted, now: 0)
             }
         }
+
+        // A checksum nobody vouched for is verified: a wrong one drops the segment (counted), a right one
+        // doesn't.
+        let unchecked = ipv4Frame(segment(flags: TCPFlags.ack, sequence: 5, ack: 77_000, payload: [1, 2, 3]))
+        feed(unchecked, checksumTrusted: false)
+        XCTAssertTrue(sink.frames.isEmpty, "a segment with a bad checksum is answered")
+        XCTAssertEqual(flows.badChecksums, 1)
+        var checked = unchecked
+        let sum = checked.withUnsafeBytes {
+            InternetChecksum.ipv4(source: UnsafeRawBufferPointer(rebasing: $0[26..<30]),
+                                  destination: UnsafeRawBufferPointer(rebasing: $0[30..<34]),
+                                  protocolNumber: IPProtocol.tcp, segment: UnsafeRawBufferPointer(rebasing: $0[34...]))
+        }
+        checked[34 + 16] = UInt8(sum >> 8); checked[34 + 17] = UInt8(sum & 0xFF)
+        feed(checked, checksumTrusted: false)
+        XCTAssertEqual(sink.frames.count, 1, "the same segment with its checksum right gets its reset")
+        XCTAssertEqual(flows.badChecksums, 1)
+        sink.frames.removeAll()
 
         feed(ipv4Frame(segment(flags: TCPFlags.ack, sequence: 5, ack: 77_000, payload: [1, 2, 3])))
         let reset = try XCTUnwrap(sink.frames.last)

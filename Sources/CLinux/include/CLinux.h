@@ -60,12 +60,13 @@ int CLinux_tap_attach(int fd, const char *name, char *out_name, int vnet_header)
 // TUNSETOFFLOAD: which segmentation and checksum offloads we can take in frames the tap hands us; the
 // namespace's stack then sends us frames of that kind. Returns -1 with errno if the kernel refuses.
 int CLinux_tap_set_offload(int fd, unsigned flags);
-extern const unsigned CLinux_TUN_F_CSUM, CLinux_TUN_F_TSO4, CLinux_TUN_F_TSO6, CLinux_TUN_F_TSO_ECN;
+extern const unsigned CLinux_TUN_F_CSUM, CLinux_TUN_F_TSO4, CLinux_TUN_F_TSO6, CLinux_TUN_F_TSO_ECN, CLinux_TUN_F_USO4,
+    CLinux_TUN_F_USO6;
 // struct virtio_net_hdr's size and values (linux/virtio_net.h).
 extern const int CLinux_VIRTIO_NET_HDR_SIZE;
 extern const unsigned char CLinux_VIRTIO_NET_HDR_F_NEEDS_CSUM, CLinux_VIRTIO_NET_HDR_F_DATA_VALID;
 extern const unsigned char CLinux_VIRTIO_NET_HDR_GSO_NONE, CLinux_VIRTIO_NET_HDR_GSO_TCPV4,
-    CLinux_VIRTIO_NET_HDR_GSO_TCPV6, CLinux_VIRTIO_NET_HDR_GSO_ECN;
+    CLinux_VIRTIO_NET_HDR_GSO_TCPV6, CLinux_VIRTIO_NET_HDR_GSO_UDP_L4, CLinux_VIRTIO_NET_HDR_GSO_ECN;
 // Writes a virtio-net header and a frame as one packet (writev).
 long CLinux_write_with_header(int fd, const void *header, int header_length, const void *frame, size_t length);
 extern const int CLinux_IFNAMSIZ;

@@ -111,8 +111,13 @@ public final class TCPFlows {
 
     // MARK: Segments from the guest
 
-    public func handle(ipv4 packet: IPv4Packet, now: Int) {
+    /// `checksumTrusted`: the backend says the checksum needs no verifying (left for us to finish, or
+    /// checked already); otherwise a segment with a bad one is dropped and counted.
+    public func handle(ipv4 packet: IPv4Packet, checksumTrusted: Bool = false, now: Int) {
         guard let segment = TCPSegment(packet.payload) else { return }
+        guard checksumTrusted || InternetChecksum.ipv4(source: packet.source, destination: packet.destination,
+                                                       protocolNumber: IPProtocol.tcp, segment: packet.payload) == 0
+        else { return dropBadChecksum() }
         let source = packet.sourceAddress
         guestAddresses.observe(source)
         let key = FlowKey(guest: FlowAddress(ipv4: source.value), remote: FlowAddress(ipv4: packet.destinationAddress.value),
@@ -120,8 +125,11 @@ public final class TCPFlows {
         handle(segment, key: key, now: now)
     }
 
-    public func handle(ipv6 packet: IPv6Packet, now: Int) {
+    public func handle(ipv6 packet: IPv6Packet, checksumTrusted: Bool = false, now: Int) {
         guard let segment = TCPSegment(packet.payload) else { return }
+        guard checksumTrusted || InternetChecksum.ipv6(source: packet.source, destination: packet.destination,
+                                                       nextHeader: IPProtocol.tcp, segment: packet.payload) == 0
+        else { return dropBadChecksum() }
         let source = packet.sourceAddress
         guestAddresses.observe(source)
         let destination = packet.destinationAddress
@@ -129,6 +137,14 @@ public final class TCPFlows {
                           remote: FlowAddress(high: destination.high, low: destination.low),
                           guestPort: segment.sourcePort, remotePort: segment.destinationPort)
         handle(segment, key: key, now: now)
+    }
+
+    /// Segments from the guest dropped for a bad checksum, since the start.
+    private(set) var badChecksums = 0
+
+    private func dropBadChecksum() {
+        badChecksums += 1
+        logDebug("TCP: segment with a bad checksum from the guest dropped (\(badChecksums) so far)")
     }
 
     private func handle(_ segment: TCPSegment, key: FlowKey, now: Int) {

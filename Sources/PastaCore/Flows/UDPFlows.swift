@@ -86,27 +86,32 @@ public final class UDPFlows {
 
     // MARK: Datagrams from the guest
 
-    public func handle(ipv4 packet: IPv4Packet, now: Int) {
-        guard let datagram = UDPDatagram(packet) else { return logDebug("UDP: bad length or checksum from the guest") }
+    /// `offload`: what the frame's virtio-net header said: a checksum not to verify, several datagrams.
+    func handle(ipv4 packet: IPv4Packet, offload: ReceivedOffload = ReceivedOffload(), now: Int) {
+        guard let datagram = UDPDatagram(packet, checksumTrusted: offload.checksumTrusted) else { return logDebug("UDP: bad length or checksum from the guest") }
         let source = packet.sourceAddress
         guestAddresses.observe(source)
         let destination = packet.destinationAddress
         if destination.isBroadcast || destination.isMulticast { return }
         handle(datagram, key: FlowKey(guest: FlowAddress(ipv4: source.value), remote: FlowAddress(ipv4: destination.value),
-                                      guestPort: datagram.sourcePort, remotePort: datagram.destinationPort), now: now)
+                                      guestPort: datagram.sourcePort, remotePort: datagram.destinationPort),
+               datagramSize: offload.datagramSize, now: now)
     }
 
-    public func handle(ipv6 packet: IPv6Packet, now: Int) {
-        guard let datagram = UDPDatagram(packet) else { return logDebug("UDP: bad length or checksum from the guest") }
+    func handle(ipv6 packet: IPv6Packet, offload: ReceivedOffload = ReceivedOffload(), now: Int) {
+        guard let datagram = UDPDatagram(packet, checksumTrusted: offload.checksumTrusted) else { return logDebug("UDP: bad length or checksum from the guest") }
         let source = packet.sourceAddress, destination = packet.destinationAddress
         guestAddresses.observe(source)
         if destination.isMulticast { return }
         handle(datagram, key: FlowKey(guest: FlowAddress(high: source.high, low: source.low),
                                       remote: FlowAddress(high: destination.high, low: destination.low),
-                                      guestPort: datagram.sourcePort, remotePort: datagram.destinationPort), now: now)
+                                      guestPort: datagram.sourcePort, remotePort: datagram.destinationPort),
+               datagramSize: offload.datagramSize, now: now)
     }
 
-    private func handle(_ datagram: UDPDatagram, key: FlowKey, now: Int) {
+    /// `datagramSize` > 0: the payload is datagrams of that size (the last may be shorter), sent as one
+    /// frame by a namespace with UDP segmentation offload; each leaves as the datagram it stands for.
+    private func handle(_ datagram: UDPDatagram, key: FlowKey, datagramSize: Int, now: Int) {
         let flow: UDPFlow
         if let index = table.index(of: key), let existing = table[index] {
             flow = existing
@@ -117,6 +122,16 @@ public final class UDPFlows {
         flow.lastActivity = now
         flow.heardFromGuest = true
         let payload = datagram.payload
+        guard datagramSize > 0 && payload.count > datagramSize else { return send(payload, on: flow) }
+        var start = 0
+        while start < payload.count {
+            let end = min(start + datagramSize, payload.count)
+            send(UnsafeRawBufferPointer(rebasing: payload[start..<end]), on: flow)
+            start = end
+        }
+    }
+
+    private func send(_ payload: UnsafeRawBufferPointer, on flow: UDPFlow) {
         if let socket = flow.socket {
             // Queued for one sendmmsg() per flow and batch; the frame stays in the batch buffer until then.
             outbound.append(payload, on: socket.raw)

@@ -6,9 +6,9 @@ public final class FrameBatch {
     public static let frameCapacity = 65536 + 16
     public private(set) var count = 0
     private let views: UnsafeMutablePointer<UnsafeRawBufferPointer>
-    /// Frames whose checksum the sender left for us to finish (a tap with offloads): we don't need it for
-    /// TCP, but a capture file shows it finished.
-    private var partialChecksums = [PartialChecksum?](repeating: nil, count: FrameBatch.capacity)
+    /// What each frame's virtio-net header said (a tap with offloads): checksums left for us or vouched
+    /// for, UDP datagrams sent as one frame.
+    private var offloads = [ReceivedOffload](repeating: ReceivedOffload(), count: FrameBatch.capacity)
 
     public init() {
         views = .allocate(capacity: Self.capacity)
@@ -27,14 +27,14 @@ public final class FrameBatch {
     public func removeAll() { count = 0 }
 
     /// Adds a frame; the backend checks `isFull` first.
-    public func append(_ frame: UnsafeRawBufferPointer) { append(frame, partialChecksum: nil) }
+    public func append(_ frame: UnsafeRawBufferPointer) { append(frame, offload: ReceivedOffload()) }
 
-    func append(_ frame: UnsafeRawBufferPointer, partialChecksum: PartialChecksum?) {
+    func append(_ frame: UnsafeRawBufferPointer, offload: ReceivedOffload) {
         precondition(count < Self.capacity)
         views[count] = frame
-        partialChecksums[count] = partialChecksum
+        offloads[count] = offload
         count += 1
     }
 
-    func partialChecksum(_ index: Int) -> PartialChecksum? { partialChecksums[index] }
+    func offload(_ index: Int) -> ReceivedOffload { offloads[index] }
 }

@@ -53,7 +53,7 @@ public final class GuestPort {
         guard let backend else { return .frames(0, drained: true) }
         let receipt = try backend.receive(into: batch)
         if pcap != nil, case .frames(let count, _) = receipt {
-            for index in 0..<count { capture(batch[index], partialChecksum: batch.partialChecksum(index)) }
+            for index in 0..<count { capture(batch[index], partialChecksum: batch.offload(index).partialChecksum) }
         }
         return receipt
     }

@@ -13,6 +13,8 @@ public final class TapDevice: FrameBackend {
     public let name: String
     /// Segmentation and checksum offloads in effect: every frame then travels behind a virtio-net header.
     public let offloads: Bool
+    /// The namespace may also hand us UDP datagrams several to a frame (TUN_F_USO4/6).
+    public let udpSegmentation: Bool
     /// TCP payload per segment the namespace's MTU allows, for the segments we leave it to cut.
     private let segmentPayload4: Int
     private let segmentPayload6: Int
@@ -29,8 +31,15 @@ public final class TapDevice: FrameBackend {
             var assigned = [CChar](repeating: 0, count: Int(CLinux_IFNAMSIZ))
             if CLinux_tap_attach(fd.raw, name, &assigned, 1) == 0 {
                 let flags = CLinux_TUN_F_CSUM | CLinux_TUN_F_TSO4 | CLinux_TUN_F_TSO6 | CLinux_TUN_F_TSO_ECN
+                // UDP segmentation too where the kernel knows it (6.2 and later).
+                if CLinux_tap_set_offload(fd.raw, flags | CLinux_TUN_F_USO4 | CLinux_TUN_F_USO6) == 0 {
+                    return TapDevice(descriptor: fd, name: String(cString: assigned), offloads: true,
+                                     udpSegmentation: true, mtu: mtu)
+                }
                 if CLinux_tap_set_offload(fd.raw, flags) == 0 {
-                    return TapDevice(descriptor: fd, name: String(cString: assigned), offloads: true, mtu: mtu)
+                    logDebug("tap: no UDP segmentation offload (\(String(cString: strerror(errno))))")
+                    return TapDevice(descriptor: fd, name: String(cString: assigned), offloads: true,
+                                     udpSegmentation: false, mtu: mtu)
                 }
             }
             // Closing the descriptor removes the tap it made: the plain one below takes its place.
@@ -41,7 +50,7 @@ public final class TapDevice: FrameBackend {
         guard CLinux_tap_attach(fd.raw, name, &assigned, 0) == 0 else {
             throw OptionError("can't create tap device \(name) in the namespace: \(String(cString: strerror(errno)))")
         }
-        return TapDevice(descriptor: fd, name: String(cString: assigned), offloads: false, mtu: mtu)
+        return TapDevice(descriptor: fd, name: String(cString: assigned), offloads: false, udpSegmentation: false, mtu: mtu)
     }
 
     private static func openTun() throws -> Descriptor {
@@ -52,10 +61,11 @@ public final class TapDevice: FrameBackend {
         }
     }
 
-    private init(descriptor: Descriptor, name: String, offloads: Bool, mtu: Int) {
+    private init(descriptor: Descriptor, name: String, offloads: Bool, udpSegmentation: Bool, mtu: Int) {
         self.descriptor = descriptor
         self.name = name
         self.offloads = offloads
+        self.udpSegmentation = udpSegmentation
         segmentPayload4 = max(mtu - 40, 536)
         segmentPayload6 = max(mtu - 60, 536)
         slots = .allocate(byteCount: FrameBatch.capacity * Self.slotSize, alignment: 64)
@@ -72,9 +82,9 @@ public final class TapDevice: FrameBackend {
     public var eventDescriptor: Int32 { descriptor.raw }
     public var segmentationOffload: Bool { offloads }
 
-    /// One read per frame, into slots of our own, until the tap is empty or the batch full. A partial
-    /// checksum is finished here for anything but TCP (the services and UDP check theirs); a header that
-    /// points outside its frame drops the frame.
+    /// One read per frame, into slots of our own, until the tap is empty or the batch full. A frame whose
+    /// virtio-net header doesn't agree with it is dropped; a partial checksum is left as it is for TCP and
+    /// UDP (which don't need it) and finished here for the rest.
     public func receive(into batch: FrameBatch) throws -> FrameReceipt {
         batch.removeAll()
         let headerSize = offloads ? VirtioNetHeader.size : 0
@@ -83,19 +93,19 @@ public final class TapDevice: FrameBackend {
             guard let n = try descriptor.read(into: slot, count: Self.slotSize), n > 0 else { break }
             guard n > headerSize else { continue }
             let frame = UnsafeMutableRawBufferPointer(start: slot + headerSize, count: n - headerSize)
-            guard offloads, let virtio = VirtioNetHeader(UnsafeRawBufferPointer(start: slot, count: n)),
-                  virtio.needsChecksum
-            else {
+            guard offloads else {
                 batch.append(UnsafeRawBufferPointer(frame))
                 continue
             }
-            guard let partial = virtio.partialChecksum(frameLength: frame.count) else { continue }
-            if virtio.checksumOffset == 16 {
-                batch.append(UnsafeRawBufferPointer(frame), partialChecksum: partial)  // TCP: never verified
-            } else {
+            guard let virtio = VirtioNetHeader(UnsafeRawBufferPointer(start: slot, count: n)),
+                  var offload = virtio.received(UnsafeRawBufferPointer(frame))
+            else { continue }
+            // TCP's and UDP's (checksum offsets 16 and 6) stay partial.
+            if let partial = offload.partialChecksum, partial.field - partial.start != 16, partial.field - partial.start != 6 {
                 partial.complete(frame)
-                batch.append(UnsafeRawBufferPointer(frame))
+                offload.partialChecksum = nil
             }
+            batch.append(UnsafeRawBufferPointer(frame), offload: offload)
         }
         return .frames(batch.count, drained: !batch.isFull)
     }

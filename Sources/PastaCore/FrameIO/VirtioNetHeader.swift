@@ -9,6 +9,9 @@ struct VirtioNetHeader: Equatable {
     static let gsoNone = CLinux_VIRTIO_NET_HDR_GSO_NONE
     static let gsoTCPv4 = CLinux_VIRTIO_NET_HDR_GSO_TCPV4
     static let gsoTCPv6 = CLinux_VIRTIO_NET_HDR_GSO_TCPV6
+    static let gsoUDP = CLinux_VIRTIO_NET_HDR_GSO_UDP_L4
+    static let gsoECN = CLinux_VIRTIO_NET_HDR_GSO_ECN
+    static let dataValid = CLinux_VIRTIO_NET_HDR_F_DATA_VALID
 
     var flags: UInt8 = 0
     var gsoType: UInt8 = 0
@@ -40,6 +43,55 @@ struct VirtioNetHeader: Equatable {
     }
 
     var needsChecksum: Bool { flags & Self.needsChecksum != 0 }
+
+    /// What this header says about the frame that follows it, if the two agree: a partial checksum inside
+    /// the frame, and a segmentation type that matches the packet (TCP over IPv4 or IPv6 for TSO, UDP
+    /// whose length field covers its whole IP payload for USO, always with a partial checksum). Anything
+    /// else (a type we didn't offer, a size of 0, lengths that don't add up) is nil: the frame is dropped.
+    func received(_ frame: UnsafeRawBufferPointer) -> ReceivedOffload? {
+        var offload = ReceivedOffload()
+        if needsChecksum {
+            guard let partial = partialChecksum(frameLength: frame.count) else { return nil }
+            offload.partialChecksum = partial
+            offload.checksumTrusted = true
+        } else if flags & Self.dataValid != 0 {
+            offload.checksumTrusted = true
+        }
+        let type = gsoType & ~Self.gsoECN
+        if type == Self.gsoNone { return offload }
+        guard needsChecksum, gsoSize > 0, let transport = Self.transport(of: frame) else { return nil }
+        switch type {
+        case Self.gsoTCPv4, Self.gsoTCPv6:
+            guard transport.protocolNumber == IPProtocol.tcp, transport.ipv4 == (type == Self.gsoTCPv4),
+                  Int(checksumStart) == transport.offset, checksumOffset == 16 else { return nil }
+        case Self.gsoUDP:
+            guard transport.protocolNumber == IPProtocol.udp, Int(checksumStart) == transport.offset,
+                  checksumOffset == 6, transport.offset + 8 <= frame.count,
+                  Int(frame.bigEndianUInt16(at: transport.offset + 4)) == frame.count - transport.offset
+            else { return nil }
+            offload.datagramSize = Int(gsoSize)
+        default:
+            return nil
+        }
+        return offload
+    }
+
+    /// The transport header's offset and protocol in an IPv4 or IPv6 frame whose IP length covers exactly
+    /// the rest of the frame (a segmented frame has no padding), or nil.
+    private static func transport(of frame: UnsafeRawBufferPointer) -> (offset: Int, protocolNumber: UInt8, ipv4: Bool)? {
+        guard frame.count >= 14 + 40 else { return nil }
+        if frame[12] == 0x08 && frame[13] == 0x00 {
+            let headerLength = Int(frame[14] & 0x0F) * 4
+            guard frame[14] >> 4 == 4, headerLength >= 20,
+                  Int(frame.bigEndianUInt16(at: 16)) == frame.count - 14 else { return nil }
+            return (14 + headerLength, frame[14 + 9], true)
+        }
+        if frame[12] == 0x86 && frame[13] == 0xDD {
+            guard frame[14] >> 4 == 6, Int(frame.bigEndianUInt16(at: 18)) == frame.count - 14 - 40 else { return nil }
+            return (14 + 40, frame[14 + 6], false)
+        }
+        return nil
+    }
 
     /// Where the partial checksum of a frame of `length` bytes goes: nil if the header asks for none, or
     /// for one that isn't inside the frame (such a frame is dropped).
@@ -81,6 +133,16 @@ struct VirtioNetHeader: Equatable {
         le16(checksumStart, 6)
         le16(checksumOffset, 8)
     }
+}
+
+/// What a frame's virtio-net header says: a checksum left for us (never needed for TCP or UDP, finished
+/// where the frame leaves another way), a checksum the sender vouches for, UDP datagrams in one frame.
+struct ReceivedOffload: Equatable {
+    var partialChecksum: PartialChecksum?
+    /// NEEDS_CSUM or DATA_VALID: the transport checksum is not to be verified.
+    var checksumTrusted = false
+    /// USO: the UDP payload is datagrams of this many bytes, the last possibly shorter (0: one datagram).
+    var datagramSize = 0
 }
 
 /// A checksum left for the receiver to finish: the sum runs from `start` to the end of the frame and is

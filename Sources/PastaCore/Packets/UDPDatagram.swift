@@ -1,12 +1,13 @@
 /// A validated view of a UDP datagram (RFC 768): its length field matches the IP payload and the checksum
-/// is correct (a zero checksum means "none" over IPv4 only).
+/// is correct (a zero checksum means "none" over IPv4 only), unless the caller knows it needs no verifying
+/// (`checksumTrusted`: a tap's partial or already checked checksum).
 public struct UDPDatagram {
     public static let headerLength = 8
     public let bytes: UnsafeRawBufferPointer
 
-    public init?(_ ipv4: IPv4Packet) {
+    public init?(_ ipv4: IPv4Packet, checksumTrusted: Bool = false) {
         guard ipv4.protocolNumber == IPProtocol.udp, let datagram = Self.framed(ipv4.payload) else { return nil }
-        if datagram.bigEndianUInt16(at: 6) != 0 {
+        if !checksumTrusted && datagram.bigEndianUInt16(at: 6) != 0 {
             let sum = InternetChecksum.ipv4(source: ipv4.source, destination: ipv4.destination,
                                             protocolNumber: IPProtocol.udp, segment: datagram)
             guard sum == 0 else { return nil }
@@ -14,11 +15,11 @@ public struct UDPDatagram {
         bytes = datagram
     }
 
-    public init?(_ ipv6: IPv6Packet) {
+    public init?(_ ipv6: IPv6Packet, checksumTrusted: Bool = false) {
         guard ipv6.nextHeader == IPProtocol.udp, let datagram = Self.framed(ipv6.payload),
-              datagram.bigEndianUInt16(at: 6) != 0,
-              InternetChecksum.ipv6(source: ipv6.source, destination: ipv6.destination,
-                                    nextHeader: IPProtocol.udp, segment: datagram) == 0
+              checksumTrusted || (datagram.bigEndianUInt16(at: 6) != 0 &&
+                                  InternetChecksum.ipv6(source: ipv6.source, destination: ipv6.destination,
+                                                        nextHeader: IPProtocol.udp, segment: datagram) == 0)
         else { return nil }
         bytes = datagram
     }

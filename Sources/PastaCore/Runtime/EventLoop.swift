@@ -132,7 +132,7 @@ public final class EventLoop {
                 return guestLeft()
             case .frames(let count, let drained):
                 let now = MonotonicClock.milliseconds()
-                for index in 0..<count { guestFrames.handle(batch[index], now: now) }
+                for index in 0..<count { guestFrames.handle(batch[index], offload: batch.offload(index), now: now) }
                 datapath.finishBatch()
                 if drained { return }
             }

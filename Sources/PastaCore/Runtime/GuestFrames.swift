@@ -13,7 +13,8 @@ final class GuestFrames {
 
     deinit { replyBuffer.deallocate() }
 
-    func handle(_ frame: UnsafeRawBufferPointer, now: Int) {
+    /// `offload`: what the frame's virtio-net header said (nothing, from a backend without one).
+    func handle(_ frame: UnsafeRawBufferPointer, offload: ReceivedOffload = ReceivedOffload(), now: Int) {
         if tracing { logTrace("guest: \(frame.count) bytes") }
         guard let ethernet = EthernetFrame(frame) else { return }
         let d = datapath
@@ -23,10 +24,10 @@ final class GuestFrames {
             learnGuestMAC(from: ethernet)
             switch packet.protocolNumber {
             case IPProtocol.tcp:
-                if d.tcpEnabled { d.tcp.handle(ipv4: packet, now: now) }
+                if d.tcpEnabled { d.tcp.handle(ipv4: packet, checksumTrusted: offload.checksumTrusted, now: now) }
                 return
             case IPProtocol.udp where !Self.isServicePort(packet.payload, DHCPServer.serverPort):
-                if d.udpEnabled { d.udp.handle(ipv4: packet, now: now) }
+                if d.udpEnabled { d.udp.handle(ipv4: packet, offload: offload, now: now) }
                 return
             case IPProtocol.icmp:
                 if d.icmpEnabled { d.icmp.handle(ipv4: packet, now: now) }
@@ -39,10 +40,10 @@ final class GuestFrames {
             learnGuestMAC(from: ethernet)
             switch packet.nextHeader {
             case IPProtocol.tcp:
-                if d.tcpEnabled { d.tcp.handle(ipv6: packet, now: now) }
+                if d.tcpEnabled { d.tcp.handle(ipv6: packet, checksumTrusted: offload.checksumTrusted, now: now) }
                 return
             case IPProtocol.udp where !Self.isServicePort(packet.payload, DHCPv6Server.serverPort):
-                if d.udpEnabled { d.udp.handle(ipv6: packet, now: now) }
+                if d.udpEnabled { d.udp.handle(ipv6: packet, offload: offload, now: now) }
                 return
             case IPProtocol.icmpv6 where packet.payload.first == ICMPFlows.echoRequest6:
                 if d.icmpEnabled { d.icmp.handle(ipv6: packet, now: now) }
@@ -52,6 +53,12 @@ final class GuestFrames {
             }
         default:
             break
+        }
+        // The services verify checksums: one the guest left for us (UDP to DHCP's port) is finished first,
+        // in the backend's own buffer.
+        if let partial = offload.partialChecksum {
+            guard offload.datagramSize == 0 else { return }
+            partial.complete(UnsafeMutableRawBufferPointer(mutating: frame))
         }
         switch d.services.answer(frame, into: replyBuffer) {
         case .reply(let length):
