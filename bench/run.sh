@@ -268,9 +268,11 @@ splice_row "TCP splice ns->host Gbps (-t, -R)" -R
 splice_row "TCP splice host->ns Gbps, 4 streams (-P 4)" -P 4
 
 # UDP: iperf3 -u -l 1400 namespace -> host, 4 MiB socket buffers at both ends (-w) so the iperf3
-# receiver itself does not drop. Unthrottled (-b 0): what arrives, in Gbps; at -b 1G: % lost.
+# receiver itself does not drop. Unthrottled (-b 0): what arrives, in Gbps; at -b 1G: % lost. With -R
+# (REVERSE=1) the host sends: replies on the namespace's flow, through the tap.
 udp_run() {  # NS SERVER RATE -> "received_gbps lost_percent"
-    ip netns exec "$1" iperf3 -c "$2" -p "${PORT:-5201}" -u -l 1400 -w 4M -b "$3" -t "$SECONDS_PER_RUN" -J 2>/dev/null |
+    ip netns exec "$1" iperf3 -c "$2" -p "${PORT:-5201}" -u -l 1400 -w 4M -b "$3" -t "$SECONDS_PER_RUN" \
+        ${REVERSE:+-R} -J 2>/dev/null |
         jq -r '(.end.sum.bits_per_second // 0) as $b | (.end.sum.lost_percent // 100) as $l |
                "\($b * (1 - $l / 100) / 1e9) \($l)"' 2>/dev/null || echo "0 100"
 }
@@ -289,6 +291,18 @@ udp_rows() {
     printf '%-44s %-22s %-22s\n' "UDP ns->host % lost at -b 1G -l 1400" "$(stats "${ours_loss[@]}")" "$(stats "${theirs_loss[@]}")"
 }
 udp_rows
+udp_reverse_row() {
+    local ours=() theirs=() veth=() i out
+    for ((i = 0; i < RUNS; i++)); do
+        out=$(REVERSE=1 udp_run "$LAB_ID-ours-65520" 198.51.100.1 0); ours+=("${out% *}")
+        out=$(REVERSE=1 udp_run "$LAB_ID-theirs-65520" 198.51.100.1 0); theirs+=("${out% *}")
+        out=$(REVERSE=1 udp_run "$VA" 192.0.2.2 0); veth+=("${out% *}")
+    done
+    local ratio; ratio=$(awk -v a="$(median "${ours[@]}")" -v b="$(median "${theirs[@]}")" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+    printf '%-44s %-22s %-22s %-7s %s\n' "UDP host->ns received Gbps, -b 0 -l 1400 (-R)" \
+        "$(stats "${ours[@]}")" "$(stats "${theirs[@]}")" "$ratio" "veth $(stats "${veth[@]}")"
+}
+udp_reverse_row
 udp_splice_row() {
     local ours=() theirs=() loopback=() i out
     for ((i = 0; i < RUNS; i++)); do

@@ -26,6 +26,9 @@
   udp-seq-send HOST PORT COUNT MBIT sends COUNT numbered 1400-byte datagrams paced at MBIT Mbit/s
   udp-seq-send-gso HOST PORT COUNT MBIT  the same datagrams, 32 to a send (UDP_SEGMENT): the stack hands
                                     them on as one packet, which a device with UDP segmentation keeps whole
+  udp-seq-serve HOST PORT COUNT MBIT  waits for one datagram, then answers it with COUNT numbered datagrams
+                                    in bursts of 32 (paced at MBIT Mbit/s)
+  udp-seq-fetch HOST PORT COUNT     asks udp-seq-serve for them, then receives as udp-seq-receive does
   syn IFACE DST_MAC SRC DST PORT good|bad  one raw TCP SYN on IFACE (IPv4), its checksum correct or not
   garbage IFACE DST_MAC SRC DST     raw TCP frames with random flags/sequence numbers, 20,000 SYNs and
           PORT COUNT                segments for unknown flows, sent on IFACE (IPv4 addresses)
@@ -284,6 +287,43 @@ def udp_seq_send(host, port, count, mbit):
     return True
 
 
+def udp_seq_serve(host, port, count, mbit):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    group = 32
+    interval = group * 1400 * 8 / (mbit * 1e6)
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.bind((host, port))
+        _, peer = s.recvfrom(2048)
+        start = time.perf_counter()
+        for first in range(0, count, group):
+            for number in range(first, min(first + group, count)):
+                s.sendto(struct.pack("!I", number) + bytes([number & 0xFF]) * 1396, peer)
+            while time.perf_counter() - start < (first // group + 1) * interval:
+                pass
+    print(f"ok {count}")
+    return True
+
+
+def udp_seq_fetch(host, port, count):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    seen = set()
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        s.connect((host, port))
+        s.send(b"go")
+        s.settimeout(15)
+        try:
+            while len(seen) < count:
+                data = s.recv(2048)
+                number = struct.unpack("!I", data[:4])[0]
+                if data[4:] == bytes([number & 0xFF]) * (len(data) - 4):
+                    seen.add(number)
+        except socket.timeout:
+            pass
+    print(f"ok {count}" if len(seen) == count else f"FAILED {count - len(seen)} missing")
+    return len(seen) == count
+
+
 def udp_seq_send_gso(host, port, count, mbit):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     group = 32
@@ -406,6 +446,10 @@ def main(argv):
         return udp_seq_receive(argv[2], int(argv[3]), int(argv[4]))
     elif command == "udp-seq-send":
         return udp_seq_send(argv[2], int(argv[3]), int(argv[4]), float(argv[5]))
+    elif command == "udp-seq-serve":
+        return udp_seq_serve(argv[2], int(argv[3]), int(argv[4]), float(argv[5]))
+    elif command == "udp-seq-fetch":
+        return udp_seq_fetch(argv[2], int(argv[3]), int(argv[4]))
     elif command == "syn":
         return raw_syn(argv[2], argv[3], argv[4], argv[5], int(argv[6]), argv[7])
     elif command == "udp-seq-send-gso":

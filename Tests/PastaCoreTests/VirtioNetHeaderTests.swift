@@ -216,6 +216,37 @@ final class VirtioNetHeaderTests: XCTestCase {
                        VirtioNetHeader(), "other frames go complete, as they are")
     }
 
+    /// A UDP frame built with its checksum partial (for USO), finished as the namespace's stack would,
+    /// carries the checksum a complete build gives, over both families.
+    func testPartialUDPFramesFinishToTheCompleteChecksum() {
+        let payload = (0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        for ipv4 in [true, false] {
+            func build(partial: Bool) -> [UInt8] {
+                let offset = ipv4 ? ReplyFrame.udp4PayloadOffset : ReplyFrame.udp6PayloadOffset
+                var frame = [UInt8](repeating: 0, count: offset + payload.count)
+                frame.replaceSubrange(offset..., with: payload)
+                let length = frame.withUnsafeMutableBytes { buffer in
+                    ipv4 ? ReplyFrame.completeUDPv4(buffer, payloadLength: payload.count, sourceMAC: FrameFixtures.ourMAC,
+                                                    destinationMAC: FrameFixtures.guestMAC.bytes,
+                                                    source: IPv4Address(203, 0, 113, 10), destination: IPv4Address(198, 51, 100, 2),
+                                                    sourcePort: 5201, destinationPort: 40000, partialChecksum: partial)
+                         : ReplyFrame.completeUDPv6(buffer, payloadLength: payload.count, sourceMAC: FrameFixtures.ourMAC,
+                                                    destinationMAC: FrameFixtures.guestMAC.bytes,
+                                                    source: IPv6Address("2001:db8:2::10")!, destination: IPv6Address("2001:db8::2")!,
+                                                    sourcePort: 5201, destinationPort: 40000, partialChecksum: partial)
+                }
+                return Array(frame[0..<length])
+            }
+            let complete = build(partial: false)
+            var partial = build(partial: true)
+            XCTAssertNotEqual(partial, complete)
+            let checksum = try! XCTUnwrap(partial.withUnsafeBytes { PartialChecksum.ofUDP($0) })
+            partial.withUnsafeMutableBytes { checksum.complete($0) }
+            XCTAssertEqual(partial, complete, ipv4 ? "IPv4" : "IPv6")
+            XCTAssertTrue(FrameFixtures.checksumsValid(partial))
+        }
+    }
+
     func testOutgoingHeaderOfEveryTruncationStaysInsideTheFrame() {
         let frame = Self.tcpFrame(ipv4: true, payload: 3000)
         for length in 0...frame.count {

@@ -215,8 +215,12 @@ public final class UDPFlows {
             if count <= 0 { return }  // drained, or an ICMP error queued on the connected socket
             flow.lastActivity = now
             flow.heardFromPeer = true
-            for slot in 0..<count {
-                sendToGuest(flow.key, payloadLength: replies.received[slot], in: replies.slot(slot))
+            if port.udpSegmentation && count > 1 {
+                sendRuns(flow.key, count: count)
+            } else {
+                for slot in 0..<count {
+                    sendToGuest(flow.key, payloadLength: replies.received[slot], in: replies.slot(slot))
+                }
             }
             if count < Self.framesPerReceive { return }
         }
@@ -254,7 +258,32 @@ public final class UDPFlows {
         sendToGuest(key, payloadLength: n, in: frame)
     }
 
-    private func sendToGuest(_ key: FlowKey, payloadLength: Int, in frame: UnsafeMutableRawBufferPointer) {
+    /// The `count` replies just received: runs of equal-sized ones (only the last may be shorter) go as one
+    /// frame each, their payloads copied behind the first one's in its slot, for the guest's stack to cut
+    /// (a backend with UDP segmentation); the others one frame each.
+    private func sendRuns(_ key: FlowKey, count: Int) {
+        var index = 0
+        while index < count {
+            let run = SegmentRun.length(replies.received, count: count, from: index)
+            guard run > 1, let first = replies.bases[index] else {
+                sendToGuest(key, payloadLength: replies.received[index], in: replies.slot(index))
+                index += 1
+                continue
+            }
+            // The slot has room for SegmentRun.maximumBytes after the headers: the run fits.
+            var end = first + replies.received[index]
+            for next in index + 1..<index + run {
+                end.copyMemory(from: replies.bases[next]!, byteCount: replies.received[next])
+                end += replies.received[next]
+            }
+            sendToGuest(key, payloadLength: end - first, in: replies.slot(index), datagramSize: replies.received[index])
+            index += run
+        }
+    }
+
+    /// `datagramSize` > 0: the payload is datagrams of that size, sent as one frame (`sendRuns`).
+    private func sendToGuest(_ key: FlowKey, payloadLength: Int, in frame: UnsafeMutableRawBufferPointer,
+                             datagramSize: Int = 0) {
         let length: Int
         if key.guest.isIPv4 {
             guard payloadLength <= 65535 - 28 else { return }
@@ -262,16 +291,21 @@ public final class UDPFlows {
                 frame, payloadLength: payloadLength, sourceMAC: ourMAC, destinationMAC: port.guestMAC,
                 source: IPv4Address(UInt32(truncatingIfNeeded: key.remote.low)),
                 destination: IPv4Address(UInt32(truncatingIfNeeded: key.guest.low)),
-                sourcePort: key.remotePort, destinationPort: key.guestPort)
+                sourcePort: key.remotePort, destinationPort: key.guestPort, partialChecksum: datagramSize > 0)
         } else {
             guard payloadLength <= 65535 - 8 else { return }
             length = ReplyFrame.completeUDPv6(
                 frame, payloadLength: payloadLength, sourceMAC: ourMAC, destinationMAC: port.guestMAC,
                 source: IPv6Address(high: key.remote.high, low: key.remote.low),
                 destination: IPv6Address(high: key.guest.high, low: key.guest.low),
-                sourcePort: key.remotePort, destinationPort: key.guestPort)
+                sourcePort: key.remotePort, destinationPort: key.guestPort, partialChecksum: datagramSize > 0)
         }
-        port.send(UnsafeRawBufferPointer(start: frame.baseAddress, count: length))
+        let built = UnsafeRawBufferPointer(start: frame.baseAddress, count: length)
+        if datagramSize > 0 {
+            port.sendDatagrams(built, datagramSize: datagramSize)
+        } else {
+            port.send(built)
+        }
     }
 
     /// The guest's backend drained: sockets left unread go back into epoll, which reports at once those

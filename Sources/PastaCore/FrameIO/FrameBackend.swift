@@ -25,12 +25,26 @@ public protocol FrameBackend: AnyObject {
 
     /// See the extension.
     var segmentationOffload: Bool { get }
+
+    /// See the extension.
+    var udpSegmentation: Bool { get }
+
+    /// Offers one frame whose UDP payload is datagrams of `datagramSize` bytes (the last may be shorter),
+    /// its checksum left partial, for the guest's stack to cut; false if not taken (then full, as `send`).
+    /// Only called where `udpSegmentation` is true.
+    func sendDatagrams(_ frame: UnsafeRawBufferPointer, datagramSize: Int) -> Bool
 }
 
 extension FrameBackend {
     /// TCP frames may be up to 64 KiB whatever the MTU, with their checksum left to the guest's stack:
     /// only a tap with offloads takes them.
     public var segmentationOffload: Bool { false }
+
+    /// Several UDP datagrams of a flow may travel as one frame: only a tap with UDP segmentation offload
+    /// (Linux 6.2 and later) takes them.
+    public var udpSegmentation: Bool { false }
+
+    public func sendDatagrams(_ frame: UnsafeRawBufferPointer, datagramSize: Int) -> Bool { false }
 }
 
 public enum FrameReceipt: Equatable {

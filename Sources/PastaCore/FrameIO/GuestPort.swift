@@ -17,6 +17,8 @@ public final class GuestPort {
     public private(set) var isFull = false
     /// The backend takes TCP segments of up to 64 KiB with the checksum left to the guest (see FrameBackend).
     public private(set) var segmentationOffload = false
+    /// The backend takes several UDP datagrams of a flow as one frame (`sendDatagrams`).
+    public private(set) var udpSegmentation = false
     static let reference = EventReference(.guest)
     /// A frame's copy with its checksum finished, for the capture file.
     private let captureCopy = UnsafeMutableRawBufferPointer.allocate(byteCount: FrameBatch.frameCapacity, alignment: 16)
@@ -32,6 +34,7 @@ public final class GuestPort {
         self.backend = backend
         isFull = false
         segmentationOffload = backend.segmentationOffload
+        udpSegmentation = backend.udpSegmentation
     }
 
     deinit { captureCopy.deallocate() }
@@ -42,6 +45,7 @@ public final class GuestPort {
         backend = nil
         isFull = false
         segmentationOffload = false
+        udpSegmentation = false
         link = GuestLink()
         guestMAC = ReplyFrame.broadcastMAC
     }
@@ -76,6 +80,20 @@ public final class GuestPort {
     @discardableResult
     func send(_ frame: UnsafeRawBufferPointer) -> Bool {
         withUnsafePointer(to: frame) { send(UnsafeBufferPointer(start: $0, count: 1)) == 1 }
+    }
+
+    /// Offers one frame of UDP datagrams of `datagramSize` bytes each (the last may be shorter), its
+    /// checksum partial; only where `udpSegmentation`. False if it wasn't taken.
+    @discardableResult
+    func sendDatagrams(_ frame: UnsafeRawBufferPointer, datagramSize: Int) -> Bool {
+        guard let backend else { return true }
+        guard !isFull else { return false }
+        guard backend.sendDatagrams(frame, datagramSize: datagramSize) else {
+            becomeFull(backend)
+            return false
+        }
+        capture(frame, partialChecksum: PartialChecksum.ofUDP(frame))
+        return true
     }
 
     /// The capture file shows what the wire would: a checksum left to the receiver is finished in a copy.

@@ -154,19 +154,29 @@ struct PartialChecksum: Equatable {
     /// Where a TCP segment's checksum is in `frame` (IPv4 or IPv6 without extension headers, as we build
     /// them), if it is one whose headers fit.
     static func ofTCP(_ frame: UnsafeRawBufferPointer) -> PartialChecksum? {
+        of(frame, protocolNumber: IPProtocol.tcp, headerLength: 20, checksumOffset: 16)
+    }
+
+    /// The same for a UDP datagram.
+    static func ofUDP(_ frame: UnsafeRawBufferPointer) -> PartialChecksum? {
+        of(frame, protocolNumber: IPProtocol.udp, headerLength: 8, checksumOffset: 6)
+    }
+
+    private static func of(_ frame: UnsafeRawBufferPointer, protocolNumber: UInt8, headerLength: Int,
+                           checksumOffset: Int) -> PartialChecksum? {
         guard frame.count >= 14 + 40 else { return nil }
         let start: Int
         if frame[12] == 0x08 && frame[13] == 0x00 {
-            guard frame[14 + 9] == IPProtocol.tcp else { return nil }
+            guard frame[14 + 9] == protocolNumber else { return nil }
             start = 14 + Int(frame[14] & 0x0F) * 4
         } else if frame[12] == 0x86 && frame[13] == 0xDD {
-            guard frame[14 + 6] == IPProtocol.tcp else { return nil }
+            guard frame[14 + 6] == protocolNumber else { return nil }
             start = 14 + 40
         } else {
             return nil
         }
-        guard start + 20 <= frame.count else { return nil }
-        return PartialChecksum(start: start, field: start + 16)
+        guard start + headerLength <= frame.count else { return nil }
+        return PartialChecksum(start: start, field: start + checksumOffset)
     }
 
     /// Finishes it in place. A result of 0 is stored as 0xFFFF, the same number in ones' complement: UDP

@@ -21,10 +21,12 @@ enum ReplyFrame {
     }
 
     /// Completes a UDP/IPv4 frame around `payloadLength` bytes at `udp4PayloadOffset`; returns its length.
+    /// `partialChecksum`: the checksum field gets only the pseudo-header's sum, for a receiving stack that
+    /// was told to finish it (a virtio-net header's NEEDS_CSUM).
     static func completeUDPv4<D: Collection>(
         _ buffer: UnsafeMutableRawBufferPointer, payloadLength: Int,
         sourceMAC: MACAddress, destinationMAC: D, source: IPv4Address, destination: IPv4Address,
-        sourcePort: UInt16, destinationPort: UInt16
+        sourcePort: UInt16, destinationPort: UInt16, partialChecksum: Bool = false
     ) -> Int where D.Element == UInt8 {
         let ip = EthernetFrame.headerLength
         let udp = ip + IPv4Packet.minimumHeaderLength
@@ -33,6 +35,13 @@ enum ReplyFrame {
         IPv4Packet.writeHeader(into: buffer, at: ip, source: source, destination: destination,
                                protocolNumber: IPProtocol.udp, payloadLength: udpLength)
         writeUDPHeader(buffer, at: udp, sourcePort: sourcePort, destinationPort: destinationPort, length: udpLength)
+        if partialChecksum {
+            buffer.storeBigEndian(InternetChecksum.partial(source: UnsafeRawBufferPointer(rebasing: buffer[ip + 12..<ip + 16]),
+                                                           destination: UnsafeRawBufferPointer(rebasing: buffer[ip + 16..<ip + 20]),
+                                                           protocolNumber: IPProtocol.udp, length: udpLength),
+                                  at: udp + 6)
+            return udp + udpLength
+        }
         var sum = InternetChecksum.ipv4(
             source: UnsafeRawBufferPointer(rebasing: buffer[ip + 12..<ip + 16]),
             destination: UnsafeRawBufferPointer(rebasing: buffer[ip + 16..<ip + 20]),
@@ -46,14 +55,14 @@ enum ReplyFrame {
     static func completeUDPv6<D: Collection>(
         _ buffer: UnsafeMutableRawBufferPointer, payloadLength: Int,
         sourceMAC: MACAddress, destinationMAC: D, source: IPv6Address, destination: IPv6Address,
-        sourcePort: UInt16, destinationPort: UInt16
+        sourcePort: UInt16, destinationPort: UInt16, partialChecksum: Bool = false
     ) -> Int where D.Element == UInt8 {
         let udp = icmp6MessageOffset
         let udpLength = UDPDatagram.headerLength + payloadLength
         writeUDPHeader(buffer, at: udp, sourcePort: sourcePort, destinationPort: destinationPort, length: udpLength)
         return completeIPv6(buffer, transportLength: udpLength, nextHeader: IPProtocol.udp, checksumAt: 6,
                             sourceMAC: sourceMAC, destinationMAC: destinationMAC, source: source,
-                            destination: destination, hopLimit: 64)
+                            destination: destination, hopLimit: 64, partialChecksum: partialChecksum)
     }
 
     /// Completes an ICMPv6 frame around the `messageLength`-byte message at `icmp6MessageOffset` (its
@@ -94,13 +103,21 @@ enum ReplyFrame {
 
     private static func completeIPv6<D: Collection>(
         _ buffer: UnsafeMutableRawBufferPointer, transportLength: Int, nextHeader: UInt8, checksumAt: Int,
-        sourceMAC: MACAddress, destinationMAC: D, source: IPv6Address, destination: IPv6Address, hopLimit: UInt8
+        sourceMAC: MACAddress, destinationMAC: D, source: IPv6Address, destination: IPv6Address, hopLimit: UInt8,
+        partialChecksum: Bool = false
     ) -> Int where D.Element == UInt8 {
         let ip = EthernetFrame.headerLength
         let transport = icmp6MessageOffset
         writeEthernet(into: buffer, destination: destinationMAC, source: sourceMAC, etherType: EtherType.ipv6)
         IPv6Packet.writeHeader(into: buffer, at: ip, source: source, destination: destination,
                                nextHeader: nextHeader, payloadLength: transportLength, hopLimit: hopLimit)
+        if partialChecksum {
+            buffer.storeBigEndian(InternetChecksum.partial(source: UnsafeRawBufferPointer(rebasing: buffer[ip + 8..<ip + 24]),
+                                                           destination: UnsafeRawBufferPointer(rebasing: buffer[ip + 24..<ip + 40]),
+                                                           protocolNumber: nextHeader, length: transportLength),
+                                  at: transport + checksumAt)
+            return transport + transportLength
+        }
         buffer.storeBigEndian(UInt16(0), at: transport + checksumAt)
         let sum = InternetChecksum.ipv6(
             source: UnsafeRawBufferPointer(rebasing: buffer[ip + 8..<ip + 24]),
