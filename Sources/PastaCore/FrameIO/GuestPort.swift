@@ -18,7 +18,7 @@ public final class GuestPort {
     /// The backend takes TCP segments of up to 64 KiB with the checksum left to the guest (see FrameBackend).
     public private(set) var segmentationOffload = false
     /// The backend takes several UDP datagrams of a flow as one frame (`sendDatagrams`).
-    public private(set) var udpSegmentation = false
+    public var udpSegmentation: Bool { backend?.udpSegmentation ?? false }
     static let reference = EventReference(.guest)
     /// A frame's copy with its checksum finished, for the capture file.
     private let captureCopy = UnsafeMutableRawBufferPointer.allocate(byteCount: FrameBatch.frameCapacity, alignment: 16)
@@ -34,7 +34,6 @@ public final class GuestPort {
         self.backend = backend
         isFull = false
         segmentationOffload = backend.segmentationOffload
-        udpSegmentation = backend.udpSegmentation
     }
 
     deinit { captureCopy.deallocate() }
@@ -45,7 +44,6 @@ public final class GuestPort {
         backend = nil
         isFull = false
         segmentationOffload = false
-        udpSegmentation = false
         link = GuestLink()
         guestMAC = ReplyFrame.broadcastMAC
     }

@@ -13,8 +13,9 @@ public final class TapDevice: FrameBackend {
     public let name: String
     /// Segmentation and checksum offloads in effect: every frame then travels behind a virtio-net header.
     public let offloads: Bool
-    /// The namespace may also hand us UDP datagrams several to a frame (TUN_F_USO4/6).
-    public let udpSegmentation: Bool
+    /// The namespace may also hand us UDP datagrams several to a frame (TUN_F_USO4/6), and takes them so
+    /// (until it refuses one).
+    public private(set) var udpSegmentation: Bool
     /// TCP payload per segment the namespace's MTU allows, for the segments we leave it to cut.
     private let segmentPayload4: Int
     private let segmentPayload6: Int
@@ -132,13 +133,17 @@ public final class TapDevice: FrameBackend {
     /// One write, behind a header asking the namespace's stack to cut the payload into datagrams
     /// (VIRTIO_NET_HDR_GSO_UDP_L4) and finish their checksums.
     public func sendDatagrams(_ frame: UnsafeRawBufferPointer, datagramSize: Int) -> Bool {
-        guard udpSegmentation, let udp = PartialChecksum.ofUDP(frame) else { return false }
+        guard udpSegmentation, let udp = PartialChecksum.ofUDP(frame) else { return true }  // not one: dropped
         VirtioNetHeader(flags: VirtioNetHeader.needsChecksum, gsoType: VirtioNetHeader.gsoUDP,
                         headerLength: UInt16(udp.start + 8), gsoSize: UInt16(datagramSize),
                         checksumStart: UInt16(udp.start), checksumOffset: 6).write(to: header)
         while CLinux_write_with_header(descriptor.raw, header, Int32(VirtioNetHeader.size), frame.baseAddress, frame.count) < 0 {
             if errno == EINTR { continue }
-            return errno != EAGAIN  // another error loses the frame, as a congested link would
+            if errno == EAGAIN { return false }
+            // The kernel refused the segmentation itself: this frame is lost, later datagrams go one by one.
+            logWarning("tap: UDP segmentation refused (\(String(cString: strerror(errno)))): datagrams go one per frame")
+            udpSegmentation = false
+            return true
         }
         return true
     }
