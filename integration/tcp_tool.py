@@ -255,23 +255,32 @@ def dns_ask(host, name):
     return reply[:2] == b"\x12\x34"
 
 
+def numbered(number):
+    return struct.pack("!I", number) + bytes([number & 0xFF]) * 1396
+
+
+def receive_numbered(s, count):
+    """Receives numbered datagrams on s until count distinct intact ones arrived or 15 s passed."""
+    seen = set()
+    s.settimeout(15)
+    try:
+        while len(seen) < count:
+            data = s.recv(2048)
+            number = struct.unpack("!I", data[:4])[0]
+            if data[4:] == bytes([number & 0xFF]) * (len(data) - 4):
+                seen.add(number)
+    except socket.timeout:
+        pass
+    print(f"ok {count}" if len(seen) == count else f"FAILED {count - len(seen)} missing")
+    return len(seen) == count
+
+
 def udp_seq_receive(host, port, count):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    seen = set()
     with socket.socket(family, socket.SOCK_DGRAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         s.bind((host, port))
-        s.settimeout(15)
-        try:
-            while len(seen) < count:
-                data = s.recv(2048)
-                number = struct.unpack("!I", data[:4])[0]
-                if data[4:] == bytes([number & 0xFF]) * (len(data) - 4):
-                    seen.add(number)
-        except socket.timeout:
-            pass
-    print(f"ok {count}" if len(seen) == count else f"FAILED {count - len(seen)} missing")
-    return len(seen) == count
+        return receive_numbered(s, count)
 
 
 def udp_seq_send(host, port, count, mbit):
@@ -280,7 +289,7 @@ def udp_seq_send(host, port, count, mbit):
     with socket.socket(family, socket.SOCK_DGRAM) as s:
         start = time.perf_counter()
         for number in range(count):
-            s.sendto(struct.pack("!I", number) + bytes([number & 0xFF]) * 1396, (host, port))
+            s.sendto(numbered(number), (host, port))
             while time.perf_counter() - start < (number + 1) * interval:
                 pass
     print(f"ok {count}")
@@ -297,7 +306,7 @@ def udp_seq_serve(host, port, count, mbit):
         start = time.perf_counter()
         for first in range(0, count, group):
             for number in range(first, min(first + group, count)):
-                s.sendto(struct.pack("!I", number) + bytes([number & 0xFF]) * 1396, peer)
+                s.sendto(numbered(number), peer)
             while time.perf_counter() - start < (first // group + 1) * interval:
                 pass
     print(f"ok {count}")
@@ -306,22 +315,11 @@ def udp_seq_serve(host, port, count, mbit):
 
 def udp_seq_fetch(host, port, count):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    seen = set()
     with socket.socket(family, socket.SOCK_DGRAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         s.connect((host, port))
         s.send(b"go")
-        s.settimeout(15)
-        try:
-            while len(seen) < count:
-                data = s.recv(2048)
-                number = struct.unpack("!I", data[:4])[0]
-                if data[4:] == bytes([number & 0xFF]) * (len(data) - 4):
-                    seen.add(number)
-        except socket.timeout:
-            pass
-    print(f"ok {count}" if len(seen) == count else f"FAILED {count - len(seen)} missing")
-    return len(seen) == count
+        return receive_numbered(s, count)
 
 
 def udp_seq_send_gso(host, port, count, mbit):
@@ -333,8 +331,7 @@ def udp_seq_send_gso(host, port, count, mbit):
         s.connect((host, port))
         start = time.perf_counter()
         for first in range(0, count, group):
-            s.send(b"".join(struct.pack("!I", number) + bytes([number & 0xFF]) * 1396
-                            for number in range(first, min(first + group, count))))
+            s.send(b"".join(numbered(number) for number in range(first, min(first + group, count))))
             while time.perf_counter() - start < (first // group + 1) * interval:
                 pass
     print(f"ok {count}")

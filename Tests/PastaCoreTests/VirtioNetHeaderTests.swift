@@ -8,33 +8,29 @@ final class VirtioNetHeaderTests: XCTestCase {
 
     /// A TCP segment with `payload` bytes, its IP length covering exactly the frame.
     static func tcpFrame(ipv4: Bool, payload: Int) -> [UInt8] {
-        let ip = ipv4 ? 20 : 40
-        var frame = [UInt8](repeating: 0, count: 14 + ip + 20 + payload)
-        frame[12] = ipv4 ? 0x08 : 0x86; frame[13] = ipv4 ? 0x00 : 0xDD
-        if ipv4 {
-            frame[14] = 0x45; frame[14 + 9] = IPProtocol.tcp
-            store16(&frame, 16, ip + 20 + payload)
-        } else {
-            frame[14] = 0x60; frame[14 + 6] = IPProtocol.tcp
-            store16(&frame, 18, 20 + payload)
-        }
-        frame[14 + ip + 12] = 5 << 4
+        var frame = packetFrame(ipv4: ipv4, protocolNumber: IPProtocol.tcp, transportLength: 20 + payload)
+        frame[14 + (ipv4 ? 20 : 40) + 12] = 5 << 4
         return frame
     }
 
     /// A UDP frame carrying `payload` bytes, its UDP length the whole IP payload (as a segmented send has it).
     static func udpFrame(ipv4: Bool, payload: Int) -> [UInt8] {
-        let ip = ipv4 ? 20 : 40
-        var frame = [UInt8](repeating: 0, count: 14 + ip + 8 + payload)
+        var frame = packetFrame(ipv4: ipv4, protocolNumber: IPProtocol.udp, transportLength: 8 + payload)
+        store16(&frame, 14 + (ipv4 ? 20 : 40) + 4, 8 + payload)
+        return frame
+    }
+
+    /// Ethernet and IP headers (no options) in front of `transportLength` zero bytes.
+    static func packetFrame(ipv4: Bool, protocolNumber: UInt8, transportLength: Int) -> [UInt8] {
+        var frame = [UInt8](repeating: 0, count: 14 + (ipv4 ? 20 : 40) + transportLength)
         frame[12] = ipv4 ? 0x08 : 0x86; frame[13] = ipv4 ? 0x00 : 0xDD
         if ipv4 {
-            frame[14] = 0x45; frame[14 + 9] = IPProtocol.udp
-            store16(&frame, 16, ip + 8 + payload)
+            frame[14] = 0x45; frame[14 + 9] = protocolNumber
+            store16(&frame, 16, 20 + transportLength)
         } else {
-            frame[14] = 0x60; frame[14 + 6] = IPProtocol.udp
-            store16(&frame, 18, 8 + payload)
+            frame[14] = 0x60; frame[14 + 6] = protocolNumber
+            store16(&frame, 18, transportLength)
         }
-        store16(&frame, 14 + ip + 4, 8 + payload)
         return frame
     }
 
