@@ -3,8 +3,8 @@
 # cross it both ways at any MTU. 256 MiB each way at namespace MTU 1500 and 65520, over IPv4 and IPv6,
 # arrive intact; 10 MB of numbered UDP datagrams each way at MTU 1500 all arrive; with --no-offload the
 # tap is plain and the same transfers still pass. With UDP segmentation offload too (Linux 6.2+), a sender's
-# UDP_SEGMENT datagrams cross the tap 32 to a frame and still arrive one by one, and so do bursts of replies
-# from the host, which we hand to the namespace 32 to a frame. A TCP segment from the
+# UDP_SEGMENT datagrams cross the tap 32 to a frame and still arrive one by one, and so do bursts from the
+# host (replies on the namespace's flow, datagrams to a -u port), which we hand over 32 to a frame. A TCP segment from the
 # guest with a bad checksum (one it didn't leave for us to finish) is dropped and counted.
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
@@ -61,6 +61,13 @@ udp_both() {
     ip netns exec "$LAB_INET" python3 "$TOOL" udp-seq-send 198.51.100.2 9302 7500 200 >/dev/null
     wait "$receiver"
     check "$label: 10 MB of numbered datagrams into the namespace all arrive" grep -q "^ok 7500" "$WORK/udp-in"
+    # To the forwarded port in bursts of 32 (the sender's UDP_SEGMENT): one frame per burst with USO.
+    ip netns exec "$ns" python3 "$TOOL" udp-seq-receive 0.0.0.0 9302 7500 >"$WORK/udp-in" &
+    receiver=$!; lab_track_pid "$receiver"
+    sleep 0.3
+    ip netns exec "$LAB_INET" python3 "$TOOL" udp-seq-send-gso 198.51.100.2 9302 7500 200 >/dev/null
+    wait "$receiver"
+    check "$label: 10 MB in bursts of 32 to the forwarded port all arrive" grep -q "^ok 7500" "$WORK/udp-in"
     # Replies on the namespace's own flow, 32 at a time: with UDP segmentation they cross as one frame.
     ip netns exec "$LAB_INET" python3 "$TOOL" udp-seq-serve 203.0.113.10 9304 7500 200 >/dev/null &
     receiver=$!; lab_track_pid "$receiver"

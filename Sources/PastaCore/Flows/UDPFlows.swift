@@ -226,9 +226,10 @@ public final class UDPFlows {
         }
     }
 
-    /// A datagram a forwarding socket received from client:port for the guest: `length` bytes at
-    /// `payloadOffset` (room for either family's headers) in `frame`, a buffer of a whole frame's size.
-    func deliverInbound(_ frame: UnsafeMutableRawBufferPointer, payloadOffset offset: Int, length n: Int,
+    /// Datagrams a forwarding socket received from client:port for the guest, in `slots` of `batch`, each
+    /// at `payloadOffset` (room for either family's headers) in a slot of a whole frame's size. Several
+    /// (a run of equal sizes, only the last shorter) go as one frame, built in the first one's slot.
+    func deliverInbound(_ batch: DatagramBatch, slots: Range<Int>, payloadOffset offset: Int,
                         from client: IPAddress, port: UInt16, on listener: Listener, now: Int) {
         guard let remote = translation.guestSource(for: client),
               let guest = listener.targetAddress ?? guestAddresses.address(like: remote), guest.family == remote.family else {
@@ -252,10 +253,19 @@ public final class UDPFlows {
         flow.lastActivity = now
         flow.heardFromPeer = true
         let payloadOffset = key.guest.isIPv4 ? ReplyFrame.udp4PayloadOffset : ReplyFrame.udp6PayloadOffset
+        let frame = batch.slot(slots.lowerBound)
+        let first = batch.received[slots.lowerBound]
         if payloadOffset != offset {
-            (frame.baseAddress! + payloadOffset).copyMemory(from: frame.baseAddress! + offset, byteCount: n)
+            (frame.baseAddress! + payloadOffset).copyMemory(from: frame.baseAddress! + offset, byteCount: first)
         }
-        sendToGuest(key, payloadLength: n, in: frame)
+        guard slots.count > 1 else { return sendToGuest(key, payloadLength: first, in: frame) }
+        var length = first
+        for slot in slots.dropFirst() {
+            (frame.baseAddress! + payloadOffset + length).copyMemory(from: batch.datagram(slot).baseAddress!,
+                                                                     byteCount: batch.received[slot])
+            length += batch.received[slot]
+        }
+        sendToGuest(key, payloadLength: length, in: frame, datagramSize: first)
     }
 
     /// The `count` replies just received: runs of equal-sized ones (only the last may be shorter) go as one

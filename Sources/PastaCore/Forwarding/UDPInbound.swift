@@ -49,18 +49,35 @@ final class UDPInbound {
             let count = Int(CLinux_receive_datagrams_from(listener.socket.raw, datagrams.bases, datagrams.lengths,
                                                           Int32(Self.batch), datagrams.received, families, addresses, ports))
             if count <= 0 { return }
-            for slot in 0..<count {
+            var slot = 0
+            while slot < count {
                 let client = IPAddress(family: families[slot],
                                        shimBytes: UnsafeBufferPointer(start: addresses + slot * 16, count: 16))
                 if splice.forward(datagrams.datagram(slot), from: client, port: ports[slot], on: listener, now: now) {
+                    slot += 1
                     continue
                 }
-                flows.deliverInbound(datagrams.slot(slot), payloadOffset: Self.payloadOffset, length: datagrams.received[slot],
+                // Where the backend takes UDP segmentation, a run of one client's equal-sized datagrams goes
+                // to the guest as one frame (whether to splice depends on the client alone: none of it is).
+                let run = port.udpSegmentation ? clientRun(from: slot, count: count) : 1
+                flows.deliverInbound(datagrams, slots: slot..<(slot + run), payloadOffset: Self.payloadOffset,
                                      from: client, port: ports[slot], on: listener, now: now)
+                slot += run
             }
             splice.flush()  // before the next batch reuses the buffers
             if count < Self.batch { return }
         }
+    }
+
+    /// How many datagrams from `start` on came from the same client and form a segmentation run.
+    private func clientRun(from start: Int, count: Int) -> Int {
+        let run = SegmentRun.length(datagrams.received, count: count, from: start)
+        var end = start + 1
+        while end < start + run && families[end] == families[start] && ports[end] == ports[start]
+                && memcmp(addresses + end * 16, addresses + start * 16, 16) == 0 {
+            end += 1
+        }
+        return end - start
     }
 
     /// The guest's backend drained: paused listeners that still exist go back into epoll.
