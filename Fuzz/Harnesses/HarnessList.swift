@@ -2,6 +2,7 @@
 enum HarnessList {
     static let all: [Harness] = [
         FramePathHarness.harness,
+        TapFramesHarness.harness,
         DHCPHarness.harness,
         NDPHarness.harness,
         DHCPv6Harness.harness,
