@@ -2,7 +2,7 @@
 # Builds the release binaries and installs pasta, with passt and pesto as links to it (the program name
 # picks the mode), kata-passt-endpoint next to them, and a slirp4netns link in PREFIX/libexec/pasta-swift
 # (out of PATH, so a real slirp4netns is not shadowed; containers.conf's network_cmd_path points there):
-# `sudo bash scripts/install.sh [PREFIX]` (default /usr/local; binaries in PREFIX/bin).
+# As root: `bash scripts/install.sh [PREFIX]` (default /usr/local; binaries in PREFIX/bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/opt/swift/usr/bin"
