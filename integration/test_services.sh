@@ -83,9 +83,12 @@ ndisc=$(lab_in "$CTR" ndisc6 -1 2001:db8:1::1 eth0 2>&1)
 check "ndisc6: the gateway resolves to our MAC" grep -qi "Target link-layer address: $OUR_MAC" <<<"$ndisc"
 
 check "dhclient -6 gets a lease" dhclient_in "$CTR" -6
-# dhclient writes the lease and runs its script to add the address: give the script a moment.
+# Seen missing once in CI right after the lease was written (dhclient runs its script first): waited for
+# up to 5 s, and if still missing, what the namespace and dhclient show is printed.
 v6_configured() { json_has "$(ip -n "$CTR" -j -6 addr show dev eth0)" '.[].addr_info[] | select(.local=="2001:db8:1::2")'; }
-check "dhclient -6 configured 2001:db8:1::2" lab_wait_for 50 v6_configured
+v6_ok=false; lab_wait_for 50 v6_configured && v6_ok=true
+check "dhclient -6 configured 2001:db8:1::2" $v6_ok
+$v6_ok || { ip -n "$CTR" -6 addr show dev eth0; tail -n 20 "$WORK/dhclient-6.log"; } 2>&1 | sed 's/^/    /'
 check "pasta is still running" lab_alive "$PASTA_PID"
 kill "$PASTA_PID"; lab_wait_for 20 eval '! lab_alive $PASTA_PID'
 
