@@ -45,4 +45,15 @@ final class DatagramBatch {
     func datagram(_ index: Int) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: bases[index], count: received[index])
     }
+
+    /// Copies the datagrams of `slots` one after the other to `destination`; returns how many bytes that
+    /// was. (A run for one segmented frame: the caller knows they fit.)
+    func gather(_ slots: Range<Int>, to destination: UnsafeMutableRawPointer) -> Int {
+        var length = 0
+        for slot in slots {
+            (destination + length).copyMemory(from: bases[slot]!, byteCount: received[slot])
+            length += received[slot]
+        }
+        return length
+    }
 }

@@ -259,13 +259,8 @@ public final class UDPFlows {
             (frame.baseAddress! + payloadOffset).copyMemory(from: frame.baseAddress! + offset, byteCount: first)
         }
         guard slots.count > 1 else { return sendToGuest(key, payloadLength: first, in: frame) }
-        var length = first
-        for slot in slots.dropFirst() {
-            (frame.baseAddress! + payloadOffset + length).copyMemory(from: batch.datagram(slot).baseAddress!,
-                                                                     byteCount: batch.received[slot])
-            length += batch.received[slot]
-        }
-        sendToGuest(key, payloadLength: length, in: frame, datagramSize: first)
+        let rest = batch.gather(slots.dropFirst(), to: frame.baseAddress! + payloadOffset + first)
+        sendToGuest(key, payloadLength: first + rest, in: frame, datagramSize: first)
     }
 
     /// The `count` replies just received: runs of equal-sized ones (only the last may be shorter) go as one
@@ -275,18 +270,15 @@ public final class UDPFlows {
         var index = 0
         while index < count {
             let run = SegmentRun.length(replies.received, count: count, from: index)
-            guard run > 1, let first = replies.bases[index] else {
-                sendToGuest(key, payloadLength: replies.received[index], in: replies.slot(index))
+            let first = replies.received[index]
+            guard run > 1 else {
+                sendToGuest(key, payloadLength: first, in: replies.slot(index))
                 index += 1
                 continue
             }
             // The slot has room for SegmentRun.maximumBytes after the headers: the run fits.
-            var end = first + replies.received[index]
-            for next in index + 1..<index + run {
-                end.copyMemory(from: replies.bases[next]!, byteCount: replies.received[next])
-                end += replies.received[next]
-            }
-            sendToGuest(key, payloadLength: end - first, in: replies.slot(index), datagramSize: replies.received[index])
+            let rest = replies.gather(index + 1..<index + run, to: replies.bases[index]! + first)
+            sendToGuest(key, payloadLength: first + rest, in: replies.slot(index), datagramSize: first)
             index += run
         }
     }

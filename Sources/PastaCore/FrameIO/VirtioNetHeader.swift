@@ -76,21 +76,17 @@ struct VirtioNetHeader: Equatable {
         return offload
     }
 
-    /// The transport header's offset and protocol in an IPv4 or IPv6 frame whose IP length covers exactly
-    /// the rest of the frame (a segmented frame has no padding), or nil.
-    private static func transport(of frame: UnsafeRawBufferPointer) -> (offset: Int, protocolNumber: UInt8, ipv4: Bool)? {
-        guard frame.count >= 14 + 40 else { return nil }
-        if frame[12] == 0x08 && frame[13] == 0x00 {
-            let headerLength = Int(frame[14] & 0x0F) * 4
-            guard frame[14] >> 4 == 4, headerLength >= 20,
+    /// The transport header of an IPv4 or IPv6 frame (PartialChecksum.transport) whose IP header is sound
+    /// and whose IP length covers exactly the rest of the frame (a segmented frame has no padding), or nil.
+    private static func transport(of frame: UnsafeRawBufferPointer) -> PartialChecksum.Transport? {
+        guard let transport = PartialChecksum.transport(of: frame) else { return nil }
+        if transport.ipv4 {
+            guard frame[14] >> 4 == 4, transport.offset >= 14 + 20,
                   Int(frame.bigEndianUInt16(at: 16)) == frame.count - 14 else { return nil }
-            return (14 + headerLength, frame[14 + 9], true)
-        }
-        if frame[12] == 0x86 && frame[13] == 0xDD {
+        } else {
             guard frame[14] >> 4 == 6, Int(frame.bigEndianUInt16(at: 18)) == frame.count - 14 - 40 else { return nil }
-            return (14 + 40, frame[14 + 6], false)
         }
-        return nil
+        return transport
     }
 
     /// Where the partial checksum of a frame of `length` bytes goes: nil if the header asks for none, or
@@ -164,19 +160,20 @@ struct PartialChecksum: Equatable {
 
     private static func of(_ frame: UnsafeRawBufferPointer, protocolNumber: UInt8, headerLength: Int,
                            checksumOffset: Int) -> PartialChecksum? {
+        guard let transport = transport(of: frame), transport.protocolNumber == protocolNumber,
+              transport.offset + headerLength <= frame.count else { return nil }
+        return PartialChecksum(start: transport.offset, field: transport.offset + checksumOffset)
+    }
+
+    typealias Transport = (offset: Int, protocolNumber: UInt8, ipv4: Bool)
+
+    /// Where the transport header starts in an IPv4 or IPv6 frame (no IPv6 extension headers, as we and
+    /// the namespace's stack build them), and its protocol; nil for other frames or fewer than 54 bytes.
+    static func transport(of frame: UnsafeRawBufferPointer) -> Transport? {
         guard frame.count >= 14 + 40 else { return nil }
-        let start: Int
-        if frame[12] == 0x08 && frame[13] == 0x00 {
-            guard frame[14 + 9] == protocolNumber else { return nil }
-            start = 14 + Int(frame[14] & 0x0F) * 4
-        } else if frame[12] == 0x86 && frame[13] == 0xDD {
-            guard frame[14 + 6] == protocolNumber else { return nil }
-            start = 14 + 40
-        } else {
-            return nil
-        }
-        guard start + headerLength <= frame.count else { return nil }
-        return PartialChecksum(start: start, field: start + checksumOffset)
+        if frame[12] == 0x08 && frame[13] == 0x00 { return (14 + Int(frame[14] & 0x0F) * 4, frame[14 + 9], true) }
+        if frame[12] == 0x86 && frame[13] == 0xDD { return (14 + 40, frame[14 + 6], false) }
+        return nil
     }
 
     /// Finishes it in place. A result of 0 is stored as 0xFFFF, the same number in ones' complement: UDP
