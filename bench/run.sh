@@ -30,7 +30,12 @@ gcc -O2 -o "$RR" bench/tcp_rr.c || { echo "can't build bench/tcp_rr.c" >&2; exit
 ALLOWED_CC=/proc/sys/net/ipv4/tcp_allowed_congestion_control
 ALLOWED_BEFORE=$(cat "$ALLOWED_CC")
 restore_allowed_cc() { [ "$(cat "$ALLOWED_CC")" = "$ALLOWED_BEFORE" ] || echo "$ALLOWED_BEFORE" >"$ALLOWED_CC"; }
-trap 'lab_cleanup; restore_allowed_cc' EXIT
+# A busy loop beside a veth reference run: a forwarder is a third busy process, and on a machine with
+# few CPUs that alone takes CPU from the two ends (from the UDP receiver above all).
+SPINNER=""
+start_spinner() { bash -c 'while :; do :; done' & SPINNER=$!; }
+stop_spinner() { [ -z "$SPINNER" ] || { kill "$SPINNER"; wait "$SPINNER" 2>/dev/null; SPINNER=""; }; }
+trap 'stop_spinner; lab_cleanup; restore_allowed_cc' EXIT
 if [ -n "${CONGESTION:-}" ] && ! grep -qw "$CONGESTION" "$ALLOWED_CC"; then
     echo "$ALLOWED_BEFORE $CONGESTION" >"$ALLOWED_CC" || { echo "can't allow $CONGESTION" >&2; exit 1; }
 fi
@@ -277,30 +282,34 @@ udp_run() {  # NS SERVER RATE -> "received_gbps lost_percent"
                "\($b * (1 - $l / 100) / 1e9) \($l)"' 2>/dev/null || echo "0 100"
 }
 udp_rows() {
-    local ours=() theirs=() veth=() ours_loss=() theirs_loss=() i out
+    local ours=() theirs=() veth=() busy=() ours_loss=() theirs_loss=() i out
     for ((i = 0; i < RUNS; i++)); do
         out=$(udp_run "$LAB_ID-ours-65520" 198.51.100.1 0); ours+=("${out% *}")
         out=$(udp_run "$LAB_ID-theirs-65520" 198.51.100.1 0); theirs+=("${out% *}")
         out=$(udp_run "$VA" 192.0.2.2 0); veth+=("${out% *}")
+        start_spinner; out=$(udp_run "$VA" 192.0.2.2 0); stop_spinner; busy+=("${out% *}")
         out=$(udp_run "$LAB_ID-ours-65520" 198.51.100.1 1G); ours_loss+=("${out#* }")
         out=$(udp_run "$LAB_ID-theirs-65520" 198.51.100.1 1G); theirs_loss+=("${out#* }")
     done
     local ratio; ratio=$(awk -v a="$(median "${ours[@]}")" -v b="$(median "${theirs[@]}")" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
     printf '%-44s %-22s %-22s %-7s %s\n' "UDP ns->host received Gbps, -b 0 -l 1400" \
-        "$(stats "${ours[@]}")" "$(stats "${theirs[@]}")" "$ratio" "veth $(stats "${veth[@]}")"
+        "$(stats "${ours[@]}")" "$(stats "${theirs[@]}")" "$ratio" \
+        "veth $(stats "${veth[@]}"); beside a busy loop $(stats "${busy[@]}")"
     printf '%-44s %-22s %-22s\n' "UDP ns->host % lost at -b 1G -l 1400" "$(stats "${ours_loss[@]}")" "$(stats "${theirs_loss[@]}")"
 }
 udp_rows
 udp_reverse_row() {
-    local ours=() theirs=() veth=() i out
+    local ours=() theirs=() veth=() busy=() i out
     for ((i = 0; i < RUNS; i++)); do
         out=$(REVERSE=1 udp_run "$LAB_ID-ours-65520" 198.51.100.1 0); ours+=("${out% *}")
         out=$(REVERSE=1 udp_run "$LAB_ID-theirs-65520" 198.51.100.1 0); theirs+=("${out% *}")
         out=$(REVERSE=1 udp_run "$VA" 192.0.2.2 0); veth+=("${out% *}")
+        start_spinner; out=$(REVERSE=1 udp_run "$VA" 192.0.2.2 0); stop_spinner; busy+=("${out% *}")
     done
     local ratio; ratio=$(awk -v a="$(median "${ours[@]}")" -v b="$(median "${theirs[@]}")" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
     printf '%-44s %-22s %-22s %-7s %s\n' "UDP host->ns received Gbps, -b 0 -l 1400 (-R)" \
-        "$(stats "${ours[@]}")" "$(stats "${theirs[@]}")" "$ratio" "veth $(stats "${veth[@]}")"
+        "$(stats "${ours[@]}")" "$(stats "${theirs[@]}")" "$ratio" \
+        "veth $(stats "${veth[@]}"); beside a busy loop $(stats "${busy[@]}")"
 }
 udp_reverse_row
 udp_splice_row() {
