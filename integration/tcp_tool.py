@@ -12,6 +12,8 @@
   expect-reset HOST PORT            sends a request; succeeds ("reset") if the connection is reset
   who-server HOST PORT              tells each connection "LOCAL_ADDRESS PEER_ADDRESS" and closes it
   who HOST PORT                     connects and prints what a who-server said
+  sack HOST PORT                    connects; prints "sack" or "no sack": whether the handshake agreed on
+                                    selective acknowledgments (TCP_INFO; fails only if it can't connect)
   reach-after HOSTS PORT CMD...     runs CMD, then connects to each of the comma-separated HOSTS (every ms
                                     until it succeeds, up to 5 s); prints "HOST MS" with the time since CMD
                                     exited; fails if CMD fails or a host is not reached
@@ -385,6 +387,19 @@ def who(host, port):
     return bool(data)
 
 
+TCPI_OPT_SACK = 2  # tcpi_options, the sixth byte of struct tcp_info (linux/tcp.h)
+
+
+def sack(host, port):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(5)
+        s.connect((host, port))
+        info = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)
+    print("sack" if info[5] & TCPI_OPT_SACK else "no sack")
+    return True
+
+
 def reach_after(hosts, port, command):
     import subprocess
     if subprocess.run(command).returncode != 0:
@@ -427,6 +442,8 @@ def main(argv):
         asyncio.run(serve(argv[2], int(argv[3]), tell_who))
     elif command == "who":
         return who(argv[2], int(argv[3]))
+    elif command == "sack":
+        return sack(argv[2], int(argv[3]))
     elif command == "reach-after":
         return reach_after(argv[2], int(argv[3]), argv[4:])
     elif command == "udp-echo-server":

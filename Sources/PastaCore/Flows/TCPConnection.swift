@@ -78,6 +78,10 @@ public final class TCPConnection {
     var probesSent = 0
     /// In a SACK recovery: the end of the last hole resent, so each hole goes out once.
     var resentUpTo: UInt32 = 0
+    /// In a SACK recovery: the highest sequence sent when holes were last resent. The link to the guest
+    /// keeps order, so a SACK block reaching past it while a resent hole is still open means the resend
+    /// was lost too (the idea of RACK, RFC 8985, without its timers).
+    var resendMark: UInt32 = 0
     var expectedDuplicateAcks = 0
     /// Milliseconds (monotonic) of the last progress, and when unacknowledged data is resent.
     var lastActivity: Int

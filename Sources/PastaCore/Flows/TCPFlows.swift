@@ -67,10 +67,9 @@ public final class TCPFlows {
     static let ackDelay = 1
     private var tableFullLogged = false
     private var reclaimLogged = false
-    /// Selective acknowledgments (RFC 2018), offered and used only with PASTA_TCP_SACK=1 for now: on the
-    /// local link to the guest, resending everything after a hole (go-back-N) has measured faster than
-    /// resending the holes alone (test_tcp_stress prints both).
-    private let sackEnabled = getenv("PASTA_TCP_SACK").map { String(cString: $0) == "1" } ?? false
+    /// Selective acknowledgments (RFC 2018): offered in our SYN and SYN-ACK unless PASTA_TCP_SACK=0, which
+    /// goes back to resending everything after a hole (test_tcp_stress times both under loss).
+    private let sackEnabled = getenv("PASTA_TCP_SACK").map { String(cString: $0) != "0" } ?? true
 
     init(configuration: RuntimeConfiguration, guestAddresses: GuestAddresses, poll: EventPoll, port: GuestPort) throws {
         self.guestAddresses = guestAddresses
@@ -317,6 +316,13 @@ public final class TCPFlows {
                 connection.recoverPoint = ack &- 1
                 // Each resent segment the guest already had comes back as one duplicate ACK: no loss.
                 connection.expectedDuplicateAcks = connection.probesSent
+                if connection.sackPermitted && !segment.sackBlocks(above: ack).isEmpty {
+                    // It was missing more, and says exactly what: a recovery resends those holes now (below)
+                    // rather than one per timeout while its full window draws no duplicate ACKs.
+                    connection.recoverPoint = connection.sendMax
+                    connection.resentUpTo = ack
+                    connection.resendMark = connection.sendMax
+                }
             } else if sequenceLess(connection.sendNext, ack) {
                 // Past what we resent so far: continue after what the guest has.
                 connection.sendNext = ack
@@ -348,15 +354,20 @@ public final class TCPFlows {
                 // Fast retransmit (RFC 5681 section 3.2) without SACK: everything from the hole on.
                 // Not again for duplicates of what the last resend already covers (RFC 6582 section 3.2):
                 // resent segments the guest had make it repeat its ACK, which would start it all over.
-                if connection.duplicateAcks == 3 && sequenceLess(connection.recoverPoint, ack) {
+                if (connection.duplicateAcks == 3 || sackSaysLost(connection, segment, acknowledgment: ack))
+                    && sequenceLess(connection.recoverPoint, ack) {
                     connection.recoverPoint = connection.sendMax
                     connection.resentUpTo = ack
+                    connection.resendMark = connection.sendMax
                     if connection.sackPermitted, resendHoles(connection, segment, acknowledgment: ack) {
                         // The guest said what it has past the holes: only those went out again.
                     } else {
                         logDebug("TCP: three duplicate ACKs, resending from \(ack) for \(describe(connection))")
                         rewind(connection)
                     }
+                } else if connection.sackPermitted && sequenceLess(ack, connection.recoverPoint) {
+                    // Duplicates in a SACK recovery show holes further up, or a resend lost again.
+                    resendHoles(connection, segment, acknowledgment: ack)
                 }
             } else if opened {
                 pump(connection)
@@ -610,12 +621,14 @@ public final class TCPFlows {
                 }
                 return
             }
-            var room = connection.probing ? min(Int(connection.guestWindow - inFlight), connection.segmentSize)
+            // A tap with offloads takes segments of up to 64 KiB and cuts them to the MSS itself.
+            let frameLimit = port.segmentationOffload ? Self.largestSegment(ipv4: connection.isIPv4) : connection.segmentSize
+            // A probe is one frame, as large as the first transmission's: a smaller one would leave the
+            // rest of that frame as a hole of its own.
+            var room = connection.probing ? min(Int(connection.guestWindow - inFlight), frameLimit)
                                           : Int(connection.guestWindow - inFlight)
             var count = 0
             var requested = 0
-            // A tap with offloads takes segments of up to 64 KiB and cuts them to the MSS itself.
-            let frameLimit = port.segmentationOffload ? Self.largestSegment(ipv4: connection.isIPv4) : connection.segmentSize
             while room > 0 && count < Self.framesPerPeek {
                 let length = min(room, frameLimit)
                 peekBases[count] = frames + count * Self.frameSize + payloadOffset
@@ -740,12 +753,27 @@ public final class TCPFlows {
         pump(connection)
     }
 
+    /// RFC 6675's IsLost for the first hole: more than two segments' worth of data above it SACKed (its
+    /// DupThresh of 3 in bytes). With 64 KiB frames the guest sends too few duplicate ACKs to count three.
+    private func sackSaysLost(_ connection: TCPConnection, _ segment: TCPSegment, acknowledgment ack: UInt32) -> Bool {
+        guard connection.sackPermitted else { return false }
+        var sacked = 0
+        for block in segment.sackBlocks(above: ack) { sacked += Int(block.right &- block.left) }
+        return sacked > 2 * connection.segmentSize
+    }
+
     /// Sends again what the guest's SACK blocks say it is missing (RFC 6675, simplified): every hole between
     /// its acknowledgment and the last block, once per recovery; false if the ACK has no usable blocks.
     @discardableResult
     private func resendHoles(_ connection: TCPConnection, _ segment: TCPSegment, acknowledgment ack: UInt32) -> Bool {
         let blocks = segment.sackBlocks(above: ack)
         guard !blocks.isEmpty else { return false }
+        if blocks.contains(where: { sequenceLess(connection.resendMark, $0.right) })
+            && sequenceLess(ack, connection.resentUpTo) {
+            // The guest has data sent after our last resend but not the resent hole: it was lost again.
+            connection.resentUpTo = ack
+        }
+        var resent = false
         var holeStart = ack
         for block in blocks {
             let holeEnd = block.left
@@ -754,9 +782,11 @@ public final class TCPFlows {
                 let from = sequenceLess(holeStart, connection.resentUpTo) ? connection.resentUpTo : holeStart
                 resendHole(connection, from: from, to: holeEnd)
                 connection.resentUpTo = holeEnd
+                resent = true
             }
             if sequenceLess(holeStart, block.right) { holeStart = block.right }
         }
+        if resent { connection.resendMark = connection.sendMax }
         return true
     }
 
@@ -973,11 +1003,31 @@ public final class TCPFlows {
     /// An ACK repeating the last window exactly: the guest counts it as a duplicate only if nothing but
     /// the segment changed (RFC 5681 section 2), and three of them make it retransmit at once.
     private func sendDuplicateAck(_ connection: TCPConnection) {
+        let optionsLength = writeSackBlocks(connection)
         let size = TCPFrameWriter.complete(control, key: connection.key, ourMAC: ourMAC, guestMAC: port.guestMAC,
                                            sequence: connection.sendNext, acknowledgment: connection.receiveNext,
-                                           flags: TCPFlags.ack, window: connection.lastWindowField, payloadLength: 0, partialChecksum: port.segmentationOffload)
+                                           flags: TCPFlags.ack, window: connection.lastWindowField,
+                                           optionsLength: optionsLength, payloadLength: 0, partialChecksum: port.segmentationOffload)
         port.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size))
         connection.acknowledgedUpTo = connection.receiveNext
+    }
+
+    /// Where SACK was agreed, an ACK below data we hold carries SACK blocks for what we hold (RFC 2018
+    /// section 4): a guest that agreed to SACK counts only SACKed data towards a fast retransmit, so
+    /// without them it would wait for its timeout. Writes NOP, NOP, the option (up to four blocks, in
+    /// sequence order) where the control frame's options go; returns their length.
+    private func writeSackBlocks(_ connection: TCPConnection) -> Int {
+        guard connection.sackPermitted, !connection.pending.isEmpty else { return 0 }
+        let held = connection.pending.lazy.map { (sequence: self.pool.slots[$0].sequence, length: self.pool.slots[$0].length) }
+        let blocks = SACKBlocks.covering(held, above: connection.receiveNext)
+        guard !blocks.isEmpty else { return 0 }
+        let at = TCPFrameWriter.payloadOffset(ipv4: connection.isIPv4)
+        control.copy([1, 1, 5, UInt8(2 + 8 * blocks.count)], at: at)
+        for (index, block) in blocks.enumerated() {
+            control.storeBigEndian(block.left, at: at + 4 + index * 8)
+            control.storeBigEndian(block.right, at: at + 8 + index * 8)
+        }
+        return 4 + 8 * blocks.count
     }
 
     /// Ends a batch of frames: writes the guest data queued from it (it points into the batch's frames, so
@@ -1041,6 +1091,7 @@ public final class TCPFlows {
                 optionsLength += 4
             }
         }
+        if flags == TCPFlags.ack { optionsLength = writeSackBlocks(connection) }
         let window: UInt16 = flags & TCPFlags.syn != 0
             ? UInt16(min(65535, max(0, Int(CLinux_send_buffer_size(connection.socket.raw)))))
             : advertisedWindow(connection)
