@@ -77,6 +77,9 @@ t=\$(ms); sha=\$(timeout 60 wget -q -O - 'http://[2001:db8:2::10]:8000/blob' | s
 echo "guest: sha6 \$sha in \$((\$(ms) - t)) ms"
 mkdir -p /www && echo "$TOKEN" >/www/index.html
 httpd -f -vv -p 80 -h /www 2>/tmp/httpd.log &
+# "ready" only once httpd answers: a connection passt forwards before it listens is reset by the guest.
+n=0
+until timeout 2 wget -q -O /dev/null http://127.0.0.1/ 2>/dev/null || [ \$n -ge 50 ]; do sleep 0.1; n=\$((n + 1)); done
 echo "guest: httpd ready at \$(ms) ms"
 n=0
 while ! grep -q 'url:/done' /tmp/httpd.log && [ \$n -lt 600 ]; do sleep 0.1; n=\$((n + 1)); done
