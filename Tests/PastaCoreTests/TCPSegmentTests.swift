@@ -24,26 +24,31 @@ final class TCPSegmentTests: XCTestCase {
         XCTAssertFalse(try without.withUnsafeBytes { try XCTUnwrap(TCPSegment($0)).synOptions.sackPermitted })
     }
 
-    /// SACK blocks (RFC 2018 section 3): the lowest left edge above the acknowledgment, across the blocks of
-    /// one option, with blocks at or below the acknowledgment, reversed or cut short ignored.
-    func testTheLowestSACKEdgeAboveTheAcknowledgment() throws {
-        func blocks(_ pairs: [(UInt32, UInt32)], length: UInt8? = nil) -> [UInt8] {
+    /// SACK blocks (RFC 2018 section 3): those above the acknowledgment, lowest first, at most four, with
+    /// blocks at or below the acknowledgment (D-SACK), reversed or cut short left out.
+    func testSACKBlocksAboveTheAcknowledgment() throws {
+        func option(_ pairs: [(UInt32, UInt32)], length: UInt8? = nil) -> [UInt8] {
             var option: [UInt8] = [1, 1, 5, length ?? UInt8(2 + 8 * pairs.count)]
             for (left, right) in pairs {
                 option += withUnsafeBytes(of: left.bigEndian, Array.init) + withUnsafeBytes(of: right.bigEndian, Array.init)
             }
             return option
         }
-        func edge(_ options: [UInt8], above ack: UInt32) throws -> UInt32? {
+        func blocks(_ options: [UInt8], above ack: UInt32) throws -> [[UInt32]] {
             let bytes = segment(flags: TCPFlags.ack, ack: ack, options: options)
-            return try bytes.withUnsafeBytes { try XCTUnwrap(TCPSegment($0)).lowestSACKEdge(above: ack) }
+            return try bytes.withUnsafeBytes { try XCTUnwrap(TCPSegment($0)).sackBlocks(above: ack) }.map { [$0.left, $0.right] }
         }
-        XCTAssertEqual(try edge(blocks([(5000, 6000), (3000, 4000)]), above: 2000), 3000)
-        XCTAssertEqual(try edge(blocks([(1000, 1500), (3000, 4000)]), above: 2000), 3000, "a D-SACK block below the ACK")
-        XCTAssertNil(try edge(blocks([(4000, 3000)]), above: 2000), "a reversed block")
-        XCTAssertNil(try edge(blocks([(3000, 4000)], length: 9), above: 2000), "a length that isn't 2 + 8n")
-        XCTAssertEqual(try edge(blocks([(0x0000_0100, 0x0000_0200)]), above: 0xFFFF_FF00), 0x100, "across the wrap")
-        XCTAssertNil(try edge([1, 1, 1, 1], above: 2000))
+        XCTAssertEqual(try blocks(option([(5000, 6000), (3000, 4000)]), above: 2000), [[3000, 4000], [5000, 6000]])
+        XCTAssertEqual(try blocks(option([(1000, 1500), (3000, 4000)]), above: 2000), [[3000, 4000]], "a D-SACK block below the ACK")
+        XCTAssertEqual(try blocks(option([(4000, 3000)]), above: 2000), [], "a reversed block")
+        XCTAssertEqual(try blocks(option([(3000, 4000)], length: 9), above: 2000), [], "a length that isn't 2 + 8n")
+        XCTAssertEqual(try blocks(option([(3000, 4000), (5000, 6000)], length: 26), above: 2000), [],
+                       "a length past the header")
+        XCTAssertEqual(try blocks(option([(0x0000_0100, 0x0000_0200)]), above: 0xFFFF_FF00), [[0x100, 0x200]], "across the wrap")
+        XCTAssertEqual(try blocks([1, 1, 1, 1], above: 2000), [])
+        let four = option([(6000, 6100), (3000, 3100), (5000, 5100), (4000, 4100)])
+        XCTAssertEqual(try blocks(four, above: 2000), [[3000, 3100], [4000, 4100], [5000, 5100], [6000, 6100]],
+                       "four blocks, the most the option space holds, sorted")
     }
 
     func testMalformedOptionListsEndTheWalk() {

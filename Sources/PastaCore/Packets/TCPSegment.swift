@@ -45,26 +45,6 @@ public struct TCPSegment {
         return (mss, scale, sack)
     }
 
-    /// The lowest left edge of the SACK blocks (RFC 2018 section 3) above `acknowledgment`: where the
-    /// first stretch of data the receiver has, past the hole that starts at its acknowledgment, begins.
-    /// Blocks that are malformed or don't lie above the acknowledgment are ignored.
-    public func lowestSACKEdge(above acknowledgment: UInt32) -> UInt32? {
-        var lowest: UInt32?
-        forEachOption { kind, at, length in
-            guard kind == 5, length >= 10, (length - 2) % 8 == 0 else { return }
-            var block = at + 2
-            while block + 8 <= at + length {
-                let left = bytes.bigEndianUInt32(at: block), right = bytes.bigEndianUInt32(at: block + 4)
-                if Int32(bitPattern: left &- acknowledgment) > 0, Int32(bitPattern: right &- left) > 0,
-                   lowest.map({ Int32(bitPattern: left &- $0) < 0 }) ?? true {
-                    lowest = left
-                }
-                block += 8
-            }
-        }
-        return lowest
-    }
-
     /// The SACK blocks above `acknowledgment` (at most four), sorted by left edge, as (left, right) pairs:
     /// what the receiver has past the holes. Malformed blocks and those not above the acknowledgment are
     /// left out.
