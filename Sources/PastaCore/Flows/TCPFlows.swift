@@ -316,7 +316,7 @@ public final class TCPFlows {
                 connection.recoverPoint = ack &- 1
                 // Each resent segment the guest already had comes back as one duplicate ACK: no loss.
                 connection.expectedDuplicateAcks = connection.probesSent
-                if connection.sackPermitted && !segment.sackBlocks(above: ack).isEmpty {
+                if connection.sackPermitted && !sackBlocks(connection, segment, acknowledgment: ack).isEmpty {
                     // It was missing more, and says exactly what: a recovery resends those holes now (below)
                     // rather than one per timeout while its full window draws no duplicate ACKs.
                     connection.recoverPoint = connection.sendMax
@@ -753,12 +753,20 @@ public final class TCPFlows {
         pump(connection)
     }
 
+    /// The guest's SACK blocks above its acknowledgment that lie within what we sent: one reaching past
+    /// that is invalid (RFC 2018 section 3 leaves it to us), and believing it would let a guest make us
+    /// resend its holes on every ACK.
+    private func sackBlocks(_ connection: TCPConnection, _ segment: TCPSegment, acknowledgment ack: UInt32)
+        -> [(left: UInt32, right: UInt32)] {
+        segment.sackBlocks(above: ack).filter { sequenceLessOrEqual($0.right, connection.sendMax) }
+    }
+
     /// RFC 6675's IsLost for the first hole: more than two segments' worth of data above it SACKed (its
     /// DupThresh of 3 in bytes). With 64 KiB frames the guest sends too few duplicate ACKs to count three.
     private func sackSaysLost(_ connection: TCPConnection, _ segment: TCPSegment, acknowledgment ack: UInt32) -> Bool {
         guard connection.sackPermitted else { return false }
         var sacked = 0
-        for block in segment.sackBlocks(above: ack) { sacked += Int(block.right &- block.left) }
+        for block in sackBlocks(connection, segment, acknowledgment: ack) { sacked += Int(block.right &- block.left) }
         return sacked > 2 * connection.segmentSize
     }
 
@@ -766,7 +774,7 @@ public final class TCPFlows {
     /// its acknowledgment and the last block, once per recovery; false if the ACK has no usable blocks.
     @discardableResult
     private func resendHoles(_ connection: TCPConnection, _ segment: TCPSegment, acknowledgment ack: UInt32) -> Bool {
-        let blocks = segment.sackBlocks(above: ack)
+        let blocks = sackBlocks(connection, segment, acknowledgment: ack)
         guard !blocks.isEmpty else { return false }
         if blocks.contains(where: { sequenceLess(connection.resendMark, $0.right) })
             && sequenceLess(ack, connection.resentUpTo) {
