@@ -321,7 +321,6 @@ public final class TCPFlows {
                     // rather than one per timeout while its full window draws no duplicate ACKs.
                     connection.recoverPoint = connection.sendMax
                     connection.resentUpTo = ack
-                    connection.resendMark = connection.sendMax
                 }
             } else if sequenceLess(connection.sendNext, ack) {
                 // Past what we resent so far: continue after what the guest has.
@@ -335,7 +334,7 @@ public final class TCPFlows {
             // A partial ACK while recovering (RFC 6675 and 6582): the next hole starts here.
             if connection.sackPermitted && sequenceLess(ack, connection.recoverPoint)
                 && sequenceLess(ack, connection.sendNext) {
-                resendHoles(connection, segment, acknowledgment: ack)
+                resendHoles(connection, sackBlocks(connection, segment, acknowledgment: ack), acknowledgment: ack)
             }
             connection.retransmitTimeout = Self.initialRetransmitTimeout
             let outstanding = connection.bytesInFlight > 0 || (connection.finSent && !connection.finAcknowledged)
@@ -354,20 +353,21 @@ public final class TCPFlows {
                 // Fast retransmit (RFC 5681 section 3.2) without SACK: everything from the hole on.
                 // Not again for duplicates of what the last resend already covers (RFC 6582 section 3.2):
                 // resent segments the guest had make it repeat its ACK, which would start it all over.
-                if (connection.duplicateAcks == 3 || sackSaysLost(connection, segment, acknowledgment: ack))
-                    && sequenceLess(connection.recoverPoint, ack) {
+                let blocks = connection.sackPermitted ? sackBlocks(connection, segment, acknowledgment: ack) : []
+                if sequenceLess(connection.recoverPoint, ack)
+                    && (connection.duplicateAcks == 3 || sackSaysLost(connection, blocks)) {
                     connection.recoverPoint = connection.sendMax
                     connection.resentUpTo = ack
-                    connection.resendMark = connection.sendMax
-                    if connection.sackPermitted, resendHoles(connection, segment, acknowledgment: ack) {
-                        // The guest said what it has past the holes: only those went out again.
+                    if !blocks.isEmpty {
+                        // The guest said what it has past the holes: only those go out again.
+                        resendHoles(connection, blocks, acknowledgment: ack)
                     } else {
                         logDebug("TCP: three duplicate ACKs, resending from \(ack) for \(describe(connection))")
                         rewind(connection)
                     }
-                } else if connection.sackPermitted && sequenceLess(ack, connection.recoverPoint) {
+                } else if !blocks.isEmpty && sequenceLess(ack, connection.recoverPoint) {
                     // Duplicates in a SACK recovery show holes further up, or a resend lost again.
-                    resendHoles(connection, segment, acknowledgment: ack)
+                    resendHoles(connection, blocks, acknowledgment: ack)
                 }
             } else if opened {
                 pump(connection)
@@ -763,19 +763,15 @@ public final class TCPFlows {
 
     /// RFC 6675's IsLost for the first hole: more than two segments' worth of data above it SACKed (its
     /// DupThresh of 3 in bytes). With 64 KiB frames the guest sends too few duplicate ACKs to count three.
-    private func sackSaysLost(_ connection: TCPConnection, _ segment: TCPSegment, acknowledgment ack: UInt32) -> Bool {
-        guard connection.sackPermitted else { return false }
+    private func sackSaysLost(_ connection: TCPConnection, _ blocks: [(left: UInt32, right: UInt32)]) -> Bool {
         var sacked = 0
-        for block in sackBlocks(connection, segment, acknowledgment: ack) { sacked += Int(block.right &- block.left) }
+        for block in blocks { sacked += Int(block.right &- block.left) }
         return sacked > 2 * connection.segmentSize
     }
 
-    /// Sends again what the guest's SACK blocks say it is missing (RFC 6675, simplified): every hole between
-    /// its acknowledgment and the last block, once per recovery; false if the ACK has no usable blocks.
-    @discardableResult
-    private func resendHoles(_ connection: TCPConnection, _ segment: TCPSegment, acknowledgment ack: UInt32) -> Bool {
-        let blocks = sackBlocks(connection, segment, acknowledgment: ack)
-        guard !blocks.isEmpty else { return false }
+    /// Sends again what the guest's SACK blocks (those of `sackBlocks`) say it is missing (RFC 6675,
+    /// simplified): every hole between its acknowledgment and the last block, once per recovery.
+    private func resendHoles(_ connection: TCPConnection, _ blocks: [(left: UInt32, right: UInt32)], acknowledgment ack: UInt32) {
         if blocks.contains(where: { sequenceLess(connection.resendMark, $0.right) })
             && sequenceLess(ack, connection.resentUpTo) {
             // The guest has data sent after our last resend but not the resent hole: it was lost again.
@@ -795,7 +791,6 @@ public final class TCPFlows {
             if sequenceLess(holeStart, block.right) { holeStart = block.right }
         }
         if resent { connection.resendMark = connection.sendMax }
-        return true
     }
 
     /// Sends again the data from `start` up to `end` (a hole the guest reported), without going back on
