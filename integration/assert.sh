@@ -1,4 +1,5 @@
 # Assertions for integration tests: each check prints ok/FAIL and counts; finish exits non-zero on failure.
+source "$(dirname "${BASH_SOURCE[0]}")/needs.sh"
 CHECKS_FAILED=0
 CHECKS_PASSED=0
 PASTA="${PASTA:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.build/debug/pasta}"
@@ -11,6 +12,10 @@ check() {
     local what="$1"; shift
     if "$@"; then pass "$what"; else fail "$what"; fi
 }
+
+# skip_check REASON: a check this machine can't make (a kernel without the feature): said, and counted
+# by the runner as skipped.
+skip_check() { echo "  skipped: $*"; }
 
 finish() {
     echo "  ($CHECKS_PASSED checks passed, $CHECKS_FAILED failed)"

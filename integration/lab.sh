@@ -6,6 +6,7 @@
 #              plus 203.0.113.10/24, 2001:db8:2::10/64 on a second veth pair to nowhere but itself
 #   $LAB_HOST  where pasta runs: uplink eth0 198.51.100.2/24 via 198.51.100.1, 2001:db8:1::2/64 via 2001:db8:1::1
 
+source "$(dirname "${BASH_SOURCE[0]}")/needs.sh"
 LAB_ID="${LAB_ID:-l$$}"
 LAB_HOST="${LAB_ID}-host"
 LAB_INET="${LAB_ID}-inet"
@@ -47,6 +48,7 @@ lab_setup() {
 # Builds the lab and removes it on exit. Sets $CTR, a container namespace name; "with-container"
 # creates it too.
 lab_begin() {
+    needs ip ss sysctl
     trap lab_cleanup EXIT
     # A signal (run.sh's timeout, ^C) ends the test through its EXIT trap, so the cleanup runs then too.
     trap 'exit 143' TERM

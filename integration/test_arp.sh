@@ -3,6 +3,7 @@
 # template interface's MAC; the exchange shows up in the pcap.
 set -u
 here=$(dirname "$0"); source "$here/lab.sh"; source "$here/assert.sh"
+needs jq tcpdump ping
 lab_begin with-container
 PCAP=$(mktemp -u /tmp/pasta-test.XXXXXX.pcap); lab_track_file "$PCAP"
 

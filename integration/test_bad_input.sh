@@ -2,6 +2,7 @@
 # Done-when 6: bad input exits 1 with a message naming the problem, starts nothing, leaves no PID file.
 set -u
 here=$(dirname "$0"); source "$here/lab.sh"; source "$here/assert.sh"
+needs python3
 lab_begin with-container
 PIDFILE=$(mktemp -u /tmp/pasta-test.XXXXXX.pid); lab_track_file "$PIDFILE"
 T="--netns $CTR"

@@ -3,6 +3,7 @@
 # daemon writes its PID file, and it exits when the namespace is deleted (unless --no-netns-quit).
 set -u
 here=$(dirname "$0"); source "$here/lab.sh"; source "$here/assert.sh"
+needs jq rdisc6
 lab_begin with-container
 PIDFILE=$(mktemp -u /tmp/pasta-test.XXXXXX.pid); lab_track_file "$PIDFILE"
 

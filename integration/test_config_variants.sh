@@ -3,6 +3,7 @@
 # uplink; -l log file.
 set -u
 here=$(dirname "$0"); source "$here/lab.sh"; source "$here/assert.sh"
+needs jq
 lab_begin
 DIR=$(mktemp -d /tmp/pasta-test.XXXXXX); lab_track_file "$DIR"
 NONE="-t none -u none -T none -U none"

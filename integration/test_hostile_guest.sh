@@ -5,6 +5,7 @@
 # transfer with and without 20,000 invalid frames a second alongside.
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
+needs python3 curl jq iperf3 ping
 FLOOD="$here/flood.py"
 TOOL="$here/tcp_tool.py"
 lab_begin with-container

@@ -3,6 +3,7 @@
 # parent exits, and the daemon holds none of them.
 set -u
 here=$(dirname "$0"); source "$here/lab.sh"; source "$here/assert.sh"
+needs ps
 lab_begin with-container
 DIR=$(mktemp -d /tmp/pasta-test.XXXXXX); lab_track_file "$DIR"
 mkfifo "$DIR/f3" "$DIR/f4"

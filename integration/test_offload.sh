@@ -8,10 +8,10 @@
 # guest with a bad checksum (one it didn't leave for us to finish) is dropped and counted.
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
+needs python3 jq socat ethtool ping
 TOOL="$here/tcp_tool.py"
 lab_begin
 WORK=$(mktemp -d /tmp/pasta-test.XXXXXX); lab_track_file "$WORK"
-command -v ethtool >/dev/null || { echo "skipped: ethtool is not installed (scripts/install-deps.sh)"; exit 0; }
 head -c 256M /dev/urandom >"$WORK/blob"
 BLOB_SHA=$(sha256sum <"$WORK/blob" | cut -d' ' -f1)
 # Downloads: every connection gets the file. Uploads: one connection at a time, written to a file.
@@ -89,6 +89,8 @@ for variant in offload plain; do
             check "MTU $mtu: the namespace's tap has TCP segmentation offload on ($tso)" [ "$tso" = on ]
             if kernel_at_least 6 2; then
                 check "MTU $mtu: and UDP segmentation offload ($uso)" [ "$uso" = on ]
+            else
+                skip_check "MTU $mtu: UDP segmentation offload on the tap needs Linux 6.2 (this is $(uname -r))"
             fi
         else
             check "MTU $mtu, --no-offload: the tap has no TCP segmentation offload ($tso)" [ "$tso" = off ]

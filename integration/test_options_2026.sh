@@ -7,6 +7,7 @@
 # listed ports); with an invalid value it exits 1 and names the problem.
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
+needs python3 arping dhclient
 TOOL="$here/tcp_tool.py"
 lab_begin
 WORK=$(mktemp -d /tmp/pasta-test.XXXXXX); lab_track_file "$WORK"

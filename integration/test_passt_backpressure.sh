@@ -7,6 +7,7 @@
 # where it was instead of sending everything again.
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
+needs python3 curl busybox gcc
 lab_begin
 WORK=$(mktemp -d /tmp/pasta-test.XXXXXX); lab_track_file "$WORK"
 source "$here/../bench/passt-lab.sh"

@@ -2,6 +2,7 @@
 # Done-when 5: -p FILE captures namespace-side frames that tcpdump decodes.
 set -u
 here=$(dirname "$0"); source "$here/lab.sh"; source "$here/assert.sh"
+needs tcpdump ping
 lab_begin with-container
 PCAP=$(mktemp -u /tmp/pasta-test.XXXXXX.pcap); lab_track_file "$PCAP"
 

@@ -6,6 +6,7 @@
 # Podman's own calls; the same on passt (HOST table only, a SPLICE update refused).
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
+needs python3 jq
 TOOL="$here/tcp_tool.py"
 RAW="$here/pesto_raw_client.py"
 PESTO="$(dirname "$PASTA")/pesto"

@@ -5,6 +5,7 @@
 # the 5 s deadline without delaying a concurrent TCP transfer, and the next client waits for it in the backlog.
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
+needs python3 jq
 TOOL="$here/tcp_tool.py"
 RAW="$here/pesto_raw_client.py"
 PESTO="$(dirname "$PASTA")/pesto"

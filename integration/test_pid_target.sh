@@ -3,6 +3,7 @@
 # its bare PID; pasta configures it and exits within 2 s after the process ends.
 set -u
 here=$(dirname "$0"); source "$here/lab.sh"; source "$here/assert.sh"
+needs jq
 lab_begin
 
 target_test() {

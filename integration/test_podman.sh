@@ -13,14 +13,10 @@ PLUGIN_BUILD=$(dirname "$PASTA")
 IMAGE=localhost/pasta-test:busybox
 
 [ -x "$PLUGIN_BUILD/podman-netplugin" ] || { fail "$PLUGIN_BUILD/podman-netplugin is not built"; finish; exit 1; }
-install_started=$(now_ms)
-if ! BUSYBOX_DEB=$(bash "$here/podman/install-deps.sh" 2>/tmp/podman-install.$$.log); then
-    echo "  skipped: Podman could not be installed: $(tail -n 2 /tmp/podman-install.$$.log | tr '\n' ' ')"
-    rm -f /tmp/podman-install.$$.log
-    exit 0
-fi
-rm -f /tmp/podman-install.$$.log
-echo "podman, runc and busybox-static ready after $(( $(now_ms) - install_started )) ms ($(podman --version))"
+needs python3 curl jq podman runc
+needs_debs busybox-static
+BUSYBOX_DEB=$(deps_cached_deb busybox-static)
+echo "$(podman --version), runc $(runc --version | awk 'NR == 1 { print $3 }')"
 
 P=$(mktemp -d /tmp/pasta-podman.XXXXXX)
 RUN_DIR="$P/netplugin-run"

@@ -12,23 +12,14 @@ PLUGIN_BUILD=$(dirname "$PASTA")
 IMAGE=localhost/pasta-test:busybox
 
 [ -x "$PLUGIN_BUILD/podman-netplugin" ] || { fail "$PLUGIN_BUILD/podman-netplugin is not built"; finish; exit 1; }
-for tool in useradd userdel setpriv unshare nsenter; do
-    command -v "$tool" >/dev/null || { echo "  skipped: $tool is missing (packages passwd, util-linux)"; exit 0; }
-done
+needs python3 curl jq ps podman runc newuidmap
+needs_debs busybox-static
+BUSYBOX_DEB=$(deps_cached_deb busybox-static)
 if [ "$(cat /proc/sys/user/max_user_namespaces)" = 0 ] ||
    [ "$(cat /proc/sys/kernel/unprivileged_userns_clone 2>/dev/null || echo 1)" = 0 ]; then
     echo "  skipped: unprivileged user namespaces are disabled on this machine"
     exit 0
 fi
-install_started=$(now_ms)
-if ! BUSYBOX_DEB=$(bash "$here/podman/install-deps.sh" 2>/tmp/podman-install.$$.log); then
-    echo "  skipped: Podman could not be installed: $(tail -n 2 /tmp/podman-install.$$.log | tr '\n' ' ')"
-    rm -f /tmp/podman-install.$$.log
-    exit 0
-fi
-rm -f /tmp/podman-install.$$.log
-command -v newuidmap >/dev/null || { echo "  skipped: newuidmap is missing (package uidmap)"; exit 0; }
-echo "podman, runc, uidmap and busybox-static ready after $(( $(now_ms) - install_started )) ms"
 
 PODMAN_USER="pastapod$$"
 P=$(mktemp -d /tmp/pasta-podman-rootless.XXXXXX)

@@ -10,14 +10,10 @@ source "$here/podman/podman-env.sh"
 TOOL="$here/tcp_tool.py"
 IMAGE=localhost/pasta-test:busybox
 
-install_started=$(now_ms)
-if ! BUSYBOX_DEB=$(bash "$here/podman/install-deps.sh" 2>/tmp/podman-install.$$.log); then
-    echo "  skipped: Podman could not be installed: $(tail -n 2 /tmp/podman-install.$$.log | tr '\n' ' ')"
-    rm -f /tmp/podman-install.$$.log
-    exit 0
-fi
-rm -f /tmp/podman-install.$$.log
-echo "podman, runc and busybox-static ready after $(( $(now_ms) - install_started )) ms ($(podman --version))"
+needs python3 curl podman runc
+needs_debs busybox-static
+BUSYBOX_DEB=$(deps_cached_deb busybox-static)
+echo "$(podman --version), runc $(runc --version | awk 'NR == 1 { print $3 }')"
 
 P=$(mktemp -d /tmp/pasta-podman-slirp.XXXXXX)
 VARLIB_MADE=0

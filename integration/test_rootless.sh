@@ -7,11 +7,9 @@
 # for what an unprivileged user may not do. Servers and clients run as root inside the lab's namespaces.
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
+needs python3 jq ping ps
 TOOL="$here/tcp_tool.py"
 
-for tool in useradd userdel setpriv unshare nsenter; do
-    command -v "$tool" >/dev/null || { echo "  skipped: $tool is missing (packages passwd, util-linux)"; exit 0; }
-done
 if [ "$(cat /proc/sys/user/max_user_namespaces)" = 0 ] ||
    [ "$(cat /proc/sys/kernel/unprivileged_userns_clone 2>/dev/null || echo 1)" = 0 ]; then
     echo "  skipped: unprivileged user namespaces are disabled on this machine"

@@ -7,6 +7,7 @@
 # system call outside the filter's list kills the process with SIGSYS.
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
+needs python3 tcpdump ping pgrep
 TOOL="$here/tcp_tool.py"
 CLIENT="$here/passt_client.py"
 lab_begin with-container

@@ -5,6 +5,7 @@
 # service turned off, the same clients time out and nothing but ARP is answered.
 set -u
 here=$(dirname "$0"); source "$here/lab.sh"; source "$here/assert.sh"
+needs jq tcpdump ping arping ndisc6 rdisc6 dhclient busybox
 lab_begin with-container
 OUR_MAC=02:00:00:00:00:02
 WORK=$(mktemp -d /tmp/pasta-test.XXXXXX); lab_track_file "$WORK"

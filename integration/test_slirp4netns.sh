@@ -7,6 +7,7 @@
 # keep the client's address; the exit pipe ends it.
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
+needs python3 jq
 TOOL="$here/tcp_tool.py"
 API="$here/slirp_api_client.py"
 SLIRP="$(dirname "$PASTA")/slirp4netns"

@@ -3,6 +3,7 @@
 # exits with the command's status.
 set -u
 here=$(dirname "$0"); source "$here/lab.sh"; source "$here/assert.sh"
+needs jq
 lab_begin
 
 out=$(lab_in "$LAB_HOST" "$PASTA" --config-net -q -t none -u none -T none -U none -- ip -j addr)

@@ -5,6 +5,7 @@
 # servers as they start and stop on either side, with exclusions.
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
+needs python3 jq iperf3
 TOOL="$here/tcp_tool.py"
 lab_begin with-container
 in_ctr() { ip netns exec "$CTR" "$@"; }

@@ -4,6 +4,7 @@
 # a rule without one still reaches the guest's own address afterwards.
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
+needs python3
 TOOL="$here/tcp_tool.py"
 lab_begin with-container
 in_host() { ip netns exec "$LAB_HOST" "$@"; }

@@ -5,6 +5,7 @@
 # baseline, refused connects, half-close, a server that speaks first and closes at once.
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
+needs python3 curl jq socat iperf3 nft
 TOOL="$here/tcp_tool.py"
 lab_begin with-container
 WORK=$(mktemp -d /tmp/pasta-test.XXXXXX); lab_track_file "$WORK"

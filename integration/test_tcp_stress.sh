@@ -4,6 +4,7 @@
 # SYNs, segments for unknown flows, truncated frames) while a transfer runs alongside.
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
+needs python3 curl jq socat nft ping
 TOOL="$here/tcp_tool.py"
 lab_begin with-container
 WORK=$(mktemp -d /tmp/pasta-test.XXXXXX); lab_track_file "$WORK"

@@ -4,6 +4,7 @@
 # source rewritten), ping, and 2,000 flows that all expire.
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
+needs python3 jq iperf3 ping busybox
 TOOL="$here/tcp_tool.py"
 lab_begin with-container
 lab_in "$LAB_HOST" sysctl -qw net.ipv4.ping_group_range="0 2147483647"

@@ -4,6 +4,7 @@
 # stall at 0.5 Gbps). Namespace MTU 65520 (pasta's and Podman's default) and 1500.
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
+needs jq socat iperf3
 lab_begin
 WORK=$(mktemp -d /tmp/pasta-test.XXXXXX); lab_track_file "$WORK"
 check "the lab uplink has MTU 1500" [ "$(ip -n "$LAB_HOST" -j link show eth0 | jq '.[0].mtu')" = 1500 ]

@@ -6,13 +6,16 @@
 set -u
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/opt/swift/usr/bin"
-bash scripts/install-deps.sh >/dev/null || exit 1
+echo "### installing what the demo needs (scripts/install-deps.sh: Debian packages, up to 10 minutes)"
+bash scripts/install-deps.sh || exit 1
+echo "### building (swift build: about two minutes the first time)"
 swift build 2>&1 | tail -n 1
 PASTA="$PWD/.build/debug/pasta"
 ln -sf pasta .build/debug/passt
 
 LAB_ID="demo$$"
 source integration/lab.sh
+needs python3 curl tcpdump ping busybox
 lab_begin with-container
 PIDFILE="/tmp/$LAB_ID.pid"; lab_track_file "$PIDFILE"
 PCAP="/tmp/$LAB_ID.pcap"; lab_track_file "$PCAP"
@@ -87,11 +90,11 @@ lab_wait_for 20 bash -c "! [ -e /proc/$pid ] || grep -q '^State:.*Z' /proc/$pid/
 [ "${1:-}" = --no-vm ] && exit 0
 echo
 echo "### passt: a virtual machine (qemu, TCG, a Debian kernel and a busybox initramfs) on our passt's socket"
-VM_CACHE=/var/cache/pasta-test-vm
-if ! bash integration/vm/install-deps.sh >/dev/null 2>&1 || ! bash integration/vm/build-guest.sh "$VM_CACHE/guest-cloud-amd64" "$VM_CACHE" >/dev/null 2>&1; then
-    echo "(skipped: qemu or the guest's packages could not be installed from the Debian mirror)"
-    exit 0
-fi
+needs qemu-system-x86_64 cpio
+needs_debs linux-image-cloud-amd64 busybox-static
+GUEST="$PASTA_DEPS_DIR/vm/guest-cloud-amd64"
+echo "(building the guest's kernel and initramfs from the cached packages, once: a few seconds)"
+bash integration/vm/build-guest.sh "$GUEST" 2>/dev/null || { echo "building the guest failed (integration/vm/build-guest.sh)"; exit 1; }
 RUN="/tmp/$LAB_ID-vm"; mkdir -m 711 "$RUN"; lab_track_file "$RUN"
 echo "passt -P $RUN/passt.pid -s $RUN/passt.socket -t 8088:80 -D none -S none"
 lab_in "$LAB_HOST" "$PWD/.build/debug/passt" -P "$RUN/passt.pid" -s "$RUN/passt.socket" -t 8088:80 -D none -S none 2>&1 |
@@ -106,7 +109,8 @@ mkdir -p /www && echo "hello from the VM" >/www/index.html
 httpd -p 80 -h /www
 sleep 3
 GUEST
-lab_in "$LAB_HOST" bash integration/vm/run-guest.sh --guest "$VM_CACHE/guest-cloud-amd64" --socket "$RUN/passt.socket" \
+echo "(booting the VM under TCG, no KVM: waiting up to 60 s for its lease and download)"
+lab_in "$LAB_HOST" bash integration/vm/run-guest.sh --guest "$GUEST" --socket "$RUN/passt.socket" \
     --script "$RUN/guest.sh" --log "$RUN/console.log" --timeout 150 >/dev/null 2>&1 &
 VM=$!; lab_track_pid "$VM"
 lab_wait_for 600 eval 'grep -q "^guest: downloaded" "$RUN/console.log" 2>/dev/null || ! kill -0 $VM 2>/dev/null'

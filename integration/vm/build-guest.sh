@@ -1,76 +1,25 @@
 #!/usr/bin/env bash
 # Builds a small guest for qemu-system-x86_64 (TCG) out of Debian packages, without installing them:
-#   OUTDIR/vmlinuz     a Debian kernel (linux-image-cloud-amd64 by default: LZ4-compressed, fewer drivers)
+#   OUTDIR/vmlinuz     a Debian kernel (linux-image-cloud-amd64's: LZ4-compressed, fewer drivers)
 #   OUTDIR/initrd.gz   busybox-static, the virtio-net modules and an /init that brings up eth0 by DHCP,
 #                      enables IPv6 SLAAC, runs /test.sh and powers off
 #
-#   build-guest.sh OUTDIR [CACHEDIR]
+#   build-guest.sh OUTDIR
 #
-# CACHEDIR (default $VM_CACHE, else /var/cache/pasta-test-vm) keeps the .deb files, so that a second build
-# needs no network; an OUTDIR built from the same packages and the same version of this script is reused.
-# GUEST_KERNEL=amd64 picks the generic kernel instead of the cloud one.
+# The two .deb files come from scripts/install-deps.sh's cache ($PASTA_DEPS_DIR/debs): this uses no
+# network. An OUTDIR built from the same packages and the same version of this script is reused.
 # A test adds its own /test.sh with run-guest.sh --script, which appends a second cpio archive to the
 # initrd (the kernel unpacks concatenated archives in order), so this image is built once.
-# The only network this uses is Debian's package mirror, through apt-get. Exit status 77: the packages
-# could not be fetched (the caller reports "skipped").
+# Exit status 77: the packages are not cached (a test's `needs_debs` says why before it gets here).
 set -euo pipefail
-OUT="${1:?usage: build-guest.sh OUTDIR [CACHEDIR]}"
-CACHE="${2:-${VM_CACHE:-/var/cache/pasta-test-vm}}"
-FLAVOUR="${GUEST_KERNEL:-cloud-amd64}"
+OUT="${1:?usage: build-guest.sh OUTDIR}"
 MODULES=(virtio_pci virtio_net)   # with what they depend on, resolved from modules.dep
+source "$(cd "$(dirname "$0")/../.." && pwd)/scripts/deps-lib.sh"
 
-skip() { echo "skipped: $*" >&2; exit 77; }
 say() { echo "build-guest: $*" >&2; }
-for tool in apt-get apt-cache dpkg-deb cpio gzip; do
-    command -v "$tool" >/dev/null || skip "$tool is missing (integration/vm/install-deps.sh installs cpio)"
-done
-mkdir -p "$CACHE" "$OUT"
-
-# Package name and candidate version; refreshes the package lists once if apt knows nothing yet.
-UPDATED=no
-candidate() {
-    local v
-    v=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}' || true)
-    if { [ -z "$v" ] || [ "$v" = "(none)" ]; } && [ "$UPDATED" = no ]; then
-        UPDATED=yes
-        apt-get update -q >/dev/null 2>&1 || true
-        v=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}' || true)
-    fi
-    [ -n "$v" ] && [ "$v" != "(none)" ] && echo "$v"
-}
-
-# Path of PACKAGE's .deb in the cache, downloaded if missing. With no usable package lists, falls back to
-# the newest cached .deb of that package.
-fetch() {
-    local pkg="$1" version deb
-    if version=$(candidate "$pkg"); then
-        deb="$CACHE/${pkg}_${version//:/%3a}_amd64.deb"
-        if [ ! -s "$deb" ]; then
-            say "downloading $pkg $version"
-            # apt drops to the _apt user for downloads when it can write there; root does it otherwise.
-            (cd "$CACHE" && apt-get download -q "$pkg=$version" >/dev/null 2>&1) || rm -f "$deb"
-        fi
-        [ -s "$deb" ] && { echo "$deb"; return; }
-    fi
-    deb=$(ls -t "$CACHE/${pkg}"_*_amd64.deb 2>/dev/null | head -1 || true)
-    [ -n "$deb" ] || skip "can't fetch the package $pkg (no package mirror?)"
-    say "using cached $(basename "$deb")"
-    echo "$deb"
-}
-
-# The meta package (linux-image-cloud-amd64) names the versioned kernel package it depends on.
-META="linux-image-$FLAVOUR"
-KPKG=$(apt-cache depends "$META" 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}' || true)
-if [ -z "$KPKG" ]; then
-    candidate "$META" >/dev/null || true
-    KPKG=$(apt-cache depends "$META" 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}' || true)
-fi
-if [ -z "$KPKG" ]; then
-    KPKG=$(ls -t "$CACHE"/linux-image-*-"$FLAVOUR"_*_amd64.deb 2>/dev/null | head -1 | xargs -r basename | cut -d_ -f1 || true)
-fi
-[ -n "$KPKG" ] || skip "can't resolve $META (no package lists and nothing cached in $CACHE)"
-KDEB=$(fetch "$KPKG")
-BBDEB=$(fetch busybox-static)
+KDEB=$(deps_cached_deb linux-image-cloud-amd64) || { say "no cached kernel package: run scripts/install-deps.sh"; exit 77; }
+BBDEB=$(deps_cached_deb busybox-static) || { say "no cached busybox-static: run scripts/install-deps.sh"; exit 77; }
+mkdir -p "$OUT"
 
 STAMP="$(basename "$KDEB") $(basename "$BBDEB") $(sha256sum <"$0" | cut -c1-16)"
 if [ -s "$OUT/vmlinuz" ] && [ -s "$OUT/initrd.gz" ] && [ "$(cat "$OUT/.stamp" 2>/dev/null)" = "$STAMP" ]; then
