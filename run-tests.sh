@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Builds, runs the unit tests, then the integration tests (root: they create network namespaces).
+# Builds, runs the unit tests, the fuzz harnesses, the integration tests (root: they create network
+# namespaces), then the runner's own test (the suite on a simulated day the package mirror is down).
+# The closing line is `tests: N passed, M failed, K skipped`, followed by each skip's test and reason.
 set -u
 cd "$(dirname "$0")"
 export PATH="$PATH:/opt/swift/usr/bin"
@@ -25,6 +27,7 @@ unit_failed=$(sed -E 's/.*with ([0-9]+) failures.*/\1/' <<<"$summary")
 # Fuzz harnesses (Fuzz/): 10^4 inputs each, then the planted bug they must find; about two minutes.
 fuzz_passed=0
 fuzz_failed=0
+skips=()  # "WHERE: REASON"
 for mode in --runs=10000 --planted-bug; do
     fuzz_out=$(bash scripts/fuzz.sh "$mode" 2>&1)
     fuzz_status=$?
@@ -33,17 +36,38 @@ for mode in --runs=10000 --planted-bug; do
     p=${p:-0}; f=${f:-0}
     [ "$fuzz_status" -ne 0 ] && [ "$f" -eq 0 ] && f=1
     fuzz_passed=$((fuzz_passed + p)); fuzz_failed=$((fuzz_failed + f))
+    while read -r line; do skips+=("fuzz.sh $mode: ${line#skipped: }"); done < <(grep "^skipped: " <<<"$fuzz_out")
 done
 
 bash integration/run.sh
 integration_status=$?
-read -r int_passed int_failed < integration/.last-counts
-rm -f integration/.last-counts
+read -r int_passed int_failed int_skipped < integration/.last-counts
+mapfile -t -O "${#skips[@]}" skips < integration/.last-skips
+rm -f integration/.last-counts integration/.last-skips
 
-passed=$(( unit_total - unit_failed + fuzz_passed + int_passed ))
-failed=$(( unit_failed + fuzz_failed + int_failed ))
+# The runner's own test runs the suite inside a simulation, which must not start another one.
+runner_passed=0
+runner_failed=0
+if [ -z "${PASTA_SIMULATED_MIRROR_DOWN:-}" ]; then
+    echo "== runner: the suite on a day the package mirror does not answer"
+    runner_out=$(bash integration/runner/test_mirror_down.sh 2>&1)
+    runner_status=$?
+    grep -E "^  (ok|FAIL)|^    " <<<"$runner_out"
+    runner_passed=$(grep -c "^  ok " <<<"$runner_out")
+    runner_failed=$(grep -c "^  FAIL " <<<"$runner_out")
+    if [ "$runner_status" -ne 0 ] && [ "$runner_failed" -eq 0 ]; then
+        runner_failed=1
+        echo "  FAIL test_mirror_down.sh exited with status $runner_status:"
+        tail -n 20 <<<"$runner_out" | sed 's/^/    /'
+    fi
+fi
+
+passed=$(( unit_total - unit_failed + fuzz_passed + int_passed + runner_passed ))
+failed=$(( unit_failed + fuzz_failed + int_failed + runner_failed ))
 echo "unit tests: $((unit_total - unit_failed)) passed, $unit_failed failed"
 echo "fuzz checks: $fuzz_passed passed, $fuzz_failed failed"
-echo "integration checks: $int_passed passed, $int_failed failed"
-echo "tests: $passed passed, $failed failed"
+echo "integration checks: $int_passed passed, $int_failed failed, ${int_skipped:-0} skipped"
+echo "runner checks: $runner_passed passed, $runner_failed failed"
+echo "tests: $passed passed, $failed failed, ${#skips[@]} skipped"
+for skip in "${skips[@]}"; do echo "  skipped: $skip"; done
 [ "$failed" -eq 0 ] && [ "$integration_status" -eq 0 ]
