@@ -52,7 +52,8 @@ if [ -z "${PASTA_SIMULATED_MIRROR_DOWN:-}" ]; then
     echo "== runner: the suite on a day the package mirror does not answer"
     runner_out=$(bash integration/runner/test_mirror_down.sh 2>&1)
     runner_status=$?
-    grep -E "^  (ok|FAIL)|^    " <<<"$runner_out"
+    grep -E "^  (ok|FAIL)|^    |^ *skipped: " <<<"$runner_out"
+    while read -r line; do skips+=("runner/test_mirror_down.sh: ${line#*skipped: }"); done < <(grep -E "^ *skipped: " <<<"$runner_out")
     runner_passed=$(grep -c "^  ok " <<<"$runner_out")
     runner_failed=$(grep -c "^  FAIL " <<<"$runner_out")
     if [ "$runner_status" -ne 0 ] && [ "$runner_failed" -eq 0 ]; then

@@ -53,8 +53,9 @@ check "pesto -C SPLICE empties that table" eval 'pesto -C SPLICE "$SOCK" && [ "$
 
 echo "2. atomic updates"
 check "pesto -A -t 18082:7000 -t 18084:7000" pesto -A -t 18082:7000 -t 18084:7000 "$SOCK"
-in_host python3 -c 'import socket,time; s=socket.socket(); s.bind(("0.0.0.0",18090)); s.listen(); time.sleep(300)' &
-blocker=$!; lab_track_pid $blocker
+# lab_serve, not a backgrounded in_host: $! must be python itself for the clean-up to stop it.
+lab_serve "$LAB_HOST" python3 -c 'import socket,time; s=socket.socket(); s.bind(("0.0.0.0",18090)); s.listen(); time.sleep(300)'
+blocker=${LAB_PIDS[-1]}
 lab_wait_for 50 lab_listening "$LAB_HOST" 18090
 inode=$(socket_inode 18082)
 kept='{"proto":6,"first":18082,"to":7000},{"proto":6,"first":18084,"to":7000}'

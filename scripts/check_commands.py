@@ -4,7 +4,7 @@ scripts/install-deps.sh, and that every test declares, on a `needs` line, the co
 packages install-deps.sh installs (so that on a day the mirror is down it says "skipped" instead of
 failing half-way).
 
-    check_commands.py [--root DIR] [--extra-test FILE]... [--quiet]
+    check_commands.py [--root DIR] [--extra-test FILE]...
 
 A command is fine when it is a shell builtin or keyword, a function of the scripts, the project's own
 binary or the Swift toolchain, a command listed in scripts/packages.txt, or a file of a Debian package of
@@ -24,7 +24,8 @@ import shell_commands  # noqa: E402
 SYSTEM_PATH = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
 PROJECT = {"pasta", "passt", "pesto", "kata-passt-endpoint", "podman-netplugin", "pasta-fuzz"}
 TOOLCHAIN = {"swift", "swiftc"}
-SCRIPT_GLOBS = ["integration/*.sh", "integration/*/*.sh", "scripts/*.sh", "bench/*.sh", "contrib/*/*.sh"]
+SCRIPT_GLOBS = ["integration/*.sh", "integration/*/*.sh", "scripts/*.sh", "bench/*.sh", "contrib/*/*.sh",
+                "run-tests.sh", ".ci/run"]
 
 
 def read_table(path):
@@ -124,6 +125,7 @@ class Checker:
         for s in self.scripts.values():
             for name in s.functions:
                 self.functions.setdefault(name, s)
+        self.visible = self.visible_functions()
         self.problems = []
 
     def rel(self, path):
@@ -132,11 +134,37 @@ class Checker:
     def problem(self, script, line, name, why):
         self.problems.append(f"{self.rel(script.path)}:{line}: {name}: {why}")
 
-    # What a command word is: None for what needs no package, "table" or "base" otherwise.
-    def kind(self, name):
+    def visible_functions(self):
+        """{path: function names} a script can call: its own and those of every script joined to it by
+        `source` (either way: a sourced library calls its sourcer's functions too)."""
+        neighbours = {p: set() for p in self.scripts}
+        for path, s in self.scripts.items():
+            for word in s.sources:
+                target = self.script_named(word)
+                if target is not None:
+                    neighbours[path].add(target.path)
+                    neighbours[target.path].add(path)
+        visible = {}
+        for path in self.scripts:
+            if path in visible:
+                continue
+            group, todo = set(), [path]
+            while todo:
+                p = todo.pop()
+                if p not in group:
+                    group.add(p)
+                    todo.extend(neighbours[p])
+            names = set().union(*(self.scripts[p].functions for p in group))
+            for p in group:
+                visible[p] = names
+        return visible
+
+    # What a command word is: None for what needs no package, else the command's name.
+    def kind(self, name, script=None):
         if not name or any(c in name for c in "$`*?[") or name.startswith("-"):
             return None
-        if name in shell_commands.BUILTINS or name in shell_commands.KEYWORDS_STAY or name in self.functions:
+        functions = self.visible[script.path] if script is not None else self.functions
+        if name in shell_commands.BUILTINS or name in shell_commands.KEYWORDS_STAY or name in functions:
             return None
         if "/" in name:
             if not name.startswith(("/usr/", "/bin/", "/sbin/")):
@@ -151,7 +179,7 @@ class Checker:
         seen = {}
         for script in self.scripts.values():
             for use in script.uses:
-                name = self.kind(use.name)
+                name = self.kind(use.name, script)
                 if name is None or name in seen:
                     continue
                 seen[name] = self.classify(name)
@@ -250,7 +278,7 @@ class Checker:
                     self.problem(script, 1, name, "named on a needs line but not listed in scripts/packages.txt")
             reported = set()
             for owner, use in uses:
-                name = self.kind(use.name)
+                name = self.kind(use.name, owner)
                 if name in self.table and name not in needs and name not in reported:
                     reported.add(name)
                     where = "" if owner is script else f" (through {self.rel(owner.path)}:{use.line})"

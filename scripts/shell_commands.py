@@ -28,7 +28,9 @@ WRAPPERS = {
     "exec": ({"-a"}, 0),
     "command": (set(), 0),
     "xargs": ({"-n", "-I", "-P", "-d", "-E", "-L", "-s", "-a"}, 0),
-    "setpriv": (set(), 0),
+    "setpriv": ({"--ruid", "--euid", "--reuid", "--rgid", "--egid", "--regid", "--groups", "--inh-caps",
+                 "--ambient-caps", "--bounding-set", "--securebits", "--pdeathsig", "--selinux-label",
+                 "--apparmor-profile", "--landlock-access", "--landlock-rule"}, 0),
     "unshare": ({"-S", "--setuid", "-G", "--setgid", "-R", "--root", "-w", "--wd", "--propagation",
                  "--map-user", "--map-group", "--map-users", "--map-groups"}, 0),
     "nsenter": ({"-t", "--target", "-S", "--setuid", "-G", "--setgid"}, 0),
@@ -63,11 +65,13 @@ class Script:
         self.wrapper_skip = {}    # function name -> arguments it takes before the command it runs
         self.needs = []           # (function or None, [commands]) from `needs` lines
         self.runs_scripts = []    # (function or None, word) for `bash FILE`, `source FILE`
+        self.sources = []         # words of `source FILE` alone: files sharing this one's functions
 
 
 # --- reading: here-documents, continuation lines, then tokens --------------------------------------
 
-HEREDOC = re.compile(r"<<(-?)\s*(?:'([^']*)'|\"([^\"]*)\"|\\?([A-Za-z_][A-Za-z_0-9]*))")
+HEREDOC = re.compile(r"<<(-?)\s*(?:'([^']*)'|\"([^\"]*)\"|\\?([^\s;&|<>()'\"]+))")
+ARITHMETIC = re.compile(r"\(\([^()]*(\([^()]*\)[^()]*)*\)\)")
 
 
 def strip_heredocs(text):
@@ -81,6 +85,7 @@ def strip_heredocs(text):
         out.append(line)
         i += 1
         code = re.sub(r"<<<", "   ", line)
+        code = ARITHMETIC.sub(lambda m: " " * len(m.group(0)), code)  # `<<` there is a shift
         for m in HEREDOC.finditer(code):
             if _in_quotes(code, m.start()):
                 continue
@@ -108,6 +113,8 @@ def _in_quotes(line, index):
                 j += 1
             elif c == quote:
                 quote = None
+            elif quote == '"' and line.startswith("$(", j):
+                quote = None  # a command substitution's text is code again (rough: until the line ends)
         elif c == "\\":
             j += 1
         elif c in "'\"":
@@ -165,6 +172,8 @@ class Lexer:
                 self.i += 1
                 inner, line = self._balanced_body()
                 self.nested.append((inner, line))
+                # a word in its own right: the file name a redirection before it takes
+                self.tokens.append(Token("word", c + "(" + inner + ")", line, c + "(...)", False))
             else:
                 op = self._match(self.OPS)
                 if op:
@@ -263,13 +272,17 @@ class Lexer:
         while j < len(s):
             c = s[j]
             if c == "\\":
+                if s.startswith("\n", j + 1):
+                    self.line += 1
                 j += 2
                 continue
             if c == "\n":
                 self.line += 1
             elif c == "'":
                 k = s.find("'", j + 1)
-                j = len(s) if k < 0 else k
+                k = len(s) if k < 0 else k
+                self.line += s.count("\n", j, k)
+                j = k
             elif c == '"':
                 j = self._end_of_double_quote(j)
             elif c == "#" and (j == 0 or s[j - 1] in " \t\n;"):
@@ -294,6 +307,8 @@ class Lexer:
         while k < len(s):
             c = s[k]
             if c == "\\":
+                if s.startswith("\n", k + 1):
+                    self.line += 1
                 k += 2
                 continue
             if c == "\n":
@@ -301,7 +316,7 @@ class Lexer:
             if c == '"':
                 return k
             if s.startswith("$(", k):
-                save_i, save_line = self.i, self.line
+                save_i = self.i
                 self.i = k + 1
                 inner, ln = self._balanced_body()
                 k = self.i
@@ -349,8 +364,18 @@ class Lexer:
                 part = []
                 while k < len(s) and s[k] != '"':
                     if s[k] == "\\" and k + 1 < len(s):
+                        if s[k + 1] == "\n":
+                            self.line += 1
                         part.append(s[k + 1] if s[k + 1] in '"\\$`' else s[k:k + 2])
                         k += 2
+                        continue
+                    if s[k] == "`":
+                        literal = False
+                        end = s.find("`", k + 1)
+                        end = len(s) if end < 0 else end
+                        self.nested.append((s[k + 1:end], self.line))
+                        part.append(s[k:end + 1])
+                        k = end + 1
                         continue
                     if s.startswith("$(", k) and not s.startswith("$((", k):
                         literal = False
@@ -399,8 +424,10 @@ class Lexer:
                 value.append(body)
                 self.i = k + 1
             elif c == "$" and s.startswith("$'", self.i):
-                k = s.find("'", self.i + 2)
-                k = len(s) if k < 0 else k
+                k = self.i + 2
+                while k < len(s) and s[k] != "'":
+                    k += 2 if s[k] == "\\" else 1
+                k = min(k, len(s))
                 value.append(s[self.i + 2:k])
                 self.i = k + 1
             elif c == "`":
@@ -432,7 +459,8 @@ class Reader:
     def __init__(self, script, wrappers):
         self.script = script
         self.wrappers = wrappers    # known wrapper functions (name -> skip), from a first pass
-        self.function_stack = []    # (name, brace depth at its body's start, shifts seen, first line)
+        # [name, brace or parenthesis depth at its body's start, shifts seen, first line, "{" or "("]
+        self.function_stack = []
         self.function_lines = []    # (first line, last line, name) of each function read
         self.line = 0
         self.variables = {}         # NAME -> literal value assigned to it
@@ -458,6 +486,7 @@ class Reader:
         i = 0
         n = len(tokens)
         depth = 0
+        parens = 0
         in_case = 0
         case_pattern = False
         while i < n:
@@ -465,6 +494,13 @@ class Reader:
             if t.kind == "op":
                 if t.text in (";;", ";&", ";;&") and in_case:
                     case_pattern = True
+                elif t.text == "(":
+                    parens += 1
+                elif t.text == ")":
+                    parens -= 1
+                    top = self.function_stack[-1] if self.function_stack else None
+                    if top and top[4] == "(" and top[1] == parens:  # the end of f() ( ... )
+                        self._end_function(t.line)
                 i += 1
                 continue
             if t.kind == "redir":
@@ -499,14 +535,14 @@ class Reader:
                     i += 1
                 continue
             if t.text == "function" and i + 1 < n:
-                self._begin_function(tokens[i + 1].value, tokens[i + 1].line, depth)
+                name, line = tokens[i + 1].value, tokens[i + 1].line
                 i += 2
-                while i < n and tokens[i].text in ("(", ")", "\n"):
-                    i += 1
+                if i + 1 < n and tokens[i].text == "(" and tokens[i + 1].text == ")":
+                    i += 2
+                i = self._begin_function(name, line, tokens, i, depth, parens)
                 continue
             if i + 2 < n and tokens[i + 1].text == "(" and tokens[i + 2].text == ")" and t.literal:
-                self._begin_function(t.value, t.line, depth)
-                i += 3
+                i = self._begin_function(t.value, t.line, tokens, i + 3, depth, parens)
                 continue
             if t.text == "{":
                 depth += 1
@@ -514,13 +550,15 @@ class Reader:
                 continue
             if t.text == "}":
                 depth -= 1
-                if self.function_stack and self.function_stack[-1][1] == depth:
-                    name, _, _, first = self.function_stack.pop()
-                    self.function_lines.append((first, t.line, name))
+                top = self.function_stack[-1] if self.function_stack else None
+                if top and top[4] == "{" and top[1] == depth:
+                    self._end_function(t.line)
                 i += 1
                 continue
             if t.text in KEYWORDS_STAY:
                 i += 1
+                if t.text == "time" and i < n and tokens[i].text == "-p":
+                    i += 1
                 continue
             if ASSIGNMENT.match(t.text):
                 if t.literal:  # a script kept in a variable for `sh -c "$NAME"`
@@ -542,9 +580,18 @@ class Reader:
             self._command(words)
         return
 
-    def _begin_function(self, name, line, depth):
+    def _begin_function(self, name, line, tokens, i, depth, parens):
+        """At the token after `NAME()`: records the function and returns where its body starts."""
+        while i < len(tokens) and tokens[i].text == "\n":
+            i += 1
+        body = "(" if i < len(tokens) and tokens[i].text == "(" else "{"
         self.script.functions[name] = line
-        self.function_stack.append([name, depth, 0, line])
+        self.function_stack.append([name, parens if body == "(" else depth, 0, line, body])
+        return i
+
+    def _end_function(self, line):
+        name, _, _, first, _ = self.function_stack.pop()
+        self.function_lines.append((first, line, name))
 
     def _command(self, words):
         while words:
@@ -567,6 +614,7 @@ class Reader:
                 return
             if name in (".", "source") and args:
                 self.script.runs_scripts.append((self._function(), args[0].value))
+                self.script.sources.append(args[0].value)
                 return
             if name in ("eval",):
                 self.read(" ".join(w.value for w in args), head.line)
@@ -575,13 +623,20 @@ class Reader:
                 self.read(args[0].value, head.line)
                 return
             if name in SHELLS:
-                if len(args) >= 2 and args[0].value == "-c":
-                    script = args[1].value
+                options = [w.value for w in args if w.value.startswith("-")]
+                operands = [w for w in args if not w.value.startswith("-")]
+                if any(o.startswith("-") and not o.startswith("--") and "c" in o for o in options) and operands:
+                    script = operands[0].value  # bash [-opts]c 'SCRIPT'
                     m = re.fullmatch(r"\$\{?([A-Za-z_][A-Za-z_0-9]*)\}?", script)
                     self.read(self.variables.get(m.group(1), "") if m else script, head.line)
-                elif args and not args[0].value.startswith("-"):
-                    self.script.runs_scripts.append((self._function(), args[0].value))
+                elif operands:
+                    self.script.runs_scripts.append((self._function(), operands[0].value))
                 return
+            if name == "flock":
+                for k, w in enumerate(args[:-1]):
+                    if w.value in ("-c", "--command"):
+                        self.read(args[k + 1].value, head.line)
+                        return
             if name == "su":
                 for k, w in enumerate(args[:-1]):
                     if w.value in ("-c", "--command"):

@@ -46,10 +46,11 @@ while True:
         done
     done <"$work/hide"
     # dpkg's status without the hidden packages' entries (a blank line ends each entry).
-    awk 'NR == FNR { hide[$1] = 1; next }
+    awk -v list="$(tr '\n' ' ' <"$work/hide")" '
+         BEGIN { n = split(list, names, " "); for (i = 1; i <= n; i++) hide[names[i]] = 1 }
          /^Package: / { skip = ($2 in hide) }
          { if (!skip) print }
-         /^$/ { skip = 0 }' "$work/hide" /var/lib/dpkg/status >"$work/status"
+         /^$/ { skip = 0 }' /var/lib/dpkg/status >"$work/status"
     mount --bind "$work/status" /var/lib/dpkg/status || exit 1
     export PASTA_DEPS_DIR="$work/deps" PASTA_SIMULATED_MIRROR_DOWN=1 APT_CONFIG="$work/apt.conf"
     started=$SECONDS
@@ -80,7 +81,11 @@ all) deps_list install >"$work/hide" ;;
 *) echo "simulate-mirror-down: --hide installed or all, not $hide" >&2; exit 2 ;;
 esac
 echo "deb http://deb.debian.org/debian bookworm main" >"$work/sources.list"
+mkdir "$work/apt.conf.d"
+# The machine's apt.conf and apt.conf.d are left out: a proxy set there must not replace the silent one.
 cat >"$work/apt.conf" <<CONF
+Dir::Etc::Main "/dev/null";
+Dir::Etc::Parts "$work/apt.conf.d";
 Dir::Etc::SourceList "$work/sources.list";
 Dir::Etc::SourceParts "$work/sources.list.d";
 Dir::State::Lists "$work/lists";
