@@ -16,12 +16,12 @@ needs_missing() {
     local what="$1" package="$2" reason
     reason=$(deps_unobtained_reason "$package")
     case "$reason" in
-    "$DEPS_MIRROR_DOWN"*)
-        echo "skipped: $reason"
+    "$DEPS_MIRROR_DOWN ("*)
+        echo "skipped: $DEPS_MIRROR_DOWN ($package: ${reason#"$DEPS_MIRROR_DOWN ("}"
         exit 0 ;;
     "")
         if deps_ran; then
-            echo "  FAIL $what is missing, though scripts/install-deps.sh says it installed $package"
+            echo "  FAIL $what is missing, though scripts/install-deps.sh says it got $package"
         else
             echo "  FAIL $what is missing: run scripts/install-deps.sh (it installs $package)"
         fi ;;

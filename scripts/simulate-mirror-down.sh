@@ -83,6 +83,7 @@ esac
 echo "deb http://deb.debian.org/debian bookworm main" >"$work/sources.list"
 mkdir "$work/apt.conf.d"
 # The machine's apt.conf and apt.conf.d are left out: a proxy set there must not replace the silent one.
+# dpkg is /bin/false: whatever happens, nothing is installed against the edited status file.
 cat >"$work/apt.conf" <<CONF
 Dir::Etc::Main "/dev/null";
 Dir::Etc::Parts "$work/apt.conf.d";
@@ -90,6 +91,7 @@ Dir::Etc::SourceList "$work/sources.list";
 Dir::Etc::SourceParts "$work/sources.list.d";
 Dir::State::Lists "$work/lists";
 Dir::Cache "$work/cache";
+Dir::Bin::dpkg "/bin/false";
 Acquire::http::Proxy "http://127.0.0.1:3128";
 Acquire::https::Proxy "http://127.0.0.1:3128";
 CONF
