@@ -69,15 +69,19 @@ public struct AddressTranslation {
         }
     }
 
-    /// Binds a socket for `destination` to `-o` or `--outbound-if4/6`, if given (not for loopback
-    /// destinations); false when that fails.
-    func bindOutbound(_ fd: Int32, to destination: IPAddress) -> Bool {
-        if destination.isLoopback { return true }
-        let address: IPAddress?, device: String?
+    /// Where a socket for `destination` binds before it connects or sends: `-o` or `--outbound-if4/6`,
+    /// if given (nothing for loopback destinations).
+    func outboundSource(for destination: IPAddress) -> (address: IPAddress?, device: String?) {
+        if destination.isLoopback { return (nil, nil) }
         switch destination {
-        case .v4: (address, device) = (outbound4.map(IPAddress.v4), outboundInterface4)
-        case .v6: (address, device) = (outbound6.map(IPAddress.v6), outboundInterface6)
+        case .v4: return (outbound4.map(IPAddress.v4), outboundInterface4)
+        case .v6: return (outbound6.map(IPAddress.v6), outboundInterface6)
         }
+    }
+
+    /// Binds a socket for `destination` as `outboundSource` says; false when that fails.
+    func bindOutbound(_ fd: Int32, to destination: IPAddress) -> Bool {
+        let (address, device) = outboundSource(for: destination)
         guard address != nil || device != nil else { return true }
         let bytes = address?.networkBytes ?? [UInt8](repeating: 0, count: destination.networkBytes.count)
         if CLinux_bind_ip(fd, destination.family, bytes, 0, device) < 0 {

@@ -38,4 +38,7 @@ final class SegmentPool {
     }
 
     func release(_ index: Int) { free.append(index) }
+
+    /// Slots not holding a segment.
+    var freeCount: Int { free.count }
 }

@@ -16,7 +16,7 @@ public final class TCPConnection {
     /// Distinguishes this connection's epoll events from those of an earlier one in the same slot.
     let generation: UInt32
     let key: FlowKey
-    let socket: Descriptor
+    let socket: HostSocket
     let isIPv4: Bool
     var state: State
 
@@ -57,10 +57,6 @@ public final class TCPConnection {
 
     /// Pool slots with segments waiting for the socket, in sequence order.
     var pending: [Int] = []
-    /// In-sequence guest data of the current batch of frames, written to the socket in one call at the
-    /// end of the batch (the buffers are the batch's own frames), and its total length.
-    var queuedData: [UnsafeRawBufferPointer] = []
-    var queuedBytes = 0
     var ackPending = false
     /// The acknowledgment number our last frame carried.
     var acknowledgedUpTo: UInt32 = 0
@@ -88,11 +84,13 @@ public final class TCPConnection {
     var retransmitAt: Int = .max
     var retransmitTimeout = 200
     var retries = 0
+    /// Retransmission timeouts that resent data or a FIN, since the start.
+    var retransmissionTimeouts = 0
     var watchingWritable = false
     /// Frames for the guest wait for the frame backend to drain (see TCPFlows.resume).
     var waitingForRoom = false
 
-    init(index: Int, generation: UInt32, key: FlowKey, socket: Descriptor, state: State, now: Int) {
+    init(index: Int, generation: UInt32, key: FlowKey, socket: HostSocket, state: State, now: Int) {
         self.index = index
         self.generation = generation
         self.key = key
@@ -101,8 +99,6 @@ public final class TCPConnection {
         isIPv4 = key.guest.isIPv4
         lastActivity = now
     }
-
-    var eventReference: EventReference { EventReference(.tcpSocket, index: UInt32(index), generation: generation) }
 
     var ackDelay: TCPAckDelay {
         TCPAckDelay(unacknowledged: receiveNext &- acknowledgedUpTo, interactive: interactive, segmentSize: segmentSize,

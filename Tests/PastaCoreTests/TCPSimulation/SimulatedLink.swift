@@ -1,0 +1,121 @@
+@testable import PastaCore
+
+/// How the link between the guest and us misbehaves, per direction.
+struct LinkFaults {
+    var loss = 0.0
+    var duplicate = 0.0
+    /// Extra delay (ms) drawn per frame from 0...jitter: frames overtake each other.
+    var jitter = 0
+    var delay = 0
+
+    static let none = LinkFaults()
+}
+
+/// The guest's end of the datapath as the engine sees it (GuestFrameOutput): a backend queue of bounded
+/// length that drains at a fixed rate (the engine's `port.isFull`, and `resume` when it drains), then a
+/// link that loses, duplicates, delays and reorders frames by the seed, then the guest. Also carries the
+/// guest's frames to the engine, with their own faults, in batches as the event loop reads them.
+final class SimulatedLink: GuestFrameOutput {
+    let scheduler: SimulationScheduler
+    var random: SimulationRandom
+    var toGuest: LinkFaults
+    var toEngine: LinkFaults
+    /// Frames the backend holds at most, and drains per millisecond.
+    let backendCapacity: Int
+    let drainPerMillisecond: Int
+    let segmentationOffload: Bool
+    let guestMAC: [UInt8] = FrameFixtures.guestMAC.bytes
+    private(set) var isFull = false
+    private var queued = 0
+    private var draining = false
+    /// While paused (a stopped VM), nothing reaches the guest or comes from it.
+    var pausedUntil = 0
+
+    var deliverToGuest: (([UInt8]) -> Void)?
+    var deliverToEngine: (([[UInt8]]) -> Void)?
+    var drained: (() -> Void)?
+    /// Every frame the engine sent, in order, and what became of it (for the resend bounds).
+    private(set) var sent: [(frame: [UInt8], lost: Bool, time: Int)] = []
+    private var batches: [Int: [[UInt8]]] = [:]
+
+    init(scheduler: SimulationScheduler, random: SimulationRandom, toGuest: LinkFaults, toEngine: LinkFaults,
+         backendCapacity: Int, drainPerMillisecond: Int, segmentationOffload: Bool) {
+        self.scheduler = scheduler
+        self.random = random
+        self.toGuest = toGuest
+        self.toEngine = toEngine
+        self.backendCapacity = backendCapacity
+        self.drainPerMillisecond = drainPerMillisecond
+        self.segmentationOffload = segmentationOffload
+    }
+
+    func send(_ frames: UnsafeBufferPointer<UnsafeRawBufferPointer>) -> Int {
+        guard !isFull else { return 0 }
+        var taken = 0
+        for frame in frames {
+            if queued >= backendCapacity {
+                isFull = true
+                break
+            }
+            queued += 1
+            taken += 1
+            carryToGuest(Array(frame))
+        }
+        if !draining && queued > 0 { drain() }
+        return taken
+    }
+
+    @discardableResult
+    func send(_ frame: UnsafeRawBufferPointer) -> Bool {
+        withUnsafePointer(to: frame) { send(UnsafeBufferPointer(start: $0, count: 1)) == 1 }
+    }
+
+    private func drain() {
+        draining = true
+        scheduler.after(1) { [self] in
+            queued = max(0, queued - drainPerMillisecond)
+            draining = false
+            if queued > 0 { drain() }
+            if isFull && queued < backendCapacity {
+                isFull = false
+                drained?()
+            }
+        }
+    }
+
+    private func carryToGuest(_ frame: [UInt8]) {
+        let lost = random.chance(toGuest.loss)
+        sent.append((frame, lost, scheduler.now))
+        guard !lost else { return }
+        let copies = random.chance(toGuest.duplicate) ? 2 : 1
+        for _ in 0..<copies {
+            let due = max(scheduler.now, pausedUntil) + toGuest.delay + (toGuest.jitter > 0 ? random.int(0...toGuest.jitter) : 0)
+            scheduler.at(due) { [self] in
+                if scheduler.now < pausedUntil { return carryLater(frame) }
+                deliverToGuest?(frame)
+            }
+        }
+    }
+
+    /// A frame that reached a paused guest waits in its queue until it runs again.
+    private func carryLater(_ frame: [UInt8]) {
+        scheduler.at(pausedUntil) { [self] in deliverToGuest?(frame) }
+    }
+
+    /// A frame from the guest; frames due at the same millisecond reach the engine as one batch.
+    func fromGuest(_ frame: [UInt8]) {
+        guard !random.chance(toEngine.loss) else { return }
+        let copies = random.chance(toEngine.duplicate) ? 2 : 1
+        for _ in 0..<copies {
+            let due = max(scheduler.now, pausedUntil) + toEngine.delay + (toEngine.jitter > 0 ? random.int(0...toEngine.jitter) : 0)
+            if batches[due] == nil {
+                batches[due] = []
+                scheduler.at(due) { [self] in
+                    let batch = batches.removeValue(forKey: due) ?? []
+                    deliverToEngine?(batch)
+                }
+            }
+            batches[due]!.append(frame)
+        }
+    }
+}
