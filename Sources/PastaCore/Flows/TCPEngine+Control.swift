@@ -91,13 +91,22 @@ extension TCPEngine {
         port.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size))
     }
 
-    /// The host side failed or gave up: the guest gets a reset, the socket is aborted.
+    /// The host side failed or gave up: the guest gets a reset (later, if the backend is full now), the
+    /// socket is aborted.
     func resetGuest(_ connection: TCPConnection) {
-        let size = TCPFrameWriter.complete(control, key: connection.key, ourMAC: ourMAC, guestMAC: port.guestMAC,
-                                           sequence: connection.sendNext, acknowledgment: connection.receiveNext,
+        let reset = (key: connection.key, sequence: connection.sendNext, acknowledgment: connection.receiveNext)
+        if !refusedResets.isEmpty || !sendReset(key: reset.key, sequence: reset.sequence, acknowledgment: reset.acknowledgment) {
+            if refusedResets.count < Self.refusedResetsKept { refusedResets.append(reset) }
+        }
+        close(connection, abort: true)
+    }
+
+    /// A reset (with ACK) for the connection `key`; false if the backend didn't take it.
+    func sendReset(key: FlowKey, sequence: UInt32, acknowledgment: UInt32) -> Bool {
+        let size = TCPFrameWriter.complete(control, key: key, ourMAC: ourMAC, guestMAC: port.guestMAC,
+                                           sequence: sequence, acknowledgment: acknowledgment,
                                            flags: TCPFlags.rst | TCPFlags.ack, window: 0, payloadLength: 0,
                                            partialChecksum: port.segmentationOffload)
-        port.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size))
-        close(connection, abort: true)
+        return port.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size))
     }
 }

@@ -52,6 +52,11 @@ final class TCPEngine {
     let maximumPayload6: Int
     /// Selective acknowledgments (RFC 2018), offered in our SYN and SYN-ACK unless turned off.
     let sackEnabled: Bool
+    #if DEBUG
+    /// A bug planted on purpose (debug builds only): a FIN that arrives with data is forgotten. The
+    /// simulation tests turn it on to show that they catch it (TCPSimulationTests.testPlantedBugIsCaught).
+    static var plantedBugForgetsFinWithData = false
+    #endif
     /// Where initial sequence numbers come from (random; fixed by the simulation tests' seeds).
     var initialSequence: () -> UInt32 = { UInt32.random(in: 0...UInt32.max) }
 
@@ -70,6 +75,9 @@ final class TCPEngine {
     var discardQueue: [Int] = []
     /// Connections whose ACK for a small write waits briefly, so the reply can carry it.
     var delayedAcks: [Int] = []
+    /// Resets the full backend refused (see `resendRefusedResets`).
+    var refusedResets: [(key: FlowKey, sequence: UInt32, acknowledgment: UInt32)] = []
+    static let refusedResetsKept = 64
     var ackTimerArmed = false
     var retransmitClockRunning = false
     var tableFullLogged = false
@@ -302,6 +310,7 @@ final class TCPEngine {
     /// The backend drained: connections that waited send their ACKs and data, in turn, until it is full
     /// again; the rest wait for the next drain.
     func resume(now: Int) {
+        resendRefusedResets()
         let waiting = waitingForRoom
         waitingForRoom.removeAll(keepingCapacity: true)
         for (position, index) in waiting.enumerated() {
@@ -316,6 +325,16 @@ final class TCPEngine {
                 sendControl(connection, flags: TCPFlags.ack, sequence: connection.sendNext)
             }
             if isOpen(connection) { pump(connection, now: now) }
+            if isOpen(connection) { closeIfDone(connection) }
+        }
+    }
+
+    /// Resets for the guest that the full backend refused, sent once it drains (a lost reset would leave
+    /// the guest waiting for its own timeout). Bounded: beyond it they are dropped, as any frame would be.
+    func resendRefusedResets() {
+        while let reset = refusedResets.first {
+            guard sendReset(key: reset.key, sequence: reset.sequence, acknowledgment: reset.acknowledgment) else { return }
+            refusedResets.removeFirst()
         }
     }
 

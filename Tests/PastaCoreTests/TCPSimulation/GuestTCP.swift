@@ -58,6 +58,8 @@ final class GuestTCP {
     private var rtoTimer = 0       // generation of the armed timer; 0: none
     private var timerGeneration = 0
     private(set) var finSent = false
+    /// Timeouts that resent data or the FIN.
+    private(set) var retransmissionTimeouts = 0
     private(set) var finAcknowledged = false
 
     // Receiving.
@@ -73,6 +75,8 @@ final class GuestTCP {
     private var delayedAckGeneration = 0
     private var lastWindowField: UInt16 = 0
     private var lastHeard = 0
+    /// A broken guest: every ACK claims a SACK block this far above what it has (past what was sent).
+    var bogusSACKAhead: UInt32?
     /// The right edge of the window we advertised (it never moves back: RFC 9293 3.8.6).
     private var advertisedEdge: UInt32 = 0
     /// Segments from us that weren't ours to take: a window overrun, or data past a FIN.
@@ -400,6 +404,7 @@ final class GuestTCP {
             }
             return
         }
+        retransmissionTimeouts += 1
         ssthresh = max(flight / 2, 2 * effectiveMSS)
         cwnd = effectiveMSS
         inRecovery = false
@@ -525,6 +530,10 @@ final class GuestTCP {
 
     /// SACK blocks for what waits out of order (RFC 2018), most recent first as Linux sends them.
     private func sackOptions() -> [UInt8] {
+        if sackAgreed, let ahead = bogusSACKAhead {
+            let left = rcvNxt &+ ahead
+            return [1, 1, 5, 10] + bigEndian(left) + bigEndian(left &+ 1000)
+        }
         guard sackAgreed, !outOfOrder.isEmpty else { return [] }
         var blocks: [(UInt32, UInt32)] = []
         for (start, held) in outOfOrder.sorted(by: { sequenceLess($0.key, $1.key) }) {

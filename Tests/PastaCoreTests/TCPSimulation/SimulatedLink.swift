@@ -7,6 +7,8 @@ struct LinkFaults {
     /// Extra delay (ms) drawn per frame from 0...jitter: frames overtake each other.
     var jitter = 0
     var delay = 0
+    /// Frames lost on purpose: the Nth frame this way (from 0), for tests that need one particular loss.
+    var drop: Set<Int> = []
 
     static let none = LinkFaults()
 }
@@ -83,8 +85,12 @@ final class SimulatedLink: GuestFrameOutput {
         }
     }
 
+    private var framesToGuest = 0
+    private var framesToEngine = 0
+
     private func carryToGuest(_ frame: [UInt8]) {
-        let lost = random.chance(toGuest.loss)
+        defer { framesToGuest += 1 }
+        let lost = random.chance(toGuest.loss) || toGuest.drop.contains(framesToGuest)
         sent.append((frame, lost, scheduler.now))
         guard !lost else { return }
         let copies = random.chance(toGuest.duplicate) ? 2 : 1
@@ -104,7 +110,8 @@ final class SimulatedLink: GuestFrameOutput {
 
     /// A frame from the guest; frames due at the same millisecond reach the engine as one batch.
     func fromGuest(_ frame: [UInt8]) {
-        guard !random.chance(toEngine.loss) else { return }
+        defer { framesToEngine += 1 }
+        guard !random.chance(toEngine.loss), !toEngine.drop.contains(framesToEngine) else { return }
         let copies = random.chance(toEngine.duplicate) ? 2 : 1
         for _ in 0..<copies {
             let due = max(scheduler.now, pausedUntil) + toEngine.delay + (toEngine.jitter > 0 ? random.int(0...toEngine.jitter) : 0)

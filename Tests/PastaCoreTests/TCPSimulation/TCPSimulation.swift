@@ -30,7 +30,11 @@ final class TCPSimulation {
         var connectDelay = 1
         var timeLimit = 120_000
 
-        var lossless: Bool { toGuest.loss == 0 && toEngine.loss == 0 }
+        var lossless: Bool { toGuest.loss == 0 && toEngine.loss == 0 && toGuest.drop.isEmpty && toEngine.drop.isEmpty }
+        /// Nothing lost, reordered or cut short, the guest never stopped: it never needs a timeout.
+        var smooth: Bool {
+            lossless && toGuest.jitter == 0 && toEngine.jitter == 0 && hostShortWrites == nil && guestPaused == nil
+        }
     }
 
     let scenario: Scenario
@@ -43,7 +47,7 @@ final class TCPSimulation {
     private(set) var host: HostPeer?
     private var random: SimulationRandom
     private var opener: SimulatedOpener!
-    private var timers: SimulatedTimers!
+    private(set) var timers: SimulatedTimers!
     /// The engine's connection, once it exists (kept after it closes, to read its counters).
     private(set) var connection: TCPConnection?
     private let hostPattern: StreamPattern
@@ -59,9 +63,13 @@ final class TCPSimulation {
 
     // MARK: Running
 
+    /// Changes the guest before the run starts.
+    var prepareGuest: ((GuestTCP) -> Void)?
+
     /// Runs the scenario to its end (or its time limit) and checks the outcome.
     func run() -> [String] {
         build()
+        prepareGuest?(guest)
         if scenario.guestConnects {
             guest.connect()
         } else {
@@ -211,6 +219,9 @@ final class TCPSimulation {
             problems.append("the guest reset, and the host's socket was not aborted (closed \(socket.closed), \(state))")
         }
         if guest.resetsReceived > 1 { problems.append("the guest saw \(guest.resetsReceived) resets") }
+        if scenario.smooth && guest.retransmissionTimeouts > 0 {
+            problems.append("the guest resent after \(guest.retransmissionTimeouts) timeouts on a smooth link (\(state))")
+        }
         problems += guest.protocolViolations
         problems += leftovers(socket)
         problems += resendExcess()
@@ -253,6 +264,20 @@ final class TCPSimulation {
                 + "\(times[worst.key] ?? []) ms"]
     }
 
+    /// Data frames the engine sent between `start` and `end` (ms) for a sequence number it had sent before.
+    func resentFrames(between start: Int, and end: Int) -> Int {
+        var seen = Set<UInt32>()
+        var resent = 0
+        for (frame, _, time) in link.sent {
+            frame.withUnsafeBytes { raw in
+                guard let ethernet = EthernetFrame(raw), let packet = IPv4Packet(ethernet.payload),
+                      let segment = TCPSegment(packet.payload), segment.payloadLength > 0 else { return }
+                if !seen.insert(segment.sequence).inserted && time >= start && time < end { resent += 1 }
+            }
+        }
+        return resent
+    }
+
     private var state: String {
         let c = connection
         return "guest \(guest.state) got \(guest.received.count)/\(scenario.host.length) fins \(guest.finsReceived), "
@@ -283,7 +308,11 @@ final class SimulatedTimers: TCPTimers {
 
     init(scheduler: SimulationScheduler) { self.scheduler = scheduler }
 
+    /// How often the delayed-ACK timer was armed.
+    private(set) var ackTimerArms = 0
+
     func armAckTimer(afterMilliseconds milliseconds: Int) {
+        ackTimerArms += 1
         scheduler.after(milliseconds) { [weak self] in self?.engine?.ackTimerExpired() }
     }
 

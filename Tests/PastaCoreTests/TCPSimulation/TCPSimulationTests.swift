@@ -74,7 +74,7 @@ enum SimulationScenarios {
 
     static func download(_ seed: UInt64) -> TCPSimulation.Scenario {
         var (scenario, random) = base(seed)
-        scenario.host.length = random.int(0...100_000)
+        scenario.host.length = random.int(0...60_000)
         scenario.guestBytes = random.chance(0.5) ? random.int(1...200) : 0  // a request, or none
         scenario.guestClosing = random.chance(0.5) ? .whenSent : .afterPeer
         return scenario
@@ -82,7 +82,7 @@ enum SimulationScenarios {
 
     static func upload(_ seed: UInt64) -> TCPSimulation.Scenario {
         var (scenario, random) = base(seed)
-        scenario.guestBytes = random.int(1...100_000)
+        scenario.guestBytes = random.int(1...60_000)
         scenario.host.length = random.chance(0.5) ? random.int(1...200) : 0  // a reply, or none
         scenario.guestClosing = .whenSent
         return scenario
@@ -90,8 +90,8 @@ enum SimulationScenarios {
 
     static func exchange(_ seed: UInt64) -> TCPSimulation.Scenario {
         var (scenario, random) = base(seed)
-        scenario.guestBytes = random.int(1...50_000)
-        scenario.host.length = random.int(1...50_000)
+        scenario.guestBytes = random.int(1...40_000)
+        scenario.host.length = random.int(1...40_000)
         scenario.guestClosing = random.chance(0.5) ? .whenSent : .afterPeer
         return scenario
     }
