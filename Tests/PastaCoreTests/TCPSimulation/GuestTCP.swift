@@ -77,6 +77,8 @@ final class GuestTCP {
     private var lastHeard = 0
     /// A broken guest: every ACK claims a SACK block this far above what it has (past what was sent).
     var bogusSACKAhead: UInt32?
+    /// Its reset goes this far past what it sent, as one sent behind data of its that was lost.
+    var resetAhead: UInt32 = 0
     /// The right edge of the window we advertised (it never moves back: RFC 9293 3.8.6).
     private var advertisedEdge: UInt32 = 0
     /// Segments from us that weren't ours to take: a window overrun, or data past a FIN.
@@ -137,7 +139,7 @@ final class GuestTCP {
     /// Aborts: a reset to the peer.
     func abort() {
         guard state == .established else { return }
-        send(flags: TCPFlags.rst | TCPFlags.ack, sequence: sndNxt)
+        send(flags: TCPFlags.rst | TCPFlags.ack, sequence: sndNxt &+ resetAhead)
         resetSent = true
         resetMidStream = finsReceived == 0
         state = .dead
@@ -530,11 +532,8 @@ final class GuestTCP {
 
     /// SACK blocks for what waits out of order (RFC 2018), most recent first as Linux sends them.
     private func sackOptions() -> [UInt8] {
-        if sackAgreed, let ahead = bogusSACKAhead {
-            let left = rcvNxt &+ ahead
-            return [1, 1, 5, 10] + bigEndian(left) + bigEndian(left &+ 1000)
-        }
-        guard sackAgreed, !outOfOrder.isEmpty else { return [] }
+        let bogus: [(UInt32, UInt32)] = bogusSACKAhead.map { [(rcvNxt &+ $0, rcvNxt &+ $0 &+ 1000)] } ?? []
+        guard sackAgreed, !outOfOrder.isEmpty || !bogus.isEmpty else { return [] }
         var blocks: [(UInt32, UInt32)] = []
         for (start, held) in outOfOrder.sorted(by: { sequenceLess($0.key, $1.key) }) {
             let end = start &+ UInt32(held.bytes.count)
@@ -544,8 +543,9 @@ final class GuestTCP {
                 blocks.append((start, end))
             }
         }
-        var options: [UInt8] = [1, 1, 5, UInt8(2 + 8 * min(blocks.count, 4))]
-        for (left, right) in blocks.prefix(4) {
+        blocks = Array(blocks.prefix(4 - bogus.count)) + bogus
+        var options: [UInt8] = [1, 1, 5, UInt8(2 + 8 * blocks.count)]
+        for (left, right) in blocks {
             options += bigEndian(left) + bigEndian(right)
         }
         return options
@@ -555,7 +555,10 @@ final class GuestTCP {
 
     private func send(flags: UInt8, sequence: UInt32, payload: [UInt8] = [], options: [UInt8] = []) {
         let scale = flags & TCPFlags.syn != 0 ? 0 : ourScale
-        let windowField = UInt16(min(windowBytes >> Int(scale), 65535))
+        // The window's right edge never moves back (RFC 9293 3.8.6, as Linux's tcp_select_window): data
+        // held out of order takes room, but the window offered before stays offered.
+        let offered = sequenceLess(rcvNxt, advertisedEdge) ? Int(advertisedEdge &- rcvNxt) : 0
+        let windowField = UInt16(min(max(windowBytes, offered) >> Int(scale), 65535))
         lastWindowField = windowField
         let edge = rcvNxt &+ (UInt32(windowField) << UInt32(scale))
         if flags & TCPFlags.ack != 0 && sequenceLess(advertisedEdge, edge) { advertisedEdge = edge }

@@ -8,6 +8,8 @@ final class HostPeer {
         case close
         /// A reset once `after` bytes are written (pending data is lost).
         case reset(after: Int)
+        /// Neither: it writes its bytes and then waits.
+        case stayOpen
     }
 
     struct Behaviour {
