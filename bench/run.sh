@@ -3,6 +3,8 @@
 # alternating run by run, with a veth pair and loopback measured in the same run as references.
 # Prints medians (min-max) and the ratio ours/theirs. Run as root on Debian 12:
 #   sudo bash bench/run.sh            (RUNS=10 SECONDS_PER_RUN=3 RR_COUNT=20000 RR_RUNS=5 by default)
+# THEIRS, PASST_THEIRS and SLIRP_THEIRS replace Debian's pasta, passt and slirp4netns in the other column
+# (another build of ours, say, to compare two versions).
 # CONGESTION=cubic (or bbr, reno) sets the congestion control of every lab namespace; an algorithm the
 # kernel doesn't let namespaces choose is added to net.ipv4.tcp_allowed_congestion_control for the run
 # and the list restored afterwards. Nothing leaves the namespaces this script creates.
@@ -15,6 +17,8 @@ RR_COUNT="${RR_COUNT:-20000}"
 RR_RUNS="${RR_RUNS:-5}"
 OURS="$PWD/.build/release/pasta"
 THEIRS="${THEIRS:-/usr/bin/pasta}"
+# The passt rows' other column (another build of ours, to compare two versions: its passt link).
+PASST_THEIRS="${PASST_THEIRS:-/usr/bin/passt}"
 [ -x "$THEIRS" ] || { echo "Debian's pasta is needed: apt-get install passt" >&2; exit 1; }
 command -v iperf3 >/dev/null || { echo "iperf3 is needed" >&2; exit 1; }
 command -v gcc >/dev/null || { echo "gcc is needed (the round-trip tool)" >&2; exit 1; }
@@ -222,7 +226,7 @@ source bench/passt-lab.sh
 passt_lab_build_tools "$TOOLS" || { echo "can't build bench/stream_bridge.c" >&2; exit 1; }
 ln -sf "$OURS" "$TOOLS/passt"
 passt_lab_attach "$TOOLS/passt" "$LAB_ID-ours-passt" -D none -S none || { echo "our passt failed" >&2; exit 1; }
-passt_lab_attach /usr/bin/passt "$LAB_ID-theirs-passt" -D none -S none || { echo "Debian's passt failed" >&2; exit 1; }
+passt_lab_attach "$PASST_THEIRS" "$LAB_ID-theirs-passt" -D none -S none || { echo "the other passt ($PASST_THEIRS) failed" >&2; exit 1; }
 passt_row() {  # LABEL IPERF_ARGS...
     local label="$1"; shift
     local ours=() theirs=() i

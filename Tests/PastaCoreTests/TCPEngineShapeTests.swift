@@ -37,6 +37,25 @@ final class TCPEngineShapeTests: XCTestCase {
         }
     }
 
+    /// The flows, the frame backends and the forwarding sockets make their system calls through System/
+    /// (SocketCalls, TapCalls, TCPSocket, EventPoll, Descriptor), with errors as values: none calls the C
+    /// shim itself.
+    func testFlowsBackendsAndForwardingCallTheSystemOnlyThroughSystem() throws {
+        let sources = flows.deletingLastPathComponent()
+        var calls: [String] = []
+        for directory in ["Flows", "FrameIO", "Forwarding"] {
+            let folder = sources.appendingPathComponent(directory)
+            for name in try FileManager.default.contentsOfDirectory(atPath: folder.path) where name.hasSuffix(".swift") {
+                let text = try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)
+                for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+                where line.contains("CLinux_") {
+                    calls.append("\(directory)/\(name):\(number + 1)")
+                }
+            }
+        }
+        XCTAssertEqual(calls, [], "calls to the C shim outside System/")
+    }
+
     func testTheTableAndDispatchFileStaysSmall() throws {
         let text = try String(contentsOf: flows.appendingPathComponent("TCPEngine.swift"), encoding: .utf8)
         XCTAssertLessThanOrEqual(text.split(separator: "\n", omittingEmptySubsequences: false).count, 400)

@@ -1,4 +1,3 @@
-import CLinux
 import Glibc
 
 /// How addresses change between the guest's view and the host's sockets (man page, NOTES).
@@ -79,16 +78,12 @@ public struct AddressTranslation {
         }
     }
 
-    /// Binds a socket for `destination` as `outboundSource` says; false when that fails.
-    func bindOutbound(_ fd: Int32, to destination: IPAddress) -> Bool {
+    /// Binds a socket for `destination` as `outboundSource` says; why that failed, if it did.
+    func bindOutbound(_ fd: Int32, to destination: IPAddress) -> SystemError? {
         let (address, device) = outboundSource(for: destination)
-        guard address != nil || device != nil else { return true }
+        guard address != nil || device != nil else { return nil }
         let bytes = address?.networkBytes ?? [UInt8](repeating: 0, count: destination.networkBytes.count)
-        if CLinux_bind_ip(fd, destination.family, bytes, 0, device) < 0 {
-            logDebug("can't bind an outbound socket: \(String(cString: strerror(errno)))")
-            return false
-        }
-        return true
+        return SocketCalls.bind(fd, family: destination.family, address: bytes, port: 0, device: device)
     }
 
     private func loopback(like address: IPAddress) -> IPAddress {

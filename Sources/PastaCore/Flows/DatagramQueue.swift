@@ -1,4 +1,3 @@
-import CLinux
 import Glibc
 
 /// Datagrams waiting to leave on one connected socket with one sendmmsg(), or one segmented send per run
@@ -62,18 +61,19 @@ final class DatagramQueue {
     /// it refused the segmentation itself, and the run goes out datagram by datagram.
     private func sendSegmented(_ range: Range<Int>) -> Bool {
         let segment = lengths[range.lowerBound]
-        let n = CLinux_send_segmented(socket, bases + range.lowerBound, lengths + range.lowerBound,
-                                      Int32(range.count), UInt16(segment))
-        if n >= 0 { return true }
-        switch errno {
-        case EAGAIN, EWOULDBLOCK, ENOBUFS, ECONNREFUSED:
+        let result = SocketCalls.sendSegmented(socket, bases: bases + range.lowerBound, lengths: lengths + range.lowerBound,
+                                               count: range.count, segment: segment)
+        switch result {
+        case .done, .wouldBlock:
+            return true
+        case .failed(ENOBUFS), .failed(ECONNREFUSED):
             return true  // lost like a datagram to a full buffer or a closed port
-        case EINVAL, EMSGSIZE:
+        case .failed(EINVAL), .failed(EMSGSIZE):
             // Too large a segment for the route's MTU: smaller ones may still go.
             refusedSegment = min(refusedSegment, segment)
-        default:
+        case .failed(let code):
             // EIO (no checksum offload on the way out) or a kernel without UDP_SEGMENT.
-            logDebug("UDP: no segmentation offload: \(String(cString: strerror(errno)))")
+            logDebug("UDP: no segmentation offload: \(errorDescription(code))")
             segmentationWorks = false
         }
         return false
@@ -82,9 +82,10 @@ final class DatagramQueue {
     private func sendPlain(_ range: Range<Int>) {
         var sent = range.lowerBound
         while sent < range.upperBound {
-            let n = Int(CLinux_send_datagrams(socket, bases + sent, lengths + sent, Int32(range.upperBound - sent)))
-            if n <= 0 {  // a full buffer at the receiver: UDP may drop
-                if n < 0 { logDebug("UDP: send: \(String(cString: strerror(errno)))") }
+            let result = SocketCalls.sendDatagrams(socket, bases: bases + sent, lengths: lengths + sent,
+                                                   count: range.upperBound - sent)
+            guard case .done(let n) = result, n > 0 else {  // a full buffer at the receiver: UDP may drop
+                if case .failed(let code) = result { logDebug("UDP: send: \(errorDescription(code))") }
                 break
             }
             sent += n

@@ -1,4 +1,3 @@
-import CLinux
 import Glibc
 
 /// One echo flow: the guest's pings with one identifier to one peer, through an unprivileged ping socket.
@@ -102,17 +101,16 @@ public final class ICMPFlows {
         }
         flow.lastActivity = now
         // The kernel fills in the socket's identifier and the checksum.
-        _ = CLinux_sendto_ip(flow.socket.raw, message.baseAddress, message.count, destination.family,
-                             destination.networkBytes, 0)
+        _ = SocketCalls.send(flow.socket.raw, message, to: destination, port: 0)
     }
 
     private func open(_ key: FlowKey, destination: IPAddress, now: Int) -> ICMPFlow? {
         let isIPv4 = destination.family == AF_INET
-        let fd = CLinux_socket_protocol(destination.family, Int32(SOCK_DGRAM.rawValue),
-                                        isIPv4 ? Int32(IPPROTO_ICMP) : Int32(IPPROTO_ICMPV6))
-        guard fd >= 0 else {
-            if !notPermittedLogged {
-                logWarning("ICMP: can't open a ping socket (\(String(cString: strerror(errno)))): echo requests are dropped; see net.ipv4.ping_group_range")
+        let opened = SocketCalls.open(family: destination.family, type: SocketCalls.datagram,
+                                      protocolNumber: isIPv4 ? Int32(IPPROTO_ICMP) : Int32(IPPROTO_ICMPV6))
+        guard case .success(let fd) = opened else {
+            if case .failure(let error) = opened, !notPermittedLogged {
+                logWarning("ICMP: can't open a ping socket (\(errorDescription(error.code))): echo requests are dropped; see net.ipv4.ping_group_range")
                 notPermittedLogged = true
             }
             return nil
@@ -120,8 +118,8 @@ public final class ICMPFlows {
         let socket = Descriptor(fd)
         let any = [UInt8](repeating: 0, count: isIPv4 ? 4 : 16)
         // The identifier is the socket's "port": keep the guest's if it is free, else let the kernel pick.
-        if CLinux_bind_ip(fd, destination.family, any, key.guestPort, nil) < 0 {
-            _ = CLinux_bind_ip(fd, destination.family, any, 0, nil)
+        if SocketCalls.bind(fd, family: destination.family, address: any, port: key.guestPort, device: nil) != nil {
+            _ = SocketCalls.bind(fd, family: destination.family, address: any, port: 0, device: nil)
         }
         guard let flow = table.insert(key, { index, generation in
             ICMPFlow(index: index, generation: generation, key: key, socket: socket, now: now)

@@ -1,4 +1,3 @@
-import CLinux
 import Glibc
 
 /// A pipe that carries one direction of a spliced connection.
@@ -42,9 +41,7 @@ final class PipePool {
     }
 
     private static func make() -> SplicePipe? {
-        var fds: [Int32] = [-1, -1]
-        let capacity = CLinux_pipe_sized(&fds, pipeSize)
-        guard capacity > 0 else { return nil }
-        return SplicePipe(read: fds[0], write: fds[1], capacity: Int(capacity))
+        guard let pipe = SocketCalls.pipe(size: Int(pipeSize)), pipe.capacity > 0 else { return nil }
+        return SplicePipe(read: pipe.read, write: pipe.write, capacity: pipe.capacity)
     }
 }

@@ -1,4 +1,3 @@
-import CLinux
 import Glibc
 
 /// A thread that owns spliced connections: the main loop accepts and starts the connect on the other side,
@@ -15,10 +14,9 @@ final class SpliceWorker: @unchecked Sendable {
     init(name: String, capacity: Int, pooledPipes: Int) throws {
         self.name = name
         poll = try EventPoll()
-        var fds: [Int32] = [-1, -1]
-        guard CLinux_pipe_cloexec(&fds) == 0 else { throw SystemError("pipe") }
-        handoffRead = Descriptor(fds[0])
-        handoffWrite = Descriptor(fds[1])
+        let handoff = try SocketCalls.pipe().get()
+        handoffRead = Descriptor(handoff.read)
+        handoffWrite = Descriptor(handoff.write)
         try handoffRead.setNonBlocking()
         try handoffWrite.setNonBlocking()  // a worker that fell behind refuses instead of stalling the loop
         connections = SlotTable(capacity: capacity)
@@ -28,9 +26,9 @@ final class SpliceWorker: @unchecked Sendable {
 
     func start() throws {
         let context = Unmanaged.passRetained(self).toOpaque()  // workers live as long as the process
-        guard CLinux_start_thread({ raw in
+        guard SocketCalls.startThread({ raw in
             Unmanaged<SpliceWorker>.fromOpaque(raw!).takeUnretainedValue().run()
-        }, context) == 0 else { throw SystemError("pthread_create") }
+        }, context) else { throw SystemError("pthread_create") }
     }
 
     /// From the main loop: `accepted` and `connecting` (a connect() in progress or done) become ours.
@@ -83,7 +81,7 @@ final class SpliceWorker: @unchecked Sendable {
     }
 
     private func refuse(_ accepted: Int32, _ connecting: Int32) {
-        CLinux_set_linger_reset(accepted)
+        SocketCalls.setLingerReset(accepted)
         Glibc.close(accepted)
         Glibc.close(connecting)
     }
@@ -92,20 +90,20 @@ final class SpliceWorker: @unchecked Sendable {
         let side = Int(reference.index & 1)
         guard let connection = connections[Int(reference.index >> 1)], connection.generation == reference.generation
         else { return }
-        if events & CLinux_EPOLLERR != 0 { return close(connection, reset: true) }
+        if events & EventPoll.error != 0 { return close(connection, reset: true) }
         if !connection.connected {
             // Only our socket is watched until its connect() completes; data waits in the accepted one.
-            guard side == 1, CLinux_socket_error(connection.sockets[1]) == 0, events & CLinux_EPOLLHUP == 0 else {
+            guard side == 1, SocketCalls.pendingError(connection.sockets[1]) == 0, events & EventPoll.hangup == 0 else {
                 return close(connection, reset: true)
             }
             connection.connected = true
             if connection.pump(0) == .failed || connection.pump(1) == .failed { return close(connection, reset: true) }
         } else {
             // Readable (or hung up): move data away from this socket; writable: move what waits for it.
-            if events & (CLinux_EPOLLIN | CLinux_EPOLLHUP) != 0, connection.pump(side) == .failed {
+            if events & (EventPoll.readable | EventPoll.hangup) != 0, connection.pump(side) == .failed {
                 return close(connection, reset: true)
             }
-            if events & CLinux_EPOLLOUT != 0, connection.pump(1 - side) == .failed {
+            if events & EventPoll.writable != 0, connection.pump(1 - side) == .failed {
                 return close(connection, reset: true)
             }
         }
@@ -139,7 +137,7 @@ final class SpliceWorker: @unchecked Sendable {
     private func close(_ connection: SplicedConnection, reset: Bool) {
         for (side, socket) in connection.sockets.enumerated() {
             if connection.registered[side] != 0 { poll.remove(socket) }
-            if reset { CLinux_set_linger_reset(socket) }
+            if reset { SocketCalls.setLingerReset(socket) }
             Glibc.close(socket)
         }
         for direction in connection.directions { pipes.give(direction.pipe, empty: direction.pending == 0) }

@@ -1,4 +1,3 @@
-import CLinux
 import Glibc
 
 /// One direction of a spliced connection: bytes move from the source socket into a pipe and from the
@@ -45,10 +44,10 @@ final class SplicedConnection {
     /// What socket `side` should be watched for now (0: nothing, unregister it, so a socket shut down
     /// both ways can't keep reporting EPOLLHUP while the other direction drains).
     func interest(_ side: Int) -> UInt32 {
-        guard connected else { return side == 1 ? CLinux_EPOLLOUT : 0 }  // our connect()'s completion
+        guard connected else { return side == 1 ? EventPoll.writable : 0 }  // our connect()'s completion
         var events: UInt32 = 0
-        if !directions[side].sourceEnded && directions[side].pending == 0 { events |= CLinux_EPOLLIN }
-        if directions[1 - side].pending > 0 { events |= CLinux_EPOLLOUT }
+        if !directions[side].sourceEnded && directions[side].pending == 0 { events |= EventPoll.readable }
+        if directions[1 - side].pending > 0 { events |= EventPoll.writable }
         return events
     }
 
@@ -68,18 +67,18 @@ final class SplicedConnection {
         var mayHaveMore = true
         while true {
             if state.pending > 0 {
-                let n = CLinux_splice(state.pipe.read, destination, state.pending, 0)
-                if n < 0 { return errno == EAGAIN ? .waiting : .failed }
-                state.pending -= n
+                switch SocketCalls.splice(from: state.pipe.read, to: destination, count: state.pending, more: false) {
+                case .done(let n): state.pending -= n
+                case .wouldBlock: return .waiting
+                case .failed: return .failed
+                }
                 if state.pending > 0 { continue }
             }
             if state.sourceEnded || !mayHaveMore { break }
             let requested = state.pipe.capacity
-            let n = CLinux_splice(source, state.pipe.write, requested, 0)
-            if n < 0 {
-                if errno == EAGAIN { break }
-                return .failed
-            }
+            let moved = SocketCalls.splice(from: source, to: state.pipe.write, count: requested, more: false)
+            if case .failed = moved { return .failed }
+            guard case .done(let n) = moved else { break }  // the socket has nothing now
             if n == 0 {
                 state.sourceEnded = true
                 break
@@ -88,7 +87,7 @@ final class SplicedConnection {
             mayHaveMore = n == requested
         }
         if state.sourceEnded && state.pending == 0 && !state.finished {
-            CLinux_shutdown_write(destination)
+            SocketCalls.shutdownWrite(destination)
             state.finished = true
         }
         return .waiting

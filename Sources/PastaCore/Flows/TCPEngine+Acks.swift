@@ -74,7 +74,6 @@ extension TCPEngine {
     /// An ACK for what the guest acknowledged before: a window update, or a duplicate saying a segment
     /// is missing.
     private func sameAck(_ connection: TCPConnection, _ segment: TCPSegment, window: UInt32, now: Int) {
-        let ack = segment.acknowledgment
         let probe = segment.payloadLength == 0 && !segment.has(TCPFlags.fin) && window == connection.guestWindow
         let opened = window > connection.guestWindow
         connection.guestWindow = window

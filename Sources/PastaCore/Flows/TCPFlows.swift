@@ -1,4 +1,3 @@
-import CLinux
 import Glibc
 
 /// The TCP engine (TCPEngine) connected to the real world: host sockets are `TCPSocket`s on the event
@@ -9,9 +8,9 @@ public final class TCPFlows {
     private let timers: TCPTimerDescriptors
 
     init(configuration: RuntimeConfiguration, guestAddresses: GuestAddresses, poll: EventPoll, port: GuestPort) throws {
-        let fileLimit = CLinux_raise_file_limit()
+        let fileLimit = SocketCalls.raiseFileLimit()
         // Every flow holds one socket; keep room for listeners and our own descriptors.
-        let capacity = max(64, min(65536, (fileLimit > 0 ? Int(fileLimit) : 1024) - 256))
+        let capacity = max(64, min(65536, (fileLimit > 0 ? fileLimit : 1024) - 256))
         connector = TCPSocketConnector(translation: AddressTranslation(configuration), poll: poll)
         timers = try TCPTimerDescriptors(poll: poll)
         // PASTA_TCP_SACK=0 goes back to resending everything after a hole (test_tcp_stress times both).
@@ -61,9 +60,9 @@ public final class TCPFlows {
         engine.adopt(socket, peer: peer, peerPort: port, guestPort: guestPort, guestAddress: guestAddress, now: now)
     }
 
-    /// Called when accept() ran out of descriptors.
-    func acceptFailed() {
-        if errno == EMFILE || errno == ENFILE { engine.logTableFull() }
+    /// accept() failed with `code`: out of descriptors, that is a full table.
+    func acceptFailed(_ code: Int32) {
+        if isOutOfDescriptors(code) { engine.logTableFull() }
     }
 }
 

@@ -1,4 +1,3 @@
-import CLinux
 import Glibc
 
 /// Joins a local connection (one a `-T` listener accepted, or a `-t` one from a loopback address) to a new
@@ -18,21 +17,22 @@ final class TCPSplice {
     /// Connects to destination:port on `side` and splices `accepted` to it; on failure the client is reset.
     func join(_ accepted: Descriptor, to destination: IPAddress, port: UInt16, on side: ForwardingSide) {
         guard startWorkers() else { return reset(accepted) }
-        let family = destination.family, type = Int32(SOCK_STREAM.rawValue)
-        // errno travels with the result: the socket may be made on the namespace's own thread.
-        let socketAndError = { () -> (Int32, Int32) in
-            let fd = CLinux_socket(family, type)
-            return (fd, fd < 0 ? errno : 0)
-        }
-        let (fd, error) = (side == .namespace ? namespace?.inside(socketAndError) : socketAndError()) ?? (-1, EPERM)
-        guard fd >= 0 else {
-            logOnce("can't open a socket \(side == .namespace ? "in the namespace" : "on the host"): \(String(cString: strerror(error)))")
+        let family = destination.family
+        // The error travels with the result: the socket may be made on the namespace's own thread.
+        let open = { SocketCalls.open(family: family, type: SocketCalls.stream) }
+        let made = (side == .namespace ? namespace?.inside(open) : open())
+            ?? .failure(SystemError("can't enter the namespace", code: EPERM))
+        let fd: Int32
+        switch made {
+        case .success(let descriptor): fd = descriptor
+        case .failure(let error):
+            logOnce("can't open a socket \(side == .namespace ? "in the namespace" : "on the host"): \(error)")
             return reset(accepted)
         }
-        CLinux_set_nodelay(fd)
-        CLinux_set_nodelay(accepted.raw)
-        if CLinux_connect_ip(fd, family, destination.networkBytes, port) != 0 && errno != EINPROGRESS {
-            logDebug("TCP splice: connect to \(destination) port \(port): \(String(cString: strerror(errno)))")
+        SocketCalls.setNoDelay(fd)
+        SocketCalls.setNoDelay(accepted.raw)
+        if let error = SocketCalls.connect(fd, family: family, address: destination.networkBytes, port: port) {
+            logDebug("TCP splice: connect to \(destination) port \(port): \(error)")
             Glibc.close(fd)
             return reset(accepted)
         }
@@ -47,7 +47,7 @@ final class TCPSplice {
     private func startWorkers() -> Bool {
         guard workers.isEmpty else { return true }
         do {
-            for number in 0..<min(CLinux_online_cpus(), 8) {
+            for number in 0..<min(SocketCalls.onlineCPUs, 8) {
                 let worker = try SpliceWorker(name: "splice worker \(number)", capacity: Self.connectionsPerWorker,
                                               pooledPipes: Self.pooledPipesPerWorker)
                 try worker.start()
@@ -60,7 +60,7 @@ final class TCPSplice {
     }
 
     private func reset(_ socket: Descriptor) {
-        CLinux_set_linger_reset(socket.raw)
+        SocketCalls.setLingerReset(socket.raw)
         socket.close()
     }
 

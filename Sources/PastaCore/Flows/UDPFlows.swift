@@ -1,4 +1,3 @@
-import CLinux
 import Glibc
 
 /// One UDP flow: the guest's datagrams to a peer and the peer's replies. Outbound flows own a socket
@@ -136,8 +135,7 @@ public final class UDPFlows {
             // Queued for one sendmmsg() per flow and batch; the frame stays in the batch buffer until then.
             outbound.append(payload, on: socket.raw)
         } else if let listener = flow.listener, let client = flow.client {
-            _ = CLinux_sendto_ip(listener.socket.raw, payload.baseAddress, payload.count, client.family,
-                                 client.networkBytes, flow.clientPort)
+            _ = SocketCalls.send(listener.socket.raw, payload, to: client, port: flow.clientPort)
         }
     }
 
@@ -160,22 +158,22 @@ public final class UDPFlows {
     private func openOutbound(_ key: FlowKey, now: Int) -> UDPFlow? {
         let destination = hostDestination(key.remote.ip, port: key.remotePort)
         if table.isNearlyFull { reclaimUnanswered(now: now) }
-        var fd = CLinux_socket(destination.family, Int32(SOCK_DGRAM.rawValue))
-        if fd < 0 && (errno == EMFILE || errno == ENFILE) && reclaimUnanswered(now: now) > 0 {
-            fd = CLinux_socket(destination.family, Int32(SOCK_DGRAM.rawValue))
+        var opened = SocketCalls.open(family: destination.family, type: SocketCalls.datagram)
+        if case .failure(let error) = opened, isOutOfDescriptors(error.code), reclaimUnanswered(now: now) > 0 {
+            opened = SocketCalls.open(family: destination.family, type: SocketCalls.datagram)
         }
-        guard fd >= 0 else {
-            if errno == EMFILE || errno == ENFILE { logTableFull() } else {
-                logDebug("UDP: can't open a socket: \(String(cString: strerror(errno)))")
-            }
+        let fd: Int32
+        switch opened {
+        case .success(let descriptor): fd = descriptor
+        case .failure(let error):
+            if isOutOfDescriptors(error.code) { logTableFull() } else { logDebug("UDP: can't open a socket: \(error)") }
             return nil
         }
         let socket = Descriptor(fd)
-        CLinux_set_buffer_sizes(fd, Self.socketBuffer)
-        guard translation.bindOutbound(fd, to: destination),
-              CLinux_connect_ip(fd, destination.family, destination.networkBytes, key.remotePort) == 0
-        else {
-            logDebug("UDP: can't reach \(destination) port \(key.remotePort): \(String(cString: strerror(errno)))")
+        SocketCalls.setBufferSizes(fd, Self.socketBuffer)
+        if let error = translation.bindOutbound(fd, to: destination)
+            ?? SocketCalls.connect(fd, family: destination.family, address: destination.networkBytes, port: key.remotePort) {
+            logDebug("UDP: can't reach \(destination) port \(key.remotePort): \(error)")
             return nil
         }
         guard let flow = table.insert(key, { index, generation in
@@ -205,14 +203,15 @@ public final class UDPFlows {
             // Level-triggered: left in epoll, the unread socket would wake us at once, again and again.
             flow.paused = true
             pausedFlows.append(flow.index)
-            try? poll.modify(socket.raw, reference, events: 0)
+            watch(flow, events: 0)
             return
         }
         replies.place(at: flow.key.guest.isIPv4 ? ReplyFrame.udp4PayloadOffset : ReplyFrame.udp6PayloadOffset)
         for _ in 0..<(Self.datagramsPerEvent / Self.framesPerReceive) {
-            let count = Int(CLinux_receive_datagrams(socket.raw, replies.bases, replies.lengths,
-                                                     Int32(Self.framesPerReceive), replies.received))
-            if count <= 0 { return }  // drained, or an ICMP error queued on the connected socket
+            let received = SocketCalls.receiveDatagrams(socket.raw, bases: replies.bases, lengths: replies.lengths,
+                                                        count: Self.framesPerReceive, received: replies.received)
+            // Drained, or an ICMP error queued on the connected socket.
+            guard case .done(let count) = received, count > 0 else { return }
             flow.lastActivity = now
             flow.heardFromPeer = true
             if port.udpSegmentation && count > 1 {
@@ -314,12 +313,25 @@ public final class UDPFlows {
     /// with datagrams waiting.
     public func resume() {
         for index in pausedFlows {
-            guard let flow = table[index], flow.paused, let socket = flow.socket else { continue }
+            guard let flow = table[index], flow.paused else { continue }
             flow.paused = false
-            try? poll.modify(socket.raw, EventReference(.udpSocket, index: UInt32(flow.index), generation: flow.generation),
-                             events: CLinux_EPOLLIN)
+            watch(flow, events: EventPoll.readable)
         }
         pausedFlows.removeAll(keepingCapacity: true)
+    }
+
+    /// Changes what the flow's socket is watched for; a flow whose socket can't be watched as it needs is
+    /// closed (its next datagram opens a new one) rather than left deaf.
+    private func watch(_ flow: UDPFlow, events: UInt32) {
+        guard let socket = flow.socket else { return }
+        do {
+            try poll.modify(socket.raw, EventReference(.udpSocket, index: UInt32(flow.index), generation: flow.generation),
+                            events: events)
+        } catch {
+            logDebug("UDP: \(error); the flow is closed")
+            poll.remove(socket.raw)
+            table.remove(flow.key)
+        }
     }
 
     // MARK: Timers

@@ -1,4 +1,3 @@
-import CLinux
 import Glibc
 
 /// A local UDP exchange across the namespaces: datagrams a listener got from `client` leave through a
@@ -80,14 +79,14 @@ final class UDPSplice {
 
     private func open(_ key: FlowKey, destination: IPAddress, on side: ForwardingSide, listener: Listener,
                       client: IPAddress, clientPort: UInt16, now: Int) -> UDPSpliceFlow? {
-        let family = destination.family, type = Int32(SOCK_DGRAM.rawValue)
-        let made = side == .namespace ? namespace?.inside { CLinux_socket(family, type) }
-                                      : CLinux_socket(family, type)
-        guard let fd = made, fd >= 0 else { return nil }
+        let family = destination.family
+        let made = side == .namespace ? namespace?.inside { SocketCalls.open(family: family, type: SocketCalls.datagram) }
+                                      : SocketCalls.open(family: family, type: SocketCalls.datagram)
+        guard case .success(let fd)? = made else { return nil }
         let socket = Descriptor(fd)
-        CLinux_set_buffer_sizes(fd, UDPFlows.socketBuffer)
-        guard CLinux_connect_ip(fd, family, destination.networkBytes, listener.targetPort) == 0 else {
-            logDebug("UDP splice: can't reach \(destination) port \(listener.targetPort): \(String(cString: strerror(errno)))")
+        SocketCalls.setBufferSizes(fd, UDPFlows.socketBuffer)
+        if let error = SocketCalls.connect(fd, family: family, address: destination.networkBytes, port: listener.targetPort) {
+            logDebug("UDP splice: can't reach \(destination) port \(listener.targetPort): \(error)")
             return nil
         }
         guard let flow = flows.insert(key, { index, generation in
@@ -106,18 +105,18 @@ final class UDPSplice {
     /// Replies on a flow's socket go back to its client from the listener's socket.
     func socketEvent(_ reference: EventReference, now: Int) {
         guard let flow = flows[Int(reference.index)], flow.generation == reference.generation else { return }
-        let address = flow.client.networkBytes
         while true {
-            let count = Int(CLinux_receive_datagrams(flow.socket.raw, replies.bases, replies.lengths, Int32(Self.batch),
-                                                     replies.received))
-            if count <= 0 { return }
+            let received = SocketCalls.receiveDatagrams(flow.socket.raw, bases: replies.bases, lengths: replies.lengths,
+                                                        count: Self.batch, received: replies.received)
+            guard case .done(let count) = received, count > 0 else { return }
             flow.lastActivity = now
             flow.answered = true
             var sent = 0
             while sent < count {  // the received sizes are the lengths to send
-                let n = Int(CLinux_send_datagrams_to(flow.listener.socket.raw, replies.bases + sent, replies.received + sent,
-                                                     Int32(count - sent), flow.client.family, address, flow.clientPort))
-                if n <= 0 { break }  // the client's buffer is full: UDP may drop
+                let result = SocketCalls.sendDatagrams(flow.listener.socket.raw, bases: replies.bases + sent,
+                                                       lengths: replies.received + sent, count: count - sent,
+                                                       to: flow.client, port: flow.clientPort)
+                guard case .done(let n) = result, n > 0 else { break }  // the client's buffer is full: UDP may drop
                 sent += n
             }
             if count < Self.batch { return }

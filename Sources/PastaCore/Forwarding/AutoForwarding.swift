@@ -1,4 +1,3 @@
-import CLinux
 import Glibc
 
 /// Auto mode, pasta's default for `-t`, `-u`, `-T` and `-U`: scan rules (`auto`) in a forwarding table.
@@ -43,8 +42,7 @@ final class AutoForwarding {
 
     /// /proc/thread-self, not /proc/self: the calling thread may be visiting the namespace.
     private static func openProcFile(_ name: String) -> Descriptor? {
-        let fd = CLinux_open("/proc/thread-self/net/\(name)", O_RDONLY | CLinux_O_CLOEXEC, 0)
-        return fd >= 0 ? Descriptor(fd) : nil
+        try? Descriptor.open("/proc/thread-self/net/\(name)", O_RDONLY)
     }
 
     /// Brings the automatic listeners in line with what is bound now; called once a second and after the

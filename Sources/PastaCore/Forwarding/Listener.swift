@@ -1,4 +1,3 @@
-import CLinux
 import Glibc
 
 /// Which namespace a forwarding socket lives in: ours (the host's, `-t`/`-u`) or the target's (`-T`/`-U`).

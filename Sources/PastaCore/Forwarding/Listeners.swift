@@ -1,4 +1,3 @@
-import CLinux
 import Glibc
 
 /// The forwarding sockets of one protocol, on both sides, opened for the forwarding tables' rules and by
@@ -37,25 +36,23 @@ public final class Listeners {
     public func open(side: ForwardingSide, address: IPAddress, interface: String? = nil, port: UInt16,
                      targetPort: UInt16, targetAddress: IPAddress? = nil, automatic: Bool = false) throws -> Listener {
         // Only where the rule names an address: a wildcard is never "not configured".
-        let freebind: Int32 = freebind && !address.isUnspecified ? 1 : 0
-        let makeSocket = { [transport] () -> (Int32, Int32) in
-            let bytes = address.networkBytes
-            let fd = transport == .tcp ? CLinux_listen_ip(address.family, bytes, port, 1024, interface, freebind)
-                                       : CLinux_udp_bound(address.family, bytes, port, interface, freebind)
-            return (fd, errno)
+        let freebind = freebind && !address.isUnspecified
+        let makeSocket = { [transport] () -> Result<Int32, SystemError> in
+            SocketCalls.listen(stream: transport == .tcp, family: address.family, address: address.networkBytes,
+                               port: port, device: interface, freebind: freebind)
         }
-        let result: (fd: Int32, error: Int32)
+        let result: Result<Int32, SystemError>
         if side == .namespace {
             guard let namespace, let made = namespace.inside(makeSocket) else {
-                throw SystemError("can't enter the target namespace", code: errno)
+                throw SystemError("can't enter the target namespace", code: EPERM)
             }
             result = made
         } else {
             result = makeSocket()
         }
-        guard result.fd >= 0 else { throw SystemError("bind", code: result.error) }
-        let socket = Descriptor(result.fd)
-        if transport == .udp { CLinux_set_buffer_sizes(result.fd, UDPFlows.socketBuffer) }
+        let fd = try result.get()
+        let socket = Descriptor(fd)
+        if transport == .udp { SocketCalls.setBufferSizes(fd, UDPFlows.socketBuffer) }
         let kind: EventKind = transport == .tcp ? .tcpListener : .udpListener
         let listener = table.insert { index, generation in
             Listener(socket: socket, side: side, address: address, interface: interface, port: port,
@@ -64,7 +61,7 @@ public final class Listeners {
         }
         guard let listener else { throw SystemError("too many listening sockets", code: EMFILE) }
         do {
-            try poll.add(result.fd, listener.reference)
+            try poll.add(fd, listener.reference)
         } catch {
             table.remove(at: Int(listener.reference.index))
             throw error

@@ -1,5 +1,3 @@
-import CLinux
-import Glibc
 
 /// Connections accepted by forwarding listeners: local ones (SpliceTargets) are spliced to the other side,
 /// the rest become TCP flows through the tap.
@@ -18,13 +16,13 @@ final class TCPInbound {
 
     func accept(_ reference: EventReference, now: Int) {
         guard let listener = listeners[reference] else { return }
-        var family: Int32 = 0, port: UInt16 = 0
-        var address = [UInt8](repeating: 0, count: 16)
         while true {
-            let fd = CLinux_accept_ip(listener.socket.raw, &family, &address, &port)
-            if fd < 0 { return flows.acceptFailed() }
-            let socket = Descriptor(fd)
-            let peer = IPAddress(family: family, shimBytes: address)
+            let (accepted, peer, port) = SocketCalls.accept(listener.socket.raw)
+            guard case .done(let fd) = accepted, let peer else {
+                if case .failed(let code) = accepted { flows.acceptFailed(code) }
+                return
+            }
+            let socket = Descriptor(Int32(fd))
             if let destination = targets.destination(for: listener, client: peer) {
                 splice.join(socket, to: destination, port: listener.targetPort, on: listener.side.other)
             } else {

@@ -1,4 +1,3 @@
-import CLinux
 import Glibc
 
 /// Datagrams arriving on forwarding sockets, read up to 32 at a time with recvmmsg() (senders included)
@@ -42,13 +41,15 @@ final class UDPInbound {
         guard !port.isFull else {
             // Level-triggered: out of epoll until the backend drains, or the unread socket wakes us again and again.
             paused.append(reference)
-            try? poll.modify(listener.socket.raw, reference, events: 0)
+            watch(listener, reference, events: 0)
             return
         }
         for _ in 0..<Self.batchesPerEvent {
-            let count = Int(CLinux_receive_datagrams_from(listener.socket.raw, datagrams.bases, datagrams.lengths,
-                                                          Int32(Self.batch), datagrams.received, families, addresses, ports))
-            if count <= 0 { return }
+            let received = SocketCalls.receiveDatagrams(listener.socket.raw, bases: datagrams.bases,
+                                                        lengths: datagrams.lengths, count: Self.batch,
+                                                        received: datagrams.received, families: families,
+                                                        addresses: addresses, ports: ports)
+            guard case .done(let count) = received, count > 0 else { return }
             var slot = 0
             while slot < count {
                 let client = IPAddress(family: families[slot],
@@ -83,10 +84,18 @@ final class UDPInbound {
     /// The guest's backend drained: paused listeners that still exist go back into epoll.
     func resume() {
         for reference in paused {
-            if let listener = listeners[reference] {
-                try? poll.modify(listener.socket.raw, reference, events: CLinux_EPOLLIN)
-            }
+            if let listener = listeners[reference] { watch(listener, reference, events: EventPoll.readable) }
         }
         paused.removeAll(keepingCapacity: true)
+    }
+
+    /// Changes what a listener is watched for; a failure (the kernel out of memory) is logged: the
+    /// listener is then deaf, or wakes us in vain, until the next change.
+    private func watch(_ listener: Listener, _ reference: EventReference, events: UInt32) {
+        do {
+            try poll.modify(listener.socket.raw, reference, events: events)
+        } catch {
+            logError("UDP: can't change what a forwarding socket is watched for: \(error)")
+        }
     }
 }

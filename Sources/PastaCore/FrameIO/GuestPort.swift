@@ -1,4 +1,4 @@
-import CLinux
+import Glibc
 
 /// The guest's end of the datapath as the flows see it: frames for the guest leave through the frame
 /// backend (and into the capture file), addressed to the guest's MAC address as its own frames show it.
@@ -30,7 +30,7 @@ public final class GuestPort {
 
     /// Starts exchanging frames with `backend`; the loop hears of its frames through epoll.
     public func attach(_ backend: FrameBackend) throws {
-        try poll.add(backend.eventDescriptor, Self.reference, events: CLinux_EPOLLIN)
+        try poll.add(backend.eventDescriptor, Self.reference, events: EventPoll.readable)
         self.backend = backend
         isFull = false
         segmentationOffload = backend.segmentationOffload
@@ -106,15 +106,25 @@ public final class GuestPort {
 
     private func becomeFull(_ backend: FrameBackend) {
         isFull = true
-        try? poll.modify(backend.eventDescriptor, Self.reference, events: CLinux_EPOLLIN | CLinux_EPOLLOUT)
+        watch(backend, events: EventPoll.readable | EventPoll.writable)
     }
 
     /// Epoll says the backend is writable: true once it has room again (the loop then resumes the flows).
     func writable() -> Bool {
         guard isFull, let backend, backend.drain() else { return false }
         isFull = false
-        try? poll.modify(backend.eventDescriptor, Self.reference, events: CLinux_EPOLLIN)
+        watch(backend, events: EventPoll.readable)
         return true
+    }
+
+    /// Changes what the backend is watched for. A failure (the kernel out of memory) is logged: with the
+    /// backend full and no wake-up for its draining, the flows would wait until a frame from the guest.
+    private func watch(_ backend: FrameBackend, events: UInt32) {
+        do {
+            try poll.modify(backend.eventDescriptor, Self.reference, events: events)
+        } catch {
+            logError("can't change what the guest's backend is watched for: \(error)")
+        }
     }
 
     /// Learns the guest's MAC address from a frame it sent; returns it when it is new.

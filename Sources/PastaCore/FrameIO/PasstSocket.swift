@@ -1,4 +1,3 @@
-import CLinux
 import Glibc
 
 /// passt's listening UNIX socket, where qemu (or libvirt, or the Kata runtime) connects. Only our own
@@ -35,21 +34,26 @@ public final class PasstSocket {
     private static func listen(at path: String) throws -> PasstSocket? {
         let previous = umask(0o077)
         defer { umask(previous) }
-        var fd = CLinux_unix_listen(path, backlog)
-        if fd < 0 && errno == EADDRINUSE {
+        var listening = SocketCalls.unixListen(path, backlog: backlog)
+        if case .failure(let error) = listening, error.code == EADDRINUSE {
             guard isSocketFile(path) else { throw OptionError("can't use \(path) as a socket: the file exists") }
-            let probe = CLinux_unix_connect(path)
-            if probe >= 0 {
+            switch SocketCalls.unixConnect(path) {
+            case .success(let probe):
                 Glibc.close(probe)
                 return nil
+            case .failure(let error) where error.code != ECONNREFUSED:
+                throw failure(path, error.code)
+            case .failure:
+                break
             }
-            guard errno == ECONNREFUSED else { throw failure(path) }
             logInfo("reusing \(path): the passt that made it is gone")
             unlink(path)
-            fd = CLinux_unix_listen(path, backlog)
+            listening = SocketCalls.unixListen(path, backlog: backlog)
         }
-        guard fd >= 0 else { throw failure(path) }
-        return PasstSocket(path: path, listener: Descriptor(fd))
+        switch listening {
+        case .success(let fd): return PasstSocket(path: path, listener: Descriptor(fd))
+        case .failure(let error): throw failure(path, error.code)
+        }
     }
 
     private static func isSocketFile(_ path: String) -> Bool {
@@ -57,14 +61,14 @@ public final class PasstSocket {
         return lstat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFSOCK
     }
 
-    private static func failure(_ path: String) -> OptionError {
-        OptionError("can't listen on UNIX socket \(path): \(String(cString: strerror(errno)))")
+    private static func failure(_ path: String, _ code: Int32) -> OptionError {
+        OptionError("can't listen on UNIX socket \(path): \(errorDescription(code))")
     }
 
     /// The next waiting client, if any.
     func accept() -> Descriptor? {
-        let fd = CLinux_accept(listener.raw)
-        return fd >= 0 ? Descriptor(fd) : nil
+        guard case .done(let fd) = SocketCalls.unixAccept(listener.raw) else { return nil }
+        return Descriptor(Int32(fd))
     }
 
     /// At exit: the path is free for the next passt.

@@ -1,4 +1,3 @@
-import CLinux
 import Glibc
 
 /// passt's frame backend: one connected client (qemu's `-netdev stream`, libvirt, Kata) on a UNIX stream
@@ -10,8 +9,8 @@ public final class StreamBackend: FrameBackend {
     /// Socket buffers asked for: bursts of 64 KiB frames wait in the kernel rather than in us.
     static let socketBuffer: Int32 = 8 << 20
     static let receiveCapacity = 1 << 20
-    /// Frames per sendmsg: three iovecs each (length, frame, padding) within CLinux_MAX_PARTS.
-    static let framesPerSend = Int(CLinux_MAX_PARTS) / 3
+    /// Frames per sendmsg: three iovecs each (length, frame, padding) within what one send gathers.
+    static let framesPerSend = SocketCalls.maximumParts / 3
 
     public let socket: Descriptor
     private let received: UnsafeMutableRawBufferPointer
@@ -31,7 +30,7 @@ public final class StreamBackend: FrameBackend {
     public init(socket: Descriptor) throws {
         self.socket = socket
         try socket.setNonBlocking()
-        CLinux_set_buffer_sizes(socket.raw, Self.socketBuffer)
+        SocketCalls.setBufferSizes(socket.raw, Int(Self.socketBuffer))
         received = .allocate(byteCount: Self.receiveCapacity, alignment: 64)
         lengths = .allocate(capacity: Self.framesPerSend)
         bases = .allocate(capacity: Self.framesPerSend * 3)
@@ -67,15 +66,17 @@ public final class StreamBackend: FrameBackend {
             if batch.isFull { return .frames(batch.count, drained: false) }
             // A batch can't grow past the buffer: its frames point into it. Come back for the rest.
             if filled == received.count { return .frames(batch.count, drained: false) }
-            let n = Glibc.read(socket.raw, received.baseAddress! + filled, received.count - filled)
-            if n > 0 {
-                filled += n
-                continue
+            let n: Int
+            do {
+                guard let count = try socket.read(into: received.baseAddress! + filled, count: received.count - filled) else {
+                    return .frames(batch.count, drained: true)
+                }
+                n = count
+            } catch let error as SystemError {
+                return closing("read from the client: \(errorDescription(error.code))")
             }
             if n == 0 { return closing("the client closed the connection") }
-            if errno == EINTR { continue }
-            if errno == EAGAIN { return .frames(batch.count, drained: true) }
-            return closing("read from the client: \(String(cString: strerror(errno)))")
+            filled += n
         }
     }
 
@@ -133,10 +134,11 @@ public final class StreamBackend: FrameBackend {
                 parts += 1
             }
         }
-        var written = CLinux_send_parts(socket.raw, bases, sizes, Int32(parts))
-        if written < 0 {
-            // A peer that went away is noticed by the next read; until then its frames are lost.
-            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : frames.count
+        var written: Int
+        switch SocketCalls.send(socket.raw, bases: bases, lengths: sizes, count: parts) {
+        case .done(let count): written = count
+        case .wouldBlock: return 0
+        case .failed: return frames.count  // a peer that went away is noticed by the next read; until then its frames are lost
         }
         // Walk the frames to where the socket stopped.
         var part = 0
@@ -170,13 +172,12 @@ public final class StreamBackend: FrameBackend {
     /// Sends what is left of a frame taken in part; true once nothing is.
     private func flushCarry() -> Bool {
         while carryEnd > carryStart {
-            let n = CLinux_send(socket.raw, carry.baseAddress! + carryStart, carryEnd - carryStart)
-            if n < 0 {
-                if errno == EAGAIN || errno == EWOULDBLOCK { return false }
-                carryStart = carryEnd  // the peer is gone: the read side will notice
-                break
+            let rest = UnsafeRawBufferPointer(start: carry.baseAddress! + carryStart, count: carryEnd - carryStart)
+            switch SocketCalls.send(socket.raw, rest) {
+            case .done(let n): carryStart += n
+            case .wouldBlock: return false
+            case .failed: carryStart = carryEnd  // the peer is gone: the read side will notice
             }
-            carryStart += n
         }
         carryStart = 0
         carryEnd = 0

@@ -1,4 +1,3 @@
-import CLinux
 import Glibc
 
 /// A tap interface (IFF_TAP | IFF_NO_PI), pasta's frame backend: each read returns one Ethernet frame,
@@ -29,36 +28,39 @@ public final class TapDevice: FrameBackend {
     public static func create(name: String, offload: Bool, mtu: Int) throws -> TapDevice {
         if offload {
             let fd = try openTun()
-            var assigned = [CChar](repeating: 0, count: Int(CLinux_IFNAMSIZ))
-            if CLinux_tap_attach(fd.raw, name, &assigned, 1) == 0 {
-                let flags = CLinux_TUN_F_CSUM | CLinux_TUN_F_TSO4 | CLinux_TUN_F_TSO6 | CLinux_TUN_F_TSO_ECN
+            let refusal: SystemError?
+            switch TapCalls.attach(fd.raw, name: name, virtioHeader: true) {
+            case .success(let assigned):
+                let flags = TapCalls.checksum | TapCalls.tcp4Segmentation | TapCalls.tcp6Segmentation | TapCalls.tcpSegmentationECN
                 // UDP segmentation too where the kernel knows it (6.2 and later).
-                if CLinux_tap_set_offload(fd.raw, flags | CLinux_TUN_F_USO4 | CLinux_TUN_F_USO6) == 0 {
-                    return TapDevice(descriptor: fd, name: String(cString: assigned), offloads: true,
-                                     udpSegmentation: true, mtu: mtu)
+                guard let noUDP = TapCalls.setOffloads(fd.raw, flags | TapCalls.udp4Segmentation | TapCalls.udp6Segmentation) else {
+                    return TapDevice(descriptor: fd, name: assigned, offloads: true, udpSegmentation: true, mtu: mtu)
                 }
-                if CLinux_tap_set_offload(fd.raw, flags) == 0 {
-                    logDebug("tap: no UDP segmentation offload (\(String(cString: strerror(errno))))")
-                    return TapDevice(descriptor: fd, name: String(cString: assigned), offloads: true,
-                                     udpSegmentation: false, mtu: mtu)
+                refusal = TapCalls.setOffloads(fd.raw, flags)
+                if refusal == nil {
+                    logDebug("tap: no UDP segmentation offload (\(errorDescription(noUDP.code)))")
+                    return TapDevice(descriptor: fd, name: assigned, offloads: true, udpSegmentation: false, mtu: mtu)
                 }
+            case .failure(let error):
+                refusal = error
             }
             // Closing the descriptor removes the tap it made: the plain one below takes its place.
-            logInfo("tap offloads not available (\(String(cString: strerror(errno)))): frames of at most the MTU")
+            logInfo("tap offloads not available (\(errorDescription(refusal?.code ?? 0))): frames of at most the MTU")
         }
         let fd = try openTun()
-        var assigned = [CChar](repeating: 0, count: Int(CLinux_IFNAMSIZ))
-        guard CLinux_tap_attach(fd.raw, name, &assigned, 0) == 0 else {
-            throw OptionError("can't create tap device \(name) in the namespace: \(String(cString: strerror(errno)))")
+        switch TapCalls.attach(fd.raw, name: name, virtioHeader: false) {
+        case .success(let assigned):
+            return TapDevice(descriptor: fd, name: assigned, offloads: false, udpSegmentation: false, mtu: mtu)
+        case .failure(let error):
+            throw OptionError("can't create tap device \(name) in the namespace: \(errorDescription(error.code))")
         }
-        return TapDevice(descriptor: fd, name: String(cString: assigned), offloads: false, udpSegmentation: false, mtu: mtu)
     }
 
     private static func openTun() throws -> Descriptor {
         do {
-            return try Descriptor.open("/dev/net/tun", O_RDWR | CLinux_O_NONBLOCK)
+            return try TapCalls.openTun()
         } catch let error as SystemError {
-            throw OptionError("can't open /dev/net/tun: \(String(cString: strerror(error.code)))")
+            throw OptionError("can't open /dev/net/tun: \(errorDescription(error.code))")
         }
     }
 
@@ -119,13 +121,10 @@ public final class TapDevice: FrameBackend {
                 VirtioNetHeader.forOutgoing(frame, segmentPayload4: segmentPayload4, segmentPayload6: segmentPayload6)
                     .write(to: header)
             }
-            while (offloads ? CLinux_write_with_header(descriptor.raw, header, Int32(VirtioNetHeader.size),
-                                                       frame.baseAddress, frame.count)
-                            : Glibc.write(descriptor.raw, frame.baseAddress, frame.count)) < 0 {
-                if errno == EINTR { continue }
-                if errno == EAGAIN { return index }
-                break  // any other error loses this frame, as a congested link would
-            }
+            let written = TapCalls.write(descriptor.raw, header: offloads ? UnsafeRawPointer(header) : nil,
+                                         headerLength: VirtioNetHeader.size, frame: frame)
+            // Any other error loses this frame, as a congested link would.
+            if case .wouldBlock = written { return index }
         }
         return frames.count
     }
@@ -137,15 +136,15 @@ public final class TapDevice: FrameBackend {
         VirtioNetHeader(flags: VirtioNetHeader.needsChecksum, gsoType: VirtioNetHeader.gsoUDP,
                         headerLength: UInt16(udp.start + 8), gsoSize: UInt16(datagramSize),
                         checksumStart: UInt16(udp.start), checksumOffset: 6).write(to: header)
-        while CLinux_write_with_header(descriptor.raw, header, Int32(VirtioNetHeader.size), frame.baseAddress, frame.count) < 0 {
-            if errno == EINTR { continue }
-            if errno == EAGAIN { return false }
+        switch TapCalls.write(descriptor.raw, header: header, headerLength: VirtioNetHeader.size, frame: frame) {
+        case .done: return true
+        case .wouldBlock: return false
+        case .failed(let code):
             // The kernel refused the segmentation itself: this frame is lost, later datagrams go one by one.
-            logWarning("tap: UDP segmentation refused (\(String(cString: strerror(errno)))): datagrams go one per frame")
+            logWarning("tap: UDP segmentation refused (\(errorDescription(code))): datagrams go one per frame")
             udpSegmentation = false
             return true
         }
-        return true
     }
 
     /// Nothing is held back: writable means room.

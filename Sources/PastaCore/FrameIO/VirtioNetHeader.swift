@@ -1,17 +1,15 @@
-import CLinux
-
 /// struct virtio_net_hdr (virtio spec section 5.1.6, linux/virtio_net.h), in front of every frame of a tap
 /// opened with IFF_VNET_HDR: how the frame's checksum and segmentation are to be finished. All fields are
 /// little-endian on x86 (the tap's native order unless TUNSETVNETBE).
 struct VirtioNetHeader: Equatable {
-    static let size = Int(CLinux_VIRTIO_NET_HDR_SIZE)
-    static let needsChecksum = CLinux_VIRTIO_NET_HDR_F_NEEDS_CSUM
-    static let gsoNone = CLinux_VIRTIO_NET_HDR_GSO_NONE
-    static let gsoTCPv4 = CLinux_VIRTIO_NET_HDR_GSO_TCPV4
-    static let gsoTCPv6 = CLinux_VIRTIO_NET_HDR_GSO_TCPV6
-    static let gsoUDP = CLinux_VIRTIO_NET_HDR_GSO_UDP_L4
-    static let gsoECN = CLinux_VIRTIO_NET_HDR_GSO_ECN
-    static let dataValid = CLinux_VIRTIO_NET_HDR_F_DATA_VALID
+    static let size = VirtioNetValues.size
+    static let needsChecksum = VirtioNetValues.needsChecksum
+    static let gsoNone = VirtioNetValues.gsoNone
+    static let gsoTCPv4 = VirtioNetValues.gsoTCPv4
+    static let gsoTCPv6 = VirtioNetValues.gsoTCPv6
+    static let gsoUDP = VirtioNetValues.gsoUDP
+    static let gsoECN = VirtioNetValues.gsoECN
+    static let dataValid = VirtioNetValues.dataValid
 
     var flags: UInt8 = 0
     var gsoType: UInt8 = 0

@@ -66,6 +66,14 @@ public struct ReadyEvent {
 
 /// An epoll instance whose registrations carry `EventReference`s.
 public final class EventPoll {
+    /// The event bits, for registrations and for what `wait` reports.
+    public static let readable = CLinux_EPOLLIN
+    public static let writable = CLinux_EPOLLOUT
+    public static let peerClosed = CLinux_EPOLLRDHUP
+    public static let hangup = CLinux_EPOLLHUP
+    public static let error = CLinux_EPOLLERR
+    public static let edgeTriggered = CLinux_EPOLLET
+
     private let descriptor: Descriptor
     private var buffer = [CLinux_epoll_event](repeating: CLinux_epoll_event(), count: 64)
 
