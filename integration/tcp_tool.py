@@ -95,6 +95,14 @@ async def load(host, port, count, size):
     return good == count
 
 
+def socket_address(host, port):
+    """The socket address for HOST and PORT; a scoped IPv6 address (fe80::1%eth0) keeps its scope, which a
+    plain (host, port) tuple would lose."""
+    if "%" in host:
+        return socket.getaddrinfo(host, port, socket.AF_INET6, 0, 0, socket.AI_NUMERICHOST)[0][4]
+    return (host, port)
+
+
 def sequential(host, port, count):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     good = 0
@@ -102,7 +110,7 @@ def sequential(host, port, count):
         message = struct.pack("!Q", i) * 4
         with socket.socket(family, socket.SOCK_STREAM) as s:
             s.settimeout(5)
-            s.connect((host, port))
+            s.connect(socket_address(host, port))
             s.sendall(message)
             s.shutdown(socket.SHUT_WR)
             data = b""
@@ -222,7 +230,7 @@ def udp_ask(host, port, message):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_DGRAM) as s:
         s.settimeout(3)
-        s.sendto(message.encode(), (host, port))
+        s.sendto(message.encode(), socket_address(host, port))
         data, peer = s.recvfrom(65535)
     print(data.decode(errors="replace"), peer[0])
     return True

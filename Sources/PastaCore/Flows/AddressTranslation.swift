@@ -4,6 +4,8 @@ import Glibc
 public struct AddressTranslation {
     public var gateway4: IPv4Address?
     public var gateway6: IPv6Address?
+    /// The router a SLAAC guest learns from our Router Advertisements: mapped as the gateway is.
+    public var routerLinkLocal6: IPv6Address?
     /// The guest's configured addresses: on the host, these are the host's own.
     public var guestAddress4: IPv4Address?
     public var guestAddress6: IPv6Address?
@@ -23,6 +25,7 @@ public struct AddressTranslation {
         let options = configuration.options
         gateway4 = configuration.ipv4?.gateway
         gateway6 = configuration.ipv6?.gateway
+        routerLinkLocal6 = configuration.ipv6.map { ServiceSettings.routerLinkLocal(configuration, $0) }
         guestAddress4 = configuration.ipv4?.address
         guestAddress6 = configuration.ipv6.flatMap { $0.address.isLinkLocal ? nil : $0.address }
         mapGatewayToLoopback = !options.noMapGateway
@@ -46,7 +49,7 @@ public struct AddressTranslation {
         if mapGatewayToLoopback {
             switch destination {
             case .v4(let a) where a == gateway4: return .v4(.loopback)
-            case .v6(let a) where a == gateway6: return .v6(.loopback)
+            case .v6(let a) where a == gateway6 || a == routerLinkLocal6: return .v6(.loopback)
             default: break
             }
         }

@@ -63,9 +63,8 @@ public struct ServiceSettings {
             dhcp = IPv4(address: family.address, prefixLength: family.prefixLength, router: router, dnsServers: dns4)
         }
         if let family = configuration.ipv6 {
-            let gateway = family.gateway
-            let linkLocal = gateway.flatMap { $0.isLinkLocal ? $0 : nil } ?? Self.linkLocal(for: configuration.ourMAC)
-            ipv6 = IPv6(address: family.address, routerLinkLocal: linkLocal, dnsServers: dns6)
+            ipv6 = IPv6(address: family.address, routerLinkLocal: Self.routerLinkLocal(configuration, family),
+                        dnsServers: dns6)
         }
         ndp = ipv6 != nil && !options.noNDP
         routerAdvertisements = ndp && !options.noRA
@@ -77,6 +76,12 @@ public struct ServiceSettings {
         hostNameOption = options.hostname.flatMap(ClientNameOptions.hostName)
         fqdnOption = options.fqdn.flatMap(ClientNameOptions.dhcpFQDN)
         fqdnOption6 = options.fqdn.flatMap(ClientNameOptions.dhcpv6FQDN)
+    }
+
+    /// The address our Router Advertisements come from, which a SLAAC guest takes as its default router:
+    /// the gateway if it is link-local, else ours from our MAC address.
+    static func routerLinkLocal(_ configuration: RuntimeConfiguration, _ family: FamilyConfiguration<IPv6Address>) -> IPv6Address {
+        family.gateway.flatMap { $0.isLinkLocal ? $0 : nil } ?? linkLocal(for: configuration.ourMAC)
     }
 
     /// fe80::/64 with the modified EUI-64 interface identifier of `mac` (RFC 4291 appendix A).
