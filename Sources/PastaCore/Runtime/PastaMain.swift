@@ -43,6 +43,8 @@ public enum PastaMain {
             printError(mode, "can't open log file \(options.logFile ?? ""): \(error)")
             return 1
         }
+        // Whatever way this returns, lines that waited for the log file's first line are written.
+        defer { Logger.shared.startFile() }
 
         if mode == .passt { return runPasst(options) }
 
@@ -58,9 +60,11 @@ public enum PastaMain {
                 session.configuration.summary.split(separator: "\n").forEach { logInfo(String($0)) }
             }
             if let command {
+                Logger.shared.startFile()
                 pidFile?.write(pid: getpid())
                 command.start()
             } else if options.foreground {
+                Logger.shared.startFile()
                 pidFile?.write(pid: getpid())
             } else {
                 // Our parent returns once the sandbox is in place.
@@ -82,6 +86,7 @@ public enum PastaMain {
             Sandbox.finish()
             return status
         } catch {
+            Logger.shared.startFile()
             logError("\(error)")
             command?.terminate()
             datapath?.removeSockets()
@@ -117,6 +122,7 @@ public enum PastaMain {
                 newPIDNamespace: !options.foreground, daemonizesLater: !options.foreground))
             // Ready once the socket listens: a VM manager starts qemu after we return (Kata, libvirt).
             if options.foreground {
+                Logger.shared.startFile()
                 pidFile?.write(pid: getpid())
             } else {
                 ProcessSetup.daemonize(pidFile: pidFile)
@@ -128,6 +134,7 @@ public enum PastaMain {
             Sandbox.finish()
             return status
         } catch {
+            Logger.shared.startFile()
             logError("\(error)")
             socket?.remove()
             datapath?.removeSockets()
