@@ -226,6 +226,13 @@ gone_within "$PASTA_PID" 30
 elapsed=$(( $(now_ms) - ended ))
 check "pasta exits within 2 s after the target ends (${elapsed} ms)" [ "$elapsed" -lt 2000 ]
 
+echo "3b. spawn inside a user namespace of the user's that maps one ID (unshare -rUm)"
+out=$(as_user unshare -rUm "$UPASTA" --config-net -q "${NO_PORTS[@]}" -- sh -c 'id -u; ip -br addr show dev eth0' 2>&1)
+rc=$?
+check "pasta --config-net -- CMD inside the user's unshare -rUm exits 0 (rc=$rc)" [ "$rc" -eq 0 ]
+check "... the command ran as root of its namespace, on a configured eth0" \
+    eval '[ "$(head -n 1 <<<"$out")" = 0 ] && grep -q "198.51.100.2/24" <<<"$out"'
+
 echo "4. --netns PATH --userns PATH"
 start_sleeper
 U=$SLEEPER

@@ -32,4 +32,16 @@ check "a command that can't run gives 127 (rc=$rc)" [ "$rc" -eq 127 ]
 
 out=$(SHELL=/bin/sh lab_in "$LAB_HOST" "$PASTA" -q -t none -u none -T none -U none <<<'echo from-default-shell')
 check "without a command, \$SHELL runs (got '$out')" [ "$out" = from-default-shell ]
+
+# Inside a user namespace that maps one ID (toolbox, rootless CI in a container): the command's namespace
+# maps what ours has, and it runs.
+err=$(mktemp); lab_track_file "$err"
+out=$(lab_in "$LAB_HOST" unshare -rUm "$PASTA" --config-net -q -t none -u none -T none -U none -- \
+    sh -c 'id -u; tr -s " " <"/proc/self/uid_map"; ip -br addr show dev eth0' 2>"$err")
+rc=$?
+sed 's/^/    /' "$err"
+check "inside unshare -rUm (one ID), pasta --config-net -- CMD exits 0 (rc=$rc)" [ "$rc" -eq 0 ]
+check "... the command is root there, with the one ID mapped ($(sed -n 2p <<<"$out"))" \
+    eval '[ "$(head -n 1 <<<"$out")" = 0 ] && [ "$(sed -n 2p <<<"$out" | xargs)" = "0 0 1" ]'
+check "... in a configured network namespace of its own" grep -q "198.51.100.2/24" <<<"$out"
 finish

@@ -62,22 +62,42 @@ public final class SpawnedCommand {
         if newUserNamespace { try mapIdentity() }
     }
 
-    /// Makes us root in the new user namespace: all IDs when we may map them, else just our own, as pasta
-    /// does (`0 UID 1`, after denying setgroups(2), which an unprivileged gid_map requires).
+    /// Makes us root in the new user namespace: every ID our own namespace has, where we may map them
+    /// (all of them on the host; only those mapped into ours inside another user namespace, such as the
+    /// one ID of `unshare -r`); else, or if the kernel refuses that, just our own, as pasta does
+    /// (`0 UID 1`, after denying setgroups(2), which such a gid_map requires), with a warning.
     private func mapIdentity() throws {
         let base = "/proc/\(pid)/"
+        let mayMapAll = Capabilities.mayMapAnyIdentity
         do {
-            if Capabilities.mayMapAnyIdentity {
-                try writeFile(base + "uid_map", "0 0 4294967295\n")
-                try writeFile(base + "gid_map", "0 0 4294967295\n")
-            } else {
-                try writeFile(base + "setgroups", "deny\n")
+            if !mayMapAll || !writeWideMap(base + "uid_map", of: "/proc/self/uid_map") {
                 try writeFile(base + "uid_map", "0 \(geteuid()) 1\n")
+            }
+            if !mayMapAll || !writeWideMap(base + "gid_map", of: "/proc/self/gid_map") {
+                try writeFile(base + "setgroups", "deny\n")
                 try writeFile(base + "gid_map", "0 \(getegid()) 1\n")
             }
         } catch {
             terminate()
             throw OptionError("can't set up ID mappings for the command's user namespace: \(error)")
+        }
+    }
+
+    /// Maps in the child every ID of our own namespace's map (each range to itself); false, after a
+    /// warning, if the map can't be read or the kernel refuses it.
+    private func writeWideMap(_ path: String, of own: String) -> Bool {
+        guard let bytes = try? readSmallFile(own, limit: 16384),
+              let ranges = IdentityMap.insideRanges(String(decoding: bytes, as: UTF8.self)), !ranges.isEmpty else {
+            logWarning("can't read \(own): the command's user namespace maps only our own ID")
+            return false
+        }
+        let text = ranges.map { "\($0.first) \($0.first) \($0.count)\n" }.joined()
+        do {
+            try writeFile(path, text)
+            return true
+        } catch {
+            logWarning("the kernel refused a map of every ID for the command (\(error)): it maps only our own")
+            return false
         }
     }
 
