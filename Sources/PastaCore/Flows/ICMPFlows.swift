@@ -37,6 +37,8 @@ public final class ICMPFlows {
     private let translation: AddressTranslation
     private let frame: UnsafeMutableRawBufferPointer
     private var notPermittedLogged = false
+    /// Each flow's first and last line with `-d`.
+    private let flowLog = FlowLog()
 
     public init(configuration: RuntimeConfiguration, poll: EventPoll, port: GuestPort) {
         self.poll = poll
@@ -130,6 +132,7 @@ public final class ICMPFlows {
             table.remove(key)
             return nil
         }
+        flowLog.log(now: now, "ICMP: echo \(key.guestPort) from guest \(key.guest.ip) to \(key.remote.ip) (via \(destination)) started")
         return flow
     }
 
@@ -170,6 +173,8 @@ public final class ICMPFlows {
         for flow in expired {
             poll.remove(flow.socket.raw)
             table.remove(flow.key)
+            flowLog.log(now: now, "ICMP: echo \(flow.key.guestPort) from guest \(flow.key.guest.ip) to \(flow.key.remote.ip) expired"
+                        + (flow.answered ? "" : ", unanswered"))
         }
     }
 

@@ -10,6 +10,8 @@ final class SpliceWorker: @unchecked Sendable {
     private let connections: SlotTable<SplicedConnection>
     private let pipes: PipePool
     private let name: String
+    /// Its connections' last lines with `-d` (the main loop logs their first).
+    private let flowLog = FlowLog()
 
     init(name: String, capacity: Int, pooledPipes: Int) throws {
         self.name = name
@@ -31,12 +33,13 @@ final class SpliceWorker: @unchecked Sendable {
         }, context) else { throw SystemError("pthread_create") }
     }
 
-    /// From the main loop: `accepted` and `connecting` (a connect() in progress or done) become ours.
-    /// False if the worker can't take them; the caller still owns them then.
-    func hand(accepted: Int32, connecting: Int32) -> Bool {
-        var record: (Int32, Int32) = (accepted, connecting)
-        // 8 bytes: below PIPE_BUF, so the write is atomic and never interleaves with another.
-        return withUnsafeBytes(of: &record) { Glibc.write(handoffWrite.raw, $0.baseAddress, $0.count) } == 8
+    /// From the main loop: `accepted` and `connecting` (a connect() in progress or done) become ours;
+    /// `number` names the connection in log lines. False if the worker can't take them; the caller still
+    /// owns them then.
+    func hand(accepted: Int32, connecting: Int32, number: UInt32) -> Bool {
+        var record: (Int32, Int32, UInt32) = (accepted, connecting, number)
+        // 12 bytes: below PIPE_BUF, so the write is atomic and never interleaves with another.
+        return withUnsafeBytes(of: &record) { Glibc.write(handoffWrite.raw, $0.baseAddress, $0.count) } == 12
     }
 
     private func run() {
@@ -57,13 +60,13 @@ final class SpliceWorker: @unchecked Sendable {
     }
 
     private func takeHandoffs() {
-        var record: (Int32, Int32) = (-1, -1)
-        while withUnsafeMutableBytes(of: &record, { Glibc.read(handoffRead.raw, $0.baseAddress, $0.count) }) == 8 {
-            adopt(accepted: record.0, connecting: record.1)
+        var record: (Int32, Int32, UInt32) = (-1, -1, 0)
+        while withUnsafeMutableBytes(of: &record, { Glibc.read(handoffRead.raw, $0.baseAddress, $0.count) }) == 12 {
+            adopt(accepted: record.0, connecting: record.1, number: record.2)
         }
     }
 
-    private func adopt(accepted: Int32, connecting: Int32) {
+    private func adopt(accepted: Int32, connecting: Int32, number: UInt32) {
         guard let first = pipes.take() else { return refuse(accepted, connecting) }
         guard let second = pipes.take() else {
             pipes.give(first, empty: true)
@@ -71,7 +74,7 @@ final class SpliceWorker: @unchecked Sendable {
         }
         guard let connection = connections.insert({ index, generation in
             SplicedConnection(index: index, generation: generation, accepted: accepted, connecting: connecting,
-                              pipes: (first, second))
+                              number: number, pipes: (first, second))
         }) else {
             pipes.give(first, empty: true)
             pipes.give(second, empty: true)
@@ -135,6 +138,9 @@ final class SpliceWorker: @unchecked Sendable {
 
     /// Closes both sockets; `reset` sends RST on both (a failure on one side is passed on to the other).
     private func close(_ connection: SplicedConnection, reset: Bool) {
+        flowLog.log(now: MonotonicClock.milliseconds(),
+                    "TCP splice #\(connection.number) ended\(reset ? ", reset" : connection.connected ? "" : " before it connected"): "
+                    + "\(connection.directions[0].moved) bytes from the client, \(connection.directions[1].moved) to it")
         for (side, socket) in connection.sockets.enumerated() {
             if connection.registered[side] != 0 { poll.remove(socket) }
             if reset { SocketCalls.setLingerReset(socket) }

@@ -10,6 +10,8 @@ struct SpliceDirection {
     var sourceEnded = false
     /// Its FIN was passed on (shutdown(SHUT_WR) on the destination).
     var finished = false
+    /// Bytes moved so far, for the connection's log line.
+    var moved = 0
 }
 
 /// Two sockets in different namespaces joined by splice(): `sockets[0]` was accepted by a listener,
@@ -23,14 +25,18 @@ final class SplicedConnection {
     let index: Int
     let generation: UInt32
     let sockets: [Int32]
+    /// The number its log lines carry (the main loop's, which logged its start).
+    let number: UInt32
     var directions: [SpliceDirection]
     var connected = false
     /// The epoll events each socket is registered for; 0 while it is not registered.
     var registered: [UInt32] = [0, 0]
 
-    init(index: Int, generation: UInt32, accepted: Int32, connecting: Int32, pipes: (SplicePipe, SplicePipe)) {
+    init(index: Int, generation: UInt32, accepted: Int32, connecting: Int32, number: UInt32,
+         pipes: (SplicePipe, SplicePipe)) {
         self.index = index
         self.generation = generation
+        self.number = number
         sockets = [accepted, connecting]
         directions = [SpliceDirection(pipe: pipes.0), SpliceDirection(pipe: pipes.1)]
     }
@@ -84,6 +90,7 @@ final class SplicedConnection {
                 break
             }
             state.pending += n
+            state.moved += n
             mayHaveMore = n == requested
         }
         if state.sourceEnded && state.pending == 0 && !state.finished {

@@ -27,8 +27,9 @@ public final class TCPConnection {
     /// The highest sequence number sent so far (RFC 9293's SND.MAX), and our FIN's, once sent.
     var sendMax: UInt32 = 0
     var finSequence: UInt32?
-    /// Our initial sequence number; the SYN or SYN-ACK carries it.
+    /// Our initial sequence number; the SYN or SYN-ACK carries it. And the guest's, for byte counts.
     var initialSequence: UInt32 = 0
+    var guestInitialSequence: UInt32?
 
     var guestWindow: UInt32 = 65535
     var guestWindowScale: UInt8 = 0
@@ -103,6 +104,15 @@ public final class TCPConnection {
     var ackDelay: TCPAckDelay {
         TCPAckDelay(unacknowledged: receiveNext &- acknowledgedUpTo, interactive: interactive, segmentSize: segmentSize,
                     largestWindow: largestAdvertisedWindow, heldBack: !pending.isEmpty, guestFinished: guestFinished)
+    }
+
+    /// The guest's bytes the host socket took, and ours the guest acknowledged (for the flow's log line).
+    var bytesFromGuest: UInt32 {
+        guard let first = guestInitialSequence else { return 0 }
+        return receiveNext &- first &- 1 &- (guestFinished ? 1 : 0)
+    }
+    var bytesToGuest: UInt32 {
+        sendUnacknowledged == initialSequence ? 0 : sendUnacknowledged &- initialSequence &- 1 &- (finAcknowledged ? 1 : 0)
     }
 
     /// Data (not SYN or FIN) sent to the guest and not yet acknowledged.

@@ -101,7 +101,7 @@ extension TCPEngine {
                 // The guest said what it has past the holes: only those go out again.
                 resendHoles(connection, blocks, acknowledgment: ack)
             } else {
-                logDebug("TCP: three duplicate ACKs, resending from \(ack) for \(describe(connection))")
+                logTrace("TCP: three duplicate ACKs, resending from \(ack) for \(describe(connection))")
                 rewind(connection, now: now)
             }
         } else if !blocks.isEmpty && sequenceLess(ack, connection.recoverPoint) {

@@ -93,12 +93,12 @@ extension TCPEngine {
 
     /// The host side failed or gave up: the guest gets a reset (later, if the backend is full now), the
     /// socket is aborted.
-    func resetGuest(_ connection: TCPConnection) {
+    func resetGuest(_ connection: TCPConnection, why: String) {
         let reset = (key: connection.key, sequence: connection.sendNext, acknowledgment: connection.receiveNext)
         if !refusedResets.isEmpty || !sendReset(key: reset.key, sequence: reset.sequence, acknowledgment: reset.acknowledgment) {
             if refusedResets.count < Self.refusedResetsKept { refusedResets.append(reset) }
         }
-        close(connection, abort: true)
+        close(connection, abort: true, why: why)
     }
 
     /// A reset (with ACK) for the connection `key`; false if the backend didn't take it.

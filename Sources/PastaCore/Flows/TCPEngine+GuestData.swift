@@ -87,8 +87,7 @@ extension TCPEngine {
         case .done(let count): taken = count
         case .wouldBlock: taken = 0
         case .failed(let code):
-            logDebug("TCP: write to \(describe(connection)): \(errorDescription(code))")
-            resetGuest(connection)
+            resetGuest(connection, why: "writing to the host socket failed: \(errorDescription(code))")
             return nil
         }
         connection.receiveNext = connection.receiveNext &+ UInt32(taken)
@@ -164,6 +163,6 @@ extension TCPEngine {
             sendControl(connection, flags: TCPFlags.ack, sequence: connection.sendNext)
             if connection.ackPending { return }  // it waits for room
         }
-        close(connection, abort: false)
+        close(connection, abort: false, why: "closed by both sides")
     }
 }

@@ -15,7 +15,7 @@ extension TCPEngine {
             socket = opened
         case .failure(let error):
             if isOutOfDescriptors(error.code) { logTableFull() } else {
-                logDebug("TCP: connect to \(destination) port \(key.remotePort): \(error)")
+                flowLog.log(now: now, "TCP: guest \(key.guest.ip) port \(key.guestPort) can't connect to \(destination) port \(key.remotePort): \(error)")
             }
             return resetUnknown(segment, key: key)
         }
@@ -27,23 +27,24 @@ extension TCPEngine {
             return resetUnknown(segment, key: key)
         }
         connection.receiveNext = segment.sequence &+ 1
+        connection.guestInitialSequence = segment.sequence
         connection.retransmitAt = now + Self.connectTimeout
         connection.initialSequence = initialSequence()
         connection.recoverPoint = connection.initialSequence
         applySynOptions(connection, segment)
         connection.guestWindow = UInt32(segment.window)
         guard socket.watch(index: connection.index, generation: connection.generation, connecting: true) else {
-            return close(connection, abort: true)
+            return close(connection, abort: true, why: "its socket can't be watched")
         }
-        logDebug("TCP: guest connects to \(key.remote.ip) port \(key.remotePort) via \(destination)")
+        flowLog.log(now: now, "TCP: guest connects to \(key.remote.ip) port \(key.remotePort) via \(destination), "
+                    + "from guest \(key.guest.ip) port \(key.guestPort)")
     }
 
     /// The host socket's connect finished: on success, our SYN-ACK goes to the guest.
     func connected(_ connection: TCPConnection, _ readiness: SocketReadiness, now: Int) {
         let error = connection.socket.pendingError()
         guard error == 0, readiness.contains(.writable) else {
-            logDebug("TCP: connect for \(describe(connection)): \(errorDescription(error))")
-            return resetGuest(connection)
+            return resetGuest(connection, why: "connect failed: \(errorDescription(error))")
         }
         connection.state = .synAckSent
         connection.sendNext = connection.initialSequence &+ 1
@@ -70,6 +71,7 @@ extension TCPEngine {
     /// The guest answered our SYN for an inbound connection.
     func acceptSynAck(_ connection: TCPConnection, _ segment: TCPSegment, now: Int) {
         connection.receiveNext = segment.sequence &+ 1
+        connection.guestInitialSequence = segment.sequence
         // Our SYN offered window scaling; it applies only if the guest's SYN-ACK offers it too (RFC 7323).
         connection.scaling = false
         connection.guestWindowScale = 0
@@ -90,6 +92,7 @@ extension TCPEngine {
     /// `guestPort` with a SYN.
     func adopt(_ socket: HostSocket, peer: IPAddress, peerPort port: UInt16, guestPort: UInt16,
                guestAddress: IPAddress? = nil, now: Int) {
+        self.now = now
         guard let remote = translation.guestSource(for: peer),
               let guest = guestAddress ?? guestAddresses.address(like: remote), guest.family == remote.family else {
             logDebug("TCP: no guest address for a connection from \(peer)")
@@ -100,8 +103,7 @@ extension TCPEngine {
             // The host reused the client's address and port, so it is done with the connection this flow
             // served (its last ACK from the guest may still be due): the guest's side is reset first, so
             // the new SYN meets no old socket there.
-            logDebug("TCP: \(describe(stale)) replaced by a new connection from the same port")
-            resetGuest(stale)
+            resetGuest(stale, why: "replaced by a new connection from the same port")
         }
         guard let connection = table.insert(key, { index, generation in
             TCPConnection(index: index, generation: generation, key: key, socket: socket, state: .synSent, now: now)
@@ -117,10 +119,10 @@ extension TCPEngine {
         connection.scaling = true  // offered in our SYN; kept only if the guest offers too
         if case .v4 = remote { connection.segmentSize = maximumPayload4 } else { connection.segmentSize = maximumPayload6 }
         guard socket.watch(index: connection.index, generation: connection.generation, connecting: false) else {
-            return close(connection, abort: true)
+            return close(connection, abort: true, why: "its socket can't be watched")
         }
         sendControl(connection, flags: TCPFlags.syn, sequence: connection.initialSequence)
         connection.retransmitAt = now + Self.handshakeTimeout
-        logDebug("TCP: \(peer) port \(port) -> guest port \(guestPort)")
+        flowLog.log(now: now, "TCP: \(peer) port \(port) connects to guest \(guest) port \(guestPort)")
     }
 }

@@ -41,8 +41,7 @@ extension TCPEngine {
             connection.socketDrained = true
             return false
         case .failed(let code):
-            logDebug("TCP: read from \(describe(connection)): \(errorDescription(code))")
-            resetGuest(connection)
+            resetGuest(connection, why: "reading from the host socket failed: \(errorDescription(code))")
             return false
         }
         if received == 0 {
@@ -172,7 +171,7 @@ extension TCPEngine {
         guard case .done(let received) = peeked, received > 0 else { return }
         let frames = completeFrames(connection, received: received, from: start, flags: TCPFlags.ack, lastFlags: 0)
         _ = port.send(UnsafeBufferPointer(start: outgoing, count: frames))
-        logDebug("TCP: resent \(received) bytes the guest is missing for \(describe(connection))")
+        logTrace("TCP: resent \(received) bytes the guest is missing for \(describe(connection))")
     }
 
     /// The next peek starts again at the oldest byte the guest has not acknowledged.
@@ -221,6 +220,6 @@ extension TCPEngine {
     func watch(_ connection: TCPConnection, writable: Bool) {
         guard isOpen(connection) else { return }
         connection.watchingWritable = writable
-        guard connection.socket.watchWritable(writable) else { return resetGuest(connection) }
+        guard connection.socket.watchWritable(writable) else { return resetGuest(connection, why: "its socket can't be watched") }
     }
 }

@@ -21,17 +21,16 @@ extension TCPEngine {
 
     /// Retransmissions, handshake and idle timeouts; called every 100 ms or so, and by the fine clock.
     func tick(now: Int) {
+        self.now = now
         table.forEach { connection in
             if now - connection.lastActivity > Self.idleTimeout {
-                logDebug("TCP: \(describe(connection)) idle, resetting")
-                return resetGuest(connection)
+                return resetGuest(connection, why: "idle for \(Self.idleTimeout / 3_600_000) hours")
             }
             guard now >= connection.retransmitAt else { return }
             connection.retries += 1
             switch connection.state {
             case .connecting:
-                logDebug("TCP: \(describe(connection)) didn't answer within \(Self.connectTimeout / 1000) s")
-                resetGuest(connection)
+                resetGuest(connection, why: "the destination didn't answer within \(Self.connectTimeout / 1000) s")
             case .synSent, .synAckSent:
                 handshakeTimedOut(connection, now: now)
             case .established:
@@ -42,8 +41,7 @@ extension TCPEngine {
 
     private func handshakeTimedOut(_ connection: TCPConnection, now: Int) {
         guard connection.retries <= 3 else {
-            logDebug("TCP: handshake with the guest timed out for \(describe(connection))")
-            return resetGuest(connection)
+            return resetGuest(connection, why: "the guest didn't finish the handshake")
         }
         let flags = connection.state == .synSent ? TCPFlags.syn : TCPFlags.syn | TCPFlags.ack
         sendControl(connection, flags: flags, sequence: connection.initialSequence)
@@ -57,15 +55,14 @@ extension TCPEngine {
             return
         }
         guard connection.retries <= Self.maximumRetries else {
-            logDebug("TCP: guest stopped acknowledging \(describe(connection))")
-            return resetGuest(connection)
+            return resetGuest(connection, why: "the guest stopped acknowledging")
         }
         connection.retransmitTimeout = min(connection.retransmitTimeout * 2, Self.maximumRetransmitTimeout)
         connection.retransmitAt = now + connection.retransmitTimeout
         if connection.bytesInFlight > 0 || (connection.finSent && !connection.finAcknowledged) {
             // Resend the oldest segment only (RFC 6298 section 5.4): the guest may well have the rest (a
             // stalled guest, not lost segments), and its ACK tells where to go on from.
-            logDebug("TCP: retransmission timeout for \(describe(connection))")
+            logTrace("TCP: retransmission timeout for \(describe(connection))")
             connection.retransmissionTimeouts += 1
             connection.probing = true
             connection.recoverPoint = connection.sendMax

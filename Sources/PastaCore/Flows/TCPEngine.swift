@@ -80,6 +80,10 @@ final class TCPEngine {
     static let refusedResetsKept = 64
     var ackTimerArmed = false
     var retransmitClockRunning = false
+    /// Each connection's first and last line with `-d`.
+    let flowLog = FlowLog()
+    /// The latest time a caller gave (the flow log's clock).
+    var now = 0
     var tableFullLogged = false
     var reclaimLogged = false
     /// Segments from the guest dropped for a bad checksum, since the start.
@@ -146,10 +150,11 @@ final class TCPEngine {
 
     private func dropBadChecksum() {
         badChecksums += 1
-        logDebug("TCP: segment with a bad checksum from the guest dropped (\(badChecksums) so far)")
+        flowLog.log(now: now, "TCP: segment with a bad checksum from the guest dropped (\(badChecksums) so far)")
     }
 
     private func handle(_ segment: TCPSegment, key: FlowKey, now: Int) {
+        self.now = now
         guard let index = table.index(of: key), let connection = table[index] else {
             if segment.has(TCPFlags.syn) && !segment.has(TCPFlags.ack) {
                 openOutbound(segment, key: key, now: now)
@@ -210,8 +215,7 @@ final class TCPEngine {
     /// that point (the one before may have been sent while data of its was still on the way, or lost).
     private func guestReset(_ connection: TCPConnection, _ segment: TCPSegment) {
         if segment.sequence == connection.receiveNext || connection.state == .synSent {
-            logDebug("TCP: guest reset \(describe(connection))")
-            return close(connection, abort: true)
+            return close(connection, abort: true, why: "reset by the guest")
         }
         let offset = segment.sequence &- connection.receiveNext
         if connection.state == .established && offset < max(connection.lastAdvertisedWindow, 1) {
@@ -225,6 +229,7 @@ final class TCPEngine {
     /// `generation`.
     func socketEvent(index: Int, generation: UInt32, _ readiness: SocketReadiness, now: Int) {
         guard let connection = table[index], connection.generation == generation else { return }
+        self.now = now
         connection.lastActivity = now
         // Remembered in every state: a peer that sends and closes before the handshake with the guest is
         // done raises its one edge now, and the first pump after it must still look for the end of stream.
@@ -233,9 +238,12 @@ final class TCPEngine {
         case .connecting:
             connected(connection, readiness, now: now)
         case .synAckSent, .synSent:
-            if readiness.contains(.error) { resetGuest(connection) }
+            if readiness.contains(.error) { resetGuest(connection, why: "host socket error: \(errorDescription(connection.socket.pendingError()))") }
         case .established:
-            if readiness.contains(.error), connection.socket.pendingError() != 0 { return resetGuest(connection) }
+            if readiness.contains(.error) {
+                let error = connection.socket.pendingError()
+                if error != 0 { return resetGuest(connection, why: "reset on the host side: \(errorDescription(error))") }
+            }
             if readiness.contains(.writable) && connection.watchingWritable {
                 socketWritable(connection)
                 guard isOpen(connection) else { return }
@@ -310,6 +318,7 @@ final class TCPEngine {
     /// The backend drained: connections that waited send their ACKs and data, in turn, until it is full
     /// again; the rest wait for the next drain.
     func resume(now: Int) {
+        self.now = now
         resendRefusedResets()
         let waiting = waitingForRoom
         waitingForRoom.removeAll(keepingCapacity: true)
@@ -347,8 +356,11 @@ final class TCPEngine {
 
     // MARK: The table
 
-    /// Forgets the connection; `abort` makes the socket's close send a reset to its peer.
-    func close(_ connection: TCPConnection, abort: Bool) {
+    /// Forgets the connection; `abort` makes the socket's close send a reset to its peer. `why` ends its
+    /// flow line.
+    func close(_ connection: TCPConnection, abort: Bool, why: String) {
+        flowLog.log(now: now, "TCP: \(describe(connection)) ended, \(why): \(connection.bytesFromGuest) bytes from the guest, "
+                    + "\(connection.bytesToGuest) to it")
         // Acknowledged data still queued would make the kernel answer the close with a reset.
         if !abort { discardAcknowledged(connection) }
         connection.socket.close(abort: abort)
@@ -364,7 +376,7 @@ final class TCPEngine {
     @discardableResult
     func reclaimHalfOpen(now: Int) -> Int {
         let reclaimed = table.reclaim(now: now, age: { $0.state == .established ? nil : $0.lastActivity },
-                                      evict: { resetGuest($0) })
+                                      evict: { resetGuest($0, why: "reclaimed, connections running out") })
         if reclaimed > 0 && !reclaimLogged {
             logWarning("TCP: connections are running out; the oldest unfinished handshakes make room for new ones")
             reclaimLogged = true
@@ -379,7 +391,8 @@ final class TCPEngine {
         }
     }
 
+    /// Both endpoints, as the guest sees them.
     func describe(_ connection: TCPConnection) -> String {
-        "guest port \(connection.key.guestPort) <-> \(connection.key.remote.ip) port \(connection.key.remotePort)"
+        "guest \(connection.key.guest.ip) port \(connection.key.guestPort) <-> \(connection.key.remote.ip) port \(connection.key.remotePort)"
     }
 }

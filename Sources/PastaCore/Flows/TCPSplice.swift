@@ -9,13 +9,18 @@ final class TCPSplice {
     /// None in passt mode, where nothing is spliced (SpliceTargets never answers).
     private let namespace: NetworkNamespace?
     private var failureLogged = false
+    /// Numbers for the connections' log lines, and their first lines with `-d` (workers log the last).
+    private var number: UInt32 = 0
+    private let flowLog = FlowLog()
     static let pooledPipesPerWorker = 16
     static let connectionsPerWorker = 32768
 
     init(namespace: NetworkNamespace?) { self.namespace = namespace }
 
-    /// Connects to destination:port on `side` and splices `accepted` to it; on failure the client is reset.
-    func join(_ accepted: Descriptor, to destination: IPAddress, port: UInt16, on side: ForwardingSide) {
+    /// Connects to destination:port on `side` and splices `accepted` (from client:clientPort) to it; on
+    /// failure the client is reset.
+    func join(_ accepted: Descriptor, from client: IPAddress, port clientPort: UInt16, to destination: IPAddress,
+              port: UInt16, on side: ForwardingSide, now: Int) {
         guard startWorkers() else { return reset(accepted) }
         let family = destination.family
         // The error travels with the result: the socket may be made on the namespace's own thread.
@@ -37,7 +42,10 @@ final class TCPSplice {
             return reset(accepted)
         }
         next = (next + 1) % workers.count
-        guard workers[next].hand(accepted: accepted.raw, connecting: fd) else {
+        number &+= 1
+        flowLog.log(now: now, "TCP splice #\(number): \(client) port \(clientPort) -> \(destination) port \(port) "
+                    + (side == .namespace ? "in the namespace" : "on the host"))
+        guard workers[next].hand(accepted: accepted.raw, connecting: fd, number: number) else {
             Glibc.close(fd)
             return reset(accepted)
         }

@@ -56,6 +56,8 @@ public final class UDPFlows {
     private let guestAddresses: GuestAddresses
     private var tableFullLogged = false
     private var pausedFlows: [Int] = []
+    /// Each flow's first and last line with `-d`.
+    private let flowLog = FlowLog()
     private let outbound = DatagramQueue(capacity: UDPFlows.datagramsPerEvent)
     private let replies = DatagramBatch(count: UDPFlows.framesPerReceive, slotSize: UDPFlows.frameSize)
 
@@ -189,7 +191,13 @@ public final class UDPFlows {
             table.remove(key)
             return nil
         }
+        flowLog.log(now: now, "UDP: \(Self.describe(key)) opened (via \(destination))")
         return flow
+    }
+
+    /// Both endpoints, as the guest sees them.
+    private static func describe(_ key: FlowKey) -> String {
+        "guest \(key.guest.ip) port \(key.guestPort) <-> \(key.remote.ip) port \(key.remotePort)"
     }
 
     // MARK: Datagrams from the host
@@ -248,6 +256,7 @@ public final class UDPFlows {
                 return logTableFull()
             }
             flow = created
+            flowLog.log(now: now, "UDP: \(Self.describe(key)) opened by \(client) port \(port) on the host")
         }
         flow.lastActivity = now
         flow.heardFromPeer = true
@@ -347,6 +356,8 @@ public final class UDPFlows {
         for flow in expired {
             if let socket = flow.socket { poll.remove(socket.raw) }
             table.remove(flow.key)
+            flowLog.log(now: now, "UDP: \(Self.describe(flow.key)) expired, "
+                        + (flow.heardFromGuest && flow.heardFromPeer ? "idle" : "unanswered"))
         }
     }
 
@@ -359,6 +370,7 @@ public final class UDPFlows {
                       evict: { flow in
                           if let socket = flow.socket { poll.remove(socket.raw) }
                           table.remove(flow.key)
+                          flowLog.log(now: now, "UDP: \(Self.describe(flow.key)) reclaimed, flows running out")
                       })
     }
 

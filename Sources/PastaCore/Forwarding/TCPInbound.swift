@@ -24,7 +24,8 @@ final class TCPInbound {
             }
             let socket = Descriptor(Int32(fd))
             if let destination = targets.destination(for: listener, client: peer) {
-                splice.join(socket, to: destination, port: listener.targetPort, on: listener.side.other)
+                splice.join(socket, from: peer, port: port, to: destination, port: listener.targetPort,
+                            on: listener.side.other, now: now)
             } else {
                 flows.adopt(socket, peer: peer, peerPort: port, guestPort: listener.targetPort,
                             guestAddress: listener.targetAddress, now: now)
