@@ -9,6 +9,9 @@
 # PASST defaults to ours: the passt link next to $PASTA (run-tests.sh makes it). PASST=/usr/bin/passt runs
 # the same test against Debian's passt.
 #
+# PASST_VHOST_USER=yes runs passt with --vhost-user and connects qemu by -netdev vhost-user (guest memory
+# shared with passt) instead of -netdev stream.
+#
 # PASST_OPTS adds options to passt's command line. The guest is built once into $VM_CACHE (default
 # $PASTA_DEPS_DIR/vm) from the packages scripts/install-deps.sh cached; on a day it could not reach the
 # mirror, the test says "skipped: package mirror unreachable (...)".
@@ -19,6 +22,12 @@ needs python3 curl cpio qemu-system-x86_64
 needs_debs linux-image-cloud-amd64 busybox-static
 PASST="${PASST:-$(dirname "${PASTA:-$here/../.build/release/pasta}")/passt}"
 PASST_OPTS="${PASST_OPTS:-}"
+PASST_VHOST_USER="${PASST_VHOST_USER:-no}"
+GUEST_NIC=()
+if [ "$PASST_VHOST_USER" = yes ]; then
+    PASST_OPTS="--vhost-user $PASST_OPTS"
+    GUEST_NIC=(--vhost-user)
+fi
 VM_CACHE="${VM_CACHE:-$PASTA_DEPS_DIR/vm}"
 GUEST_DIR="$VM_CACHE/guest-cloud-amd64"
 now() { date +%s%3N; }
@@ -83,7 +92,7 @@ GUEST
 CONSOLE="$WORK/console.log"; : >"$CONSOLE"
 T_BOOT=$(now)
 ip netns exec "$LAB_HOST" bash "$here/vm/run-guest.sh" --guest "$GUEST_DIR" --socket "$SOCKET" \
-    --script "$WORK/test.sh" --log "$CONSOLE" --timeout 150 &
+    --script "$WORK/test.sh" --log "$CONSOLE" --timeout 150 "${GUEST_NIC[@]}" &
 VM_PID=$!
 lab_track_pid "$VM_PID"
 console_has() { tr -d '\r' <"$CONSOLE" | grep -q "$1"; }

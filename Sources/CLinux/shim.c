@@ -644,3 +644,30 @@ int CLinux_is_stream_socket(int fd) {
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) < 0) return 0;
     return type == SOCK_STREAM;
 }
+
+#include <sys/eventfd.h>
+
+long CLinux_receive_with_fds(int fd, void *buffer, size_t length, int *fds, int max_fds, int *fd_count,
+                             int *truncated) {
+    union { char space[CMSG_SPACE(sizeof(int) * 16)]; struct cmsghdr align; } control;
+    struct iovec part = { .iov_base = buffer, .iov_len = length };
+    struct msghdr message = { .msg_iov = &part, .msg_iovlen = 1, .msg_control = control.space,
+                              .msg_controllen = sizeof(control.space) };
+    *fd_count = 0;
+    *truncated = 0;
+    long n = recvmsg(fd, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0) return n;
+    if (message.msg_flags & MSG_CTRUNC) *truncated = 1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        const int *received = (const int *)CMSG_DATA(c);
+        for (int i = 0; i < count; i++) {
+            if (*fd_count < max_fds) fds[(*fd_count)++] = received[i];
+            else { close(received[i]); *truncated = 1; }
+        }
+    }
+    return n;
+}
+
+int CLinux_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }

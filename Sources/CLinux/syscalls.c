@@ -73,8 +73,11 @@ static const int pasta_syscalls[] = {
 #endif
 };
 
-// passt needs nothing beyond the common list: the UNIX socket a VM connects to (accept4), the stream
-// of frames (read, writev), no threads, no namespace, no command.
+// passt: the UNIX socket a VM connects to (accept4) and the stream of frames (read, writev) are in the
+// common list; a vhost-user client gets an epoll set of its own (its control socket and kick eventfds,
+// made when it connects), and its memory table's descriptors are mapped with mmap (common). No threads,
+// no namespace, no command.
+static const int passt_syscalls[] = { __NR_epoll_create1 };
 
 // The socket janitor: waits on its socket, then removes socket files relative to held directories.
 static const int janitor_syscalls[] = {
@@ -95,7 +98,8 @@ static int profile_lists(CLinux_syscall_profile profile, struct syscall_list lis
         return 2;
     case CLinux_SYSCALLS_PASST:
         lists[0] = (struct syscall_list){ common_syscalls, COUNT(common_syscalls) };
-        return 1;
+        lists[1] = (struct syscall_list){ passt_syscalls, COUNT(passt_syscalls) };
+        return 2;
     case CLinux_SYSCALLS_SOCKET_JANITOR:
         lists[0] = (struct syscall_list){ janitor_syscalls, COUNT(janitor_syscalls) };
         return 1;

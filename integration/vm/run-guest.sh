@@ -3,7 +3,7 @@
 # returns the status of the guest's /test.sh.
 #
 #   run-guest.sh --socket PATH [--guest DIR] [--script FILE] [--log FILE] [--timeout SECONDS]
-#                [--mac MAC] [--memory MIB] [--append ARGS]
+#                [--mac MAC] [--memory MIB] [--append ARGS] [--vhost-user]
 #
 #   --socket   passt's UNIX socket: -netdev stream (qemu >= 7.2) carries each Ethernet frame behind a
 #              4-byte big-endian length, the framing passt speaks. (-netdev socket uses the same framing
@@ -14,6 +14,9 @@
 #   --log      where the serial console goes (default: standard output); lines starting with "guest:"
 #              come from the guest's /init, everything else from the kernel or the script
 #   --timeout  seconds before qemu is killed (default 120)
+#   --vhost-user  the socket speaks vhost-user (passt --vhost-user): the NIC is -netdev vhost-user, and
+#              the guest's memory a shared memfd the backend maps (its size must equal -m)
+#   --kvm      KVM instead of TCG (the caller checks /dev/kvm works)
 #
 # Exit status: the guest script's status from the "guest: exit N" line; 124 when the timeout struck;
 # 125 when qemu ended without that line (kernel panic, qemu error: see the log). qemu is stopped by its
@@ -27,6 +30,8 @@ TIMEOUT=120
 MAC="52:54:00:12:34:56"
 MEMORY=256
 APPEND=""
+VHOST_USER=no
+ACCEL=tcg
 while [ $# -gt 0 ]; do
     case "$1" in
     --socket) SOCKET="$2"; shift 2 ;;
@@ -37,6 +42,8 @@ while [ $# -gt 0 ]; do
     --mac) MAC="$2"; shift 2 ;;
     --memory) MEMORY="$2"; shift 2 ;;
     --append) APPEND="$2"; shift 2 ;;
+    --vhost-user) VHOST_USER=yes; shift ;;
+    --kvm) ACCEL=kvm; shift ;;
     *) echo "run-guest.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -79,13 +86,22 @@ BIOS=()
 for rom in /usr/share/qemu/qboot.rom /usr/share/qemu-firmware/qboot.rom; do
     [ -f "$rom" ] && { BIOS=(-bios "$rom"); break; }
 done
-"$QEMU" -machine pc,accel=tcg "${BIOS[@]}" -cpu max -smp 1 -m "$MEMORY" \
+NETDEV=(-netdev "stream,id=s,server=off,addr.type=unix,addr.path=$SOCKET")
+NIC_OPTIONS=""
+if [ "$VHOST_USER" = yes ]; then
+    # qemu 7.2 under TCG crashes (SIGSEGV in msix_set_vector_notifiers) when a vhost device starts with
+    # MSI-X: the NIC uses legacy interrupts there.
+    [ "$ACCEL" = tcg ] && NIC_OPTIONS=",vectors=0"
+    NETDEV=(-object "memory-backend-memfd,id=mem,size=${MEMORY}M,share=on" -numa node,memdev=mem
+            -chardev "socket,id=c,path=$SOCKET" -netdev vhost-user,id=s,chardev=c)
+fi
+"$QEMU" -machine "pc,accel=$ACCEL" "${BIOS[@]}" -cpu max -smp 1 -m "$MEMORY" \
     -nodefaults -no-user-config -nographic -no-reboot \
     -serial "file:$CONSOLE" -monitor none \
     -kernel "$GUEST/vmlinuz" -initrd "$INITRD" \
     -append "console=ttyS0 quiet panic=-1 mitigations=off $APPEND" \
-    -device "virtio-net-pci,netdev=s,mac=$MAC,romfile=" \
-    -netdev "stream,id=s,server=off,addr.type=unix,addr.path=$SOCKET" \
+    -device "virtio-net-pci,netdev=s,mac=$MAC,romfile=$NIC_OPTIONS" \
+    "${NETDEV[@]}" \
     </dev/null >"$TMP/qemu.out" 2>&1 &
 QEMU_PID=$!
 if [ -z "$LOG" ]; then

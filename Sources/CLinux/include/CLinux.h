@@ -202,4 +202,21 @@ int CLinux_syscall_filter_count(CLinux_syscall_profile profile);
 // A system call on no list, for the test that shows the filter kills.
 long CLinux_make_forbidden_syscall(void);
 
+// vhost-user: a message and the descriptors that came with it (SCM_RIGHTS). Reads up to `length` bytes
+// into `buffer` (non-blocking); up to `max_fds` descriptors go to `fds` (close-on-exec) and their number
+// to *fd_count; *truncated is 1 when more came than fit (the kernel closed those). Returns recvmsg's value.
+long CLinux_receive_with_fds(int fd, void *buffer, size_t length, int *fds, int max_fds, int *fd_count,
+                             int *truncated);
+// The virtqueues' shared indexes: the driver on another CPU writes them. An acquire load, a release
+// store and a full fence (between publishing our used index and reading whether to notify).
+static inline uint16_t CLinux_load_acquire_u16(const void *address) {
+    return __atomic_load_n((const uint16_t *)address, __ATOMIC_ACQUIRE);
+}
+static inline void CLinux_store_release_u16(void *address, uint16_t value) {
+    __atomic_store_n((uint16_t *)address, value, __ATOMIC_RELEASE);
+}
+static inline void CLinux_fence(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+// eventfd(2), non-blocking and close-on-exec.
+int CLinux_eventfd(void);
+
 #endif

@@ -6,11 +6,25 @@ public enum GuestConnection {
     /// pasta: the tap in the namespace, there for the whole run.
     case tap(TapDevice)
     /// passt: a VM connects to the socket; when it leaves, the next one may (with `oneOff`, we exit).
-    case socket(PasstSocket, oneOff: Bool)
+    /// `protocol`: what a connected client speaks.
+    case socket(PasstSocket, oneOff: Bool, protocol: PasstProtocol)
     /// passt `--fd`: a socket connected already; we exit when it closes.
-    case connected(StreamBackend)
+    case connected(FrameBackend)
     /// pasta `--splice-only`: no tap, so no guest frames; only the forwarding sockets carry traffic.
     case none
+}
+
+/// What passt's clients speak: qemu's stream framing, or vhost-user (`--vhost-user`).
+public enum PasstProtocol {
+    case stream
+    case vhostUser
+
+    func backend(for socket: Descriptor) throws -> FrameBackend {
+        switch self {
+        case .stream: return try StreamBackend(socket: socket)
+        case .vhostUser: return try VhostUserBackend(socket: socket)
+        }
+    }
 }
 
 /// The main epoll loop: frames from the guest in batches, flows' sockets, forwarding sockets, signals, a
@@ -48,7 +62,7 @@ public final class EventLoop {
         case .tap(let tap):
             try tap.descriptor.setNonBlocking()
             try datapath.port.attach(tap)
-        case .socket(let socket, _):
+        case .socket(let socket, _, _):
             try poll.add(socket.listener.raw, EventReference(.guestListener))
         case .connected(let backend):
             try datapath.port.attach(backend)
@@ -74,7 +88,11 @@ public final class EventLoop {
                 statistics?.record(event.reference.kind)
                 switch event.reference.kind {
                 case .guest:
-                    if event.events & CLinux_EPOLLOUT != 0 && datapath.port.writable() { datapath.resume() }
+                    // A backend whose room comes back as a readable event (vhost-user: the guest's kick
+                    // when it posts receive buffers) is asked too, whenever it is full.
+                    if event.events & CLinux_EPOLLOUT != 0 || datapath.port.isFull, datapath.port.writable() {
+                        datapath.resume()
+                    }
                     if event.events & (CLinux_EPOLLIN | CLinux_EPOLLHUP | CLinux_EPOLLERR) != 0 { try readGuest() }
                 case .guestListener: acceptGuest()
                 case .signal: handleSignals()
@@ -142,13 +160,13 @@ public final class EventLoop {
     /// passt: a VM connected. One at a time: later ones are told so by having their connection closed.
     private func acceptGuest() {
         guard case .socket = connection else { return }
-        while case .socket(let socket, _) = connection, let client = socket.accept() {
+        while case .socket(let socket, _, let speaks) = connection, let client = socket.accept() {
             if datapath.port.isAttached {
                 logInfo("another client connected while one is being served: closing its connection")
                 continue
             }
             do {
-                try datapath.port.attach(try StreamBackend(socket: client))
+                try datapath.port.attach(try speaks.backend(for: client))
                 logInfo("guest connected")
             } catch {
                 logWarning("can't serve the new client: \(error)")
@@ -163,7 +181,7 @@ public final class EventLoop {
         case .tap:
             logError("the tap device was closed")
             exitCode = 1
-        case .socket(_, let oneOff):
+        case .socket(_, let oneOff, _):
             if oneOff {
                 logInfo("client gone, exiting (one-off)")
                 exitCode = 0

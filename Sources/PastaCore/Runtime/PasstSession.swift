@@ -21,12 +21,13 @@ struct PasstSession {
         var socket: PasstSocket?
         do {
             let connection: GuestConnection
+            let speaks: PasstProtocol = options.vhostUser ? .vhostUser : .stream
             if let fd = options.socketFD {
-                connection = .connected(try StreamBackend(socket: Descriptor(fd)))
+                connection = .connected(try speaks.backend(for: Descriptor(fd)))
             } else {
                 let listening = try PasstSocket.open(path: options.socketPath)
                 socket = listening
-                connection = .socket(listening, oneOff: options.oneOff)
+                connection = .socket(listening, oneOff: options.oneOff, protocol: speaks)
             }
             let loop = try EventLoop(poll: poll, datapath: datapath, connection: connection, quitWatcher: nil, command: nil,
                                      statsInterval: options.statsInterval)
@@ -41,6 +42,14 @@ struct PasstSession {
     /// What a user needs to connect a VM: the socket, and qemu's arguments (qemu 7.2 and later).
     var connectionHelp: [String] {
         guard let socket else { return ["serving the connected socket passed with --fd"] }
+        if configuration.options.vhostUser {
+            return [
+                "UNIX domain socket bound at \(socket.path)",
+                "You can now start qemu with (vhost-user; guest memory shared, the same size as -m):",
+                "    qemu-system-x86_64 ... -m 512M -object memory-backend-memfd,id=mem,size=512M,share=on -numa node,memdev=mem "
+                    + "-chardev socket,id=c,path=\(socket.path) -netdev vhost-user,id=n,chardev=c -device virtio-net-pci,netdev=n",
+            ]
+        }
         return [
             "UNIX domain socket bound at \(socket.path)",
             "You can now start qemu (7.2 or later) with:",

@@ -98,9 +98,11 @@ public enum PastaMain {
 
     /// passt: listens (or takes `--fd`), is ready as soon as the socket is, and serves one VM at a time.
     static func runPasst(_ options: Options) -> Int32 {
-        if options.vhostUser || options.printCapabilities {
-            logError("\(options.vhostUser ? "--vhost-user" : "--print-capabilities") is not supported: this passt speaks qemu's stream socket protocol only")
-            return 1
+        if options.printCapabilities {
+            // vhost-user's backend program conventions: what we are, as JSON, then exit.
+            var text = "{\n  \"type\": \"net\"\n}\n"
+            text.withUTF8 { _ = Glibc.write(1, $0.baseAddress, $0.count) }
+            return 0
         }
         var pidFile: PidFile?
         var socket: PasstSocket?

@@ -75,6 +75,9 @@ public final class EventPoll {
     public static let edgeTriggered = CLinux_EPOLLET
 
     private let descriptor: Descriptor
+    /// The epoll descriptor itself: readable when one of its own is ready, so a set can be watched from
+    /// another (a vhost-user backend's control socket and kicks, as one guest descriptor).
+    var raw: Int32 { descriptor.raw }
     private var buffer = [CLinux_epoll_event](repeating: CLinux_epoll_event(), count: 64)
 
     public init() throws {

@@ -154,3 +154,19 @@ enum SocketCalls {
     /// Raises the soft descriptor limit to the hard one; the new soft limit (0 if unknown).
     static func raiseFileLimit() -> Int { max(0, Int(CLinux_raise_file_limit())) }
 }
+
+extension SocketCalls {
+    /// Up to `buffer.count` bytes and the descriptors that came with them (vhost-user's SCM_RIGHTS), at
+    /// most 16; `truncated` when more came than fit (those were closed). Non-blocking.
+    static func receiveWithDescriptors(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer)
+        -> (IOResult, descriptors: [Int32], truncated: Bool) {
+        var fds = [Int32](repeating: -1, count: 16)
+        var count: Int32 = 0
+        var truncated: Int32 = 0
+        let n = fds.withUnsafeMutableBufferPointer {
+            CLinux_receive_with_fds(fd, buffer.baseAddress, buffer.count, $0.baseAddress, 16, &count, &truncated)
+        }
+        let result = IOResult(returned: n)
+        return (result, Array(fds[0..<Int(count)]), truncated != 0)
+    }
+}

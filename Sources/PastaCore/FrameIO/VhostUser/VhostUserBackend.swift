@@ -1,0 +1,264 @@
+import Glibc
+
+/// passt's vhost-user frame backend: the guest's virtio-net rings in memory qemu shares with us. Frames
+/// from the guest are read where the guest wrote them (copied only when a frame spans several buffers);
+/// frames for the guest are written straight into its receive buffers. qemu is off the data path: the
+/// guest kicks our eventfds, we signal its call eventfds.
+///
+/// The loop watches one descriptor: an epoll set of our own holding the control socket and the two kick
+/// eventfds, so kicks, control messages and the frontend leaving all arrive as "readable".
+public final class VhostUserBackend: FrameBackend {
+    private let channel: VhostUserChannel
+    private let device = VhostUserDevice()
+    private let events: EventPoll
+    private let socket: Descriptor
+    /// The kick descriptors in `events`, per ring.
+    private var watchedKicks: [Int32?] = [nil, nil]
+    private let chain = DescriptorChain()
+    /// Transmit chains whose frames the last batch handed out: returned at the next receive.
+    private var transmitted: [UInt16] = []
+    /// Frames that span several guest buffers are gathered here, one slot per batch entry.
+    private let gathered: UnsafeMutableRawBufferPointer
+    private static let slot = FrameBatch.frameCapacity
+    /// virtio_net_hdr_v1 (VERSION_1): the tap's 10-byte header and num_buffers.
+    static let headerSize = 12
+    /// Why the device stopped, once a ring broke: the next receive drops the frontend.
+    private var failure: String?
+    /// The header of a frame for the guest, and the receive chains and buffers it is being written to.
+    private let receiveHeader = UnsafeMutableRawBufferPointer.allocate(byteCount: VhostUserBackend.headerSize, alignment: 8)
+    private var pendingHeads: [(head: UInt16, buffers: Int)] = []
+    private var pendingBuffers: [GuestBuffer] = []
+
+    public init(socket: Descriptor) throws {
+        self.socket = socket
+        try socket.setNonBlocking()
+        channel = VhostUserChannel(socket: socket)
+        events = try EventPoll()
+        try events.add(socket.raw, EventReference(.guest), events: EventPoll.readable)
+        gathered = .allocate(byteCount: FrameBatch.capacity * Self.slot, alignment: 64)
+        transmitted.reserveCapacity(FrameBatch.capacity)
+    }
+
+    deinit {
+        gathered.deallocate()
+        receiveHeader.deallocate()
+    }
+
+    public var eventDescriptor: Int32 { events.raw }
+
+    // MARK: From the guest
+
+    public func receive(into batch: FrameBatch) throws -> FrameReceipt {
+        batch.removeAll()
+        returnTransmitted()
+        if let failure { return closing(failure) }
+        if case .closed(let reason) = serveControl() { return closing(reason) }
+        for index in 0..<2 { if let kick = watchedKicks[index] { EventCounter.take(kick) } }
+        guard let queue = device.runningQueue(VhostUserDevice.transmitQueue) else { return .frames(0, drained: true) }
+        while !batch.isFull {
+            switch queue.next(into: chain) {
+            case .chain:
+                take(chain, into: batch)
+            case .empty:
+                // Asked to be kicked for the next one; one may have come meanwhile.
+                if queue.armKick() { continue }
+                return .frames(batch.count, drained: true)
+            case .broken(let reason):
+                failure = "the guest's transmit ring is broken: \(reason)"
+                return .frames(batch.count, drained: true)
+            }
+        }
+        return .frames(batch.count, drained: false)
+    }
+
+    /// One frame behind its virtio-net header: a view into guest memory when the frame lies in one buffer,
+    /// else gathered into this batch entry's slot.
+    private func take(_ chain: DescriptorChain, into batch: FrameBatch) {
+        transmitted.append(chain.head)
+        let headerSize = Self.headerSize
+        let length = chain.readableBytes - headerSize
+        guard length >= EthernetFrame.headerLength, length <= Self.slot else { return }
+        var frame: UnsafeRawBufferPointer?
+        for (index, buffer) in chain.readable.enumerated() {
+            // The header alone in the first buffer, the frame whole in the second; or both in one.
+            if index == 0 && buffer.count == chain.readableBytes {
+                frame = UnsafeRawBufferPointer(start: buffer.base + headerSize, count: length)
+            } else if index == 1 && chain.readable[0].count == headerSize && buffer.count == length {
+                frame = UnsafeRawBufferPointer(start: buffer.base, count: length)
+            }
+        }
+        if frame == nil {
+            let slot = gathered.baseAddress! + batch.count * Self.slot
+            var skip = headerSize
+            var filled = 0
+            for buffer in chain.readable {
+                let start = min(skip, buffer.count)
+                skip -= start
+                (slot + filled).copyMemory(from: buffer.base + start, byteCount: buffer.count - start)
+                filled += buffer.count - start
+            }
+            frame = UnsafeRawBufferPointer(start: slot, count: length)
+        }
+        batch.append(frame!)
+    }
+
+    /// The last batch is done with: its transmit chains go back to the guest.
+    private func returnTransmitted() {
+        guard !transmitted.isEmpty else { return }
+        defer { transmitted.removeAll(keepingCapacity: true) }
+        guard let queue = device.runningQueue(VhostUserDevice.transmitQueue) else { return }
+        for head in transmitted { queue.use(head: head, written: 0) }
+        publish(queue, VhostUserDevice.transmitQueue)
+    }
+
+    private func publish(_ queue: SplitVirtqueue, _ index: Int) {
+        queue.publishUsed()
+        if queue.shouldNotify(), let call = device.callDescriptor(index) { EventCounter.signal(call) }
+    }
+
+    // MARK: To the guest
+
+    public func send(_ frames: UnsafeBufferPointer<UnsafeRawBufferPointer>) -> Int {
+        // No receive ring yet (the driver isn't up), or a broken one: frames are lost, as on a cable
+        // nobody listens to.
+        guard failure == nil, let queue = device.runningQueue(VhostUserDevice.receiveQueue) else { return frames.count }
+        var taken = 0
+        for frame in frames {
+            guard deliver(frame, queue) else { break }
+            taken += 1
+        }
+        if taken > 0 { publish(queue, VhostUserDevice.receiveQueue) }
+        if taken < frames.count && failure == nil {
+            // Full: wait for the driver's kick when it posts buffers.
+            if queue.armKick() { return taken + send(UnsafeBufferPointer(rebasing: frames[taken...])) }
+        }
+        return failure == nil ? taken : frames.count
+    }
+
+    /// Writes the header and `frame` into as many receive chains as it takes (one without mergeable
+    /// buffers); false if there aren't enough yet (none is used then: the frame waits whole).
+    private func deliver(_ frame: UnsafeRawBufferPointer, _ queue: SplitVirtqueue) -> Bool {
+        let total = Self.headerSize + frame.count
+        let mergeable = device.mergeableBuffers
+        var room = 0
+        pendingHeads.removeAll(keepingCapacity: true)
+        pendingBuffers.removeAll(keepingCapacity: true)
+        while room < total {
+            switch queue.next(into: chain) {
+            case .chain:
+                break
+            case .empty:
+                queue.putBack(pendingHeads.count)
+                return false
+            case .broken(let reason):
+                failure = "the guest's receive ring is broken: \(reason)"
+                return false
+            }
+            pendingHeads.append((chain.head, chain.writable.count))
+            pendingBuffers.append(contentsOf: chain.writable)
+            room += chain.writableBytes
+            if !mergeable { break }
+        }
+        guard room >= total else {
+            // A chain too small for the frame (no mergeable buffers): the frame is lost, the chain used empty.
+            queue.use(head: pendingHeads[0].head, written: 0)
+            return true
+        }
+        // The header: no offloads; num_buffers counts the chains (the driver ignores it without
+        // mergeable buffers).
+        receiveHeader.initializeMemory(as: UInt8.self, repeating: 0)
+        receiveHeader.storeBytes(of: UInt16(pendingHeads.count).littleEndian, toByteOffset: 10, as: UInt16.self)
+        var source = (part: UnsafeRawBufferPointer(receiveHeader), at: 0, frameNext: true)
+        var buffer = 0
+        for (head, buffers) in pendingHeads {
+            var written = 0
+            for _ in 0..<buffers {
+                let target = pendingBuffers[buffer]
+                buffer += 1
+                var at = 0
+                while at < target.count && source.at < source.part.count {
+                    let count = min(target.count - at, source.part.count - source.at)
+                    (target.base + at).copyMemory(from: source.part.baseAddress! + source.at, byteCount: count)
+                    at += count
+                    source.at += count
+                    if source.at == source.part.count && source.frameNext {
+                        source = (frame, 0, false)
+                    }
+                }
+                written += at
+            }
+            queue.use(head: head, written: UInt32(written))
+        }
+        return true
+    }
+
+    public func drain() -> Bool {
+        if let kick = watchedKicks[VhostUserDevice.receiveQueue] { EventCounter.take(kick) }
+        guard let queue = device.runningQueue(VhostUserDevice.receiveQueue) else { return true }
+        return failure != nil || queue.hasAvailable
+    }
+
+    // MARK: Control
+
+    private func serveControl() -> VhostUserChannel.ReadOutcome {
+        var stopped: String?
+        let outcome = channel.read { header, payload, descriptors in
+            guard stopped == nil else { return descriptors.forEach { _ = Glibc.close($0) } }
+            if let problem = serve(header, payload, descriptors) { stopped = problem }
+        }
+        updateWatchedKicks()
+        if let stopped { return .closed(stopped) }
+        return outcome
+    }
+
+    /// One request; a reason to drop the frontend when it can't be served.
+    private func serve(_ header: VhostUserHeader, _ payload: UnsafeRawBufferPointer, _ descriptors: [Int32]) -> String? {
+        let message: VhostUserMessage
+        switch VhostUserMessage.decode(header, payload: payload, descriptors: descriptors) {
+        case .success(let decoded): message = decoded
+        case .failure(let refusal):
+            descriptors.forEach { _ = Glibc.close($0) }
+            return "the frontend sent a malformed message: \(refusal)"
+        }
+        if case .unsupported = message { descriptors.forEach { _ = Glibc.close($0) } }
+        let wantsAck = header.flags & VhostUserFlags.needReply != 0
+            && device.protocolFeatures & VhostUserProtocolFeature.replyAck != 0
+        do {
+            if let reply = try device.handle(message) {
+                guard channel.send(reply) else { return "the frontend went away" }
+            } else if wantsAck {
+                guard channel.send(VhostUserMessage.reply(to: header.request, value: 0)) else { return "the frontend went away" }
+            }
+            if Logger.shared.enabled(.trace) { logTrace("vhost-user: \(message)") }
+            return nil
+        } catch {
+            logWarning("vhost-user: \(error)")
+            if wantsAck, channel.send(VhostUserMessage.reply(to: header.request, value: 1)) { return nil }
+            // A request that wants no reply and failed: the device can't be what the frontend thinks.
+            return "vhost-user: \(error)"
+        }
+    }
+
+    /// The kick eventfds in our epoll set follow the rings that run.
+    private func updateWatchedKicks() {
+        for index in 0..<2 {
+            let wanted = device.kickDescriptor(index)
+            guard wanted != watchedKicks[index] else { continue }
+            if let old = watchedKicks[index] { events.remove(old) }
+            watchedKicks[index] = nil
+            if let wanted {
+                do {
+                    try events.add(wanted, EventReference(.guest), events: EventPoll.readable)
+                    watchedKicks[index] = wanted
+                } catch {
+                    failure = "can't watch ring \(index)'s kick descriptor: \(error)"
+                }
+            }
+        }
+    }
+
+    private func closing(_ reason: String) -> FrameReceipt {
+        logInfo("guest: \(reason)")
+        return .closed
+    }
+}
