@@ -2,10 +2,13 @@
 # namespace stands in for the guest, its tap joined to passt's socket by bench/stream_bridge (the framing
 # of qemu's -netdev stream). Source integration/lab.sh, call lab_begin, then source this file.
 #
-#   passt_lab_build_tools DIR            builds DIR/stream_bridge and DIR/tcp_rr (needs gcc)
+#   passt_lab_build_tools DIR            builds DIR/stream_bridge, DIR/tcp_rr and DIR/vhost_user_frontend
+#                                        (needs gcc)
 #   passt_lab_attach PASST NS [OPTS...]  starts PASST in $LAB_HOST with OPTS on a socket of its own,
 #                                        creates namespace NS with tap eth0 bridged to that socket and
-#                                        configures eth0 by DHCP from passt (busybox udhcpc), IPv6 by SLAAC
+#                                        configures eth0 by DHCP from passt (busybox udhcpc), IPv6 by SLAAC;
+#                                        with PASST_LAB_FRONTEND=vhost-user, passt runs with --vhost-user
+#                                        and bench/vhost_user_frontend plays qemu instead of stream_bridge
 # After passt_lab_attach: PASST_LAB_PID (passt), PASST_LAB_BRIDGE_PID, PASST_LAB_BRIDGE_LOG (the bridge's
 # counters, written when it stops), PASST_LAB_LEASE (the lease line). Everything is tracked for lab_cleanup.
 PASST_LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -14,7 +17,8 @@ PASST_LAB_TOOLS=""
 passt_lab_build_tools() {
     PASST_LAB_TOOLS="$1"
     gcc -O2 -Wall -o "$PASST_LAB_TOOLS/stream_bridge" "$PASST_LAB_DIR/stream_bridge.c" &&
-        gcc -O2 -o "$PASST_LAB_TOOLS/tcp_rr" "$PASST_LAB_DIR/tcp_rr.c"
+        gcc -O2 -o "$PASST_LAB_TOOLS/tcp_rr" "$PASST_LAB_DIR/tcp_rr.c" &&
+        gcc -O2 -Wall -o "$PASST_LAB_TOOLS/vhost_user_frontend" "$PASST_LAB_DIR/vhost_user_frontend.c"
 }
 
 # udhcpc's script for a lab namespace: address, MTU and default route from the lease; the machine's
@@ -45,7 +49,12 @@ passt_lab_attach() {
     local socket="$dir/run/passt.socket" pidfile="$dir/run/passt.pid"
     PASST_LAB_PID=""; PASST_LAB_BRIDGE_PID=""; PASST_LAB_LEASE=""
     PASST_LAB_BRIDGE_LOG="$dir/bridge.log"
-    if ! lab_in "$LAB_HOST" "$passt" -P "$pidfile" -s "$socket" "$@" >"$dir/passt.log" 2>&1; then
+    local -a bridge=("$PASST_LAB_TOOLS/stream_bridge") mode=()
+    if [ "${PASST_LAB_FRONTEND:-stream}" = vhost-user ]; then
+        bridge=("$PASST_LAB_TOOLS/vhost_user_frontend" ${PASST_LAB_FRONTEND_OPTS:---event-idx})
+        mode=(--vhost-user)
+    fi
+    if ! lab_in "$LAB_HOST" "$passt" "${mode[@]}" -P "$pidfile" -s "$socket" "$@" >"$dir/passt.log" 2>&1; then
         echo "passt failed:" >&2; grep -v "to syslog" "$dir/passt.log" >&2; return 1
     fi
     PASST_LAB_PID=$(cat "$pidfile" 2>/dev/null)
@@ -55,7 +64,7 @@ passt_lab_attach() {
 
     lab_add_ns "$ns"
     ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.accept_ra=1 net.ipv6.conf.default.autoconf=1
-    ip netns exec "$ns" "$PASST_LAB_TOOLS/stream_bridge" eth0 "$socket" 2>"$PASST_LAB_BRIDGE_LOG" &
+    ip netns exec "$ns" "${bridge[@]}" eth0 "$socket" 2>"$PASST_LAB_BRIDGE_LOG" &
     PASST_LAB_BRIDGE_PID=$!
     lab_track_pid "$PASST_LAB_BRIDGE_PID"
     lab_wait_for 50 ip -n "$ns" link show eth0 >/dev/null 2>&1 ||
