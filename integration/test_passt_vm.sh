@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # passt with a real VM: qemu (TCG) boots a Debian kernel and a busybox initramfs whose only NIC is a
 # virtio-net on passt's UNIX socket (-netdev stream). passt runs in the lab host; the guest takes its
-# address by DHCP and an IPv6 one by SLAAC, downloads 32 MiB from the lab internet over IPv4 and over
-# IPv6 (checksums compared here), and serves HTTP on port 80, which -t 8080:80 publishes on the lab host.
+# address by DHCP and an IPv6 one by SLAAC, asks the lab's DNS server (UDP) for a name, pings the lab
+# internet, downloads 64 MiB from it over IPv4 and over IPv6 (checksums compared here), and serves HTTP on
+# port 80, which -t 8080:80 publishes on the lab host: 64 MiB the guest made are fetched from it.
 #
 #   PASST=/path/to/passt bash integration/test_passt_vm.sh
 #
@@ -10,7 +11,7 @@
 # the same test against Debian's passt.
 #
 # PASST_VHOST_USER=yes runs passt with --vhost-user and connects qemu by -netdev vhost-user (guest memory
-# shared with passt) instead of -netdev stream.
+# shared with passt) instead of -netdev stream. PASST_VM_KVM=yes boots with KVM instead of TCG.
 #
 # PASST_OPTS adds options to passt's command line. The guest is built once into $VM_CACHE (default
 # $PASTA_DEPS_DIR/vm) from the packages scripts/install-deps.sh cached; on a day it could not reach the
@@ -24,9 +25,10 @@ PASST="${PASST:-$(dirname "${PASTA:-$here/../.build/release/pasta}")/passt}"
 PASST_OPTS="${PASST_OPTS:-}"
 PASST_VHOST_USER="${PASST_VHOST_USER:-no}"
 GUEST_NIC=()
+[ "${PASST_VM_KVM:-no}" = yes ] && GUEST_NIC=(--kvm)
 if [ "$PASST_VHOST_USER" = yes ]; then
     PASST_OPTS="--vhost-user $PASST_OPTS"
-    GUEST_NIC=(--vhost-user)
+    GUEST_NIC+=(--vhost-user)
 fi
 VM_CACHE="${VM_CACHE:-$PASTA_DEPS_DIR/vm}"
 GUEST_DIR="$VM_CACHE/guest-cloud-amd64"
@@ -39,18 +41,21 @@ WORK=$(mktemp -d /tmp/passt-vm.XXXXXX); lab_track_file "$WORK"
 # passt started as root changes to nobody before it writes the PID file: give it a directory it can write.
 chmod 711 "$WORK"; mkdir -m 1777 "$WORK/run"
 mkdir "$WORK/www"
-head -c 32M /dev/urandom >"$WORK/www/blob"
+head -c 64M /dev/urandom >"$WORK/www/blob"
 BLOB_SHA=$(sha256sum <"$WORK/www/blob" | cut -d' ' -f1)
 TOKEN="passt-vm-$RANDOM$RANDOM"
 lab_serve "$LAB_INET" python3 -m http.server -d "$WORK/www" --bind :: 8000
+lab_serve "$LAB_INET" python3 "$here/tcp_tool.py" dns-server 203.0.113.10 53 192.0.2.99
 lab_wait_for 50 lab_listening "$LAB_INET" 8000
+# Ping sockets for passt, which runs as nobody once sandboxed.
+lab_in "$LAB_HOST" sysctl -qw net.ipv4.ping_group_range="0 2147483647"
 
 SOCKET="$WORK/run/passt.socket"
 PIDFILE="$WORK/run/passt.pid"
-# The guest is told no resolver (-D none -S none): it resolves nothing, and the machine's own must not leak in.
+# The guest is told the lab's resolver (-D 203.0.113.10 -S none): the machine's own must not leak in.
 # shellcheck disable=SC2086
 start_passt() {
-    lab_in "$LAB_HOST" "$PASST" -P "$PIDFILE" -s "$SOCKET" -t 8080:80 -D none -S none $PASST_OPTS \
+    lab_in "$LAB_HOST" "$PASST" -P "$PIDFILE" -s "$SOCKET" -t 8080:80 -D 203.0.113.10 -S none $PASST_OPTS \
         >"$WORK/passt.log" 2>&1 || return 1
     PASST_PID=$(cat "$PIDFILE" 2>/dev/null)
     [ -n "$PASST_PID" ] && lab_track_pid "$PASST_PID" && lab_alive "$PASST_PID" && [ -S "$SOCKET" ]
@@ -73,11 +78,15 @@ while ! ip -6 addr show dev eth0 scope global | grep -v tentative | grep -q 'ine
 done
 echo "guest: ipv6 \$(ip -6 addr show dev eth0 scope global | grep -o 'inet6 [^ ]*' | grep -v tentative | head -1) at \$(ms) ms"
 echo "guest: routes \$(ip route | tr '\n' ';') \$(ip -6 route | grep default | tr '\n' ';')"
+echo "guest: dns \$(timeout 10 nslookup lab.example 2>&1 | grep -A1 'Name:' | sed -n 's/^Address[^:]*: *//p' | head -1)"
+echo "guest: ping \$(timeout 10 ping -c 1 -W 5 203.0.113.10 >/dev/null 2>&1 && echo ok || echo failed)"
+head -c 67108864 /dev/urandom >/tmp/up
+echo "guest: upsha \$(sha256sum </tmp/up | cut -d' ' -f1)"
 t=\$(ms); sha=\$(timeout 60 wget -q -O - http://203.0.113.10:8000/blob | sha256sum | cut -d' ' -f1)
 echo "guest: sha4 \$sha in \$((\$(ms) - t)) ms"
 t=\$(ms); sha=\$(timeout 60 wget -q -O - 'http://[2001:db8:2::10]:8000/blob' | sha256sum | cut -d' ' -f1)
 echo "guest: sha6 \$sha in \$((\$(ms) - t)) ms"
-mkdir -p /www && echo "$TOKEN" >/www/index.html
+mkdir -p /www && echo "$TOKEN" >/www/index.html && mv /tmp/up /www/up
 httpd -f -vv -p 80 -h /www 2>/tmp/httpd.log &
 # "ready" only once httpd answers: a connection passt forwards before it listens is reset by the guest.
 n=0
@@ -108,7 +117,9 @@ lab_wait_for 300 eval 'console_has "^guest: sha6 " || ! lab_alive $VM_PID'
 check "the guest has a SLAAC address in 2001:db8:1::/64 from passt's router advertisement" \
     console_has "^guest: ipv6 inet6 2001:db8:1:0:5054:ff:fe12:3456/64"
 
-echo "3. 32 MiB downloads from the lab internet"
+echo "3. DNS, ping and 64 MiB downloads from the lab internet"
+check "DNS: the lab's server answers the guest's query (UDP both ways): $(console_value dns)" [ "$(console_value dns)" = 192.0.2.99 ]
+check "ping: the guest's echo request to 203.0.113.10 is answered" [ "$(console_value ping)" = ok ]
 sha4=$(console_value sha4); sha6=$(console_value sha6)
 check "IPv4: the guest's download matches ($(tr -d '\r' <"$CONSOLE" | grep -o 'sha4 .* in [0-9]* ms' | cut -d' ' -f3-))" [ "$sha4" = "$BLOB_SHA" ]
 check "IPv6: the guest's download matches ($(tr -d '\r' <"$CONSOLE" | grep -o 'sha6 .* in [0-9]* ms' | cut -d' ' -f3-))" [ "$sha6" = "$BLOB_SHA" ]
@@ -119,6 +130,8 @@ fetch() { local ns="$1"; shift; [ "$(ip netns exec "$ns" curl -sf --max-time 20 
 check "curl 127.0.0.1:8080 on the lab host reaches the guest's httpd" fetch "$LAB_HOST" http://127.0.0.1:8080/
 check "curl 198.51.100.2:8080 from the lab internet reaches the guest's httpd" \
     fetch "$LAB_INET" --interface 203.0.113.10 http://198.51.100.2:8080/
+up=$(ip netns exec "$LAB_HOST" curl -s --max-time 60 http://127.0.0.1:8080/up | sha256sum | cut -d' ' -f1)
+check "64 MiB the guest made, fetched through -t 8080:80, match the guest's checksum" [ "$up" = "$(console_value upsha)" ]
 ip netns exec "$LAB_HOST" curl -s --max-time 20 -o /dev/null http://127.0.0.1:8080/done
 
 echo "5. shutdown"

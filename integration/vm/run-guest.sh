@@ -32,6 +32,7 @@ MEMORY=256
 APPEND=""
 VHOST_USER=no
 ACCEL=tcg
+CPU=max
 while [ $# -gt 0 ]; do
     case "$1" in
     --socket) SOCKET="$2"; shift 2 ;;
@@ -43,7 +44,7 @@ while [ $# -gt 0 ]; do
     --memory) MEMORY="$2"; shift 2 ;;
     --append) APPEND="$2"; shift 2 ;;
     --vhost-user) VHOST_USER=yes; shift ;;
-    --kvm) ACCEL=kvm; shift ;;
+    --kvm) ACCEL=kvm; CPU=host; shift ;;
     *) echo "run-guest.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -95,7 +96,7 @@ if [ "$VHOST_USER" = yes ]; then
     NETDEV=(-object "memory-backend-memfd,id=mem,size=${MEMORY}M,share=on" -numa node,memdev=mem
             -chardev "socket,id=c,path=$SOCKET" -netdev vhost-user,id=s,chardev=c)
 fi
-"$QEMU" -machine "pc,accel=$ACCEL" "${BIOS[@]}" -cpu max -smp 1 -m "$MEMORY" \
+"$QEMU" -machine "pc,accel=$ACCEL" "${BIOS[@]}" -cpu "$CPU" -smp 1 -m "$MEMORY" \
     -nodefaults -no-user-config -nographic -no-reboot \
     -serial "file:$CONSOLE" -monitor none \
     -kernel "$GUEST/vmlinuz" -initrd "$INITRD" \
