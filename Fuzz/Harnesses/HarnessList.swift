@@ -16,6 +16,8 @@ enum HarnessList {
         OCIStateHarness.harness,
         PestoHarness.harness,
         SlirpAPIHarness.harness,
+        VhostUserMessageHarness.harness,
+        VirtqueueHarness.harness,
     ]
 
     /// Decoders that don't exist yet. When one lands, add a harness for it (its input: the bytes a client

@@ -15,8 +15,14 @@ final class DescriptorChain {
     var writableBytes = 0
 
     init() {
-        readable.reserveCapacity(64)
-        writable.reserveCapacity(64)
+        // Assigned whole rather than reserved in place: no access to the properties that spans a call, so
+        // the optimizer can drop their run-time exclusivity checks.
+        var buffers: [GuestBuffer] = []
+        buffers.reserveCapacity(64)
+        readable = buffers
+        buffers = []
+        buffers.reserveCapacity(64)
+        writable = buffers
     }
 }
 
@@ -99,26 +105,34 @@ final class SplitVirtqueue {
         }
         let head = Self.load(UInt16.self, available, 4 + 2 * Int(nextAvailableIndex & mask))
         guard Int(head) < size else { return .broken("head \(head) outside the table of \(size)") }
+        // The walk works on local copies: no exclusivity check per descriptor on the chain's properties.
+        // Taken out of the chain first, so they are uniquely referenced and appending never copies.
+        var readable = chain.readable
+        var writable = chain.writable
+        chain.readable = []
+        chain.writable = []
+        var readableBytes = 0
+        var writableBytes = 0
+        let result = collect(from: head, into: &readable, &writable, readableBytes: &readableBytes,
+                             writableBytes: &writableBytes)
         chain.head = head
-        chain.readableBytes = 0
-        chain.writableBytes = 0
-        var total = 0
-        // One access to each array for the whole walk, not one per descriptor.
-        let result = collect(from: head, into: &chain.readable, &chain.writable, total: &total,
-                             readableBytes: &chain.readableBytes)
-        guard result == .chain else { return result }
-        chain.writableBytes = total - chain.readableBytes
+        chain.readable = readable
+        chain.writable = writable
+        chain.readableBytes = readableBytes
+        chain.writableBytes = writableBytes
+        guard case .chain = result else { return result }
         nextAvailableIndex &+= 1
         outstanding += 1
         return .chain
     }
 
-    /// Follows the chain from `head`: its buffers into the two lists, its byte count into `total`.
+    /// Follows the chain from `head`: its buffers into the two lists, their sizes into the byte counts.
     @inline(__always)
     private func collect(from head: UInt16, into readable: inout [GuestBuffer], _ writable: inout [GuestBuffer],
-                         total: inout Int, readableBytes: inout Int) -> ChainResult {
-        readable.removeAll(keepingCapacity: true)
-        writable.removeAll(keepingCapacity: true)
+                         readableBytes: inout Int, writableBytes: inout Int) -> ChainResult {
+        // Emptied one by one: chains hold a few buffers, and removeAll(keepingCapacity:) costs more.
+        while readable.popLast() != nil {}
+        while writable.popLast() != nil {}
         var index = head
         var walked = 0
         while true {
@@ -140,6 +154,7 @@ final class SplitVirtqueue {
                 let buffer = GuestBuffer(base: base, count: Int(length))
                 if flags & DescriptorFlag.write != 0 {
                     writable.append(buffer)
+                    writableBytes += Int(length)
                 } else {
                     guard writable.isEmpty else {
                         return .broken("descriptor \(index): a readable buffer after a writable one")
@@ -147,8 +162,9 @@ final class SplitVirtqueue {
                     readable.append(buffer)
                     readableBytes += Int(length)
                 }
-                total += Int(length)
-                guard total <= Int(UInt32.max) else { return .broken("chain from head \(head) holds more than 4 GiB") }
+                guard readableBytes + writableBytes <= Int(UInt32.max) else {
+                    return .broken("chain from head \(head) holds more than 4 GiB")
+                }
             }
             guard flags & DescriptorFlag.next != 0 else { return .chain }
             guard Int(next) < size else { return .broken("descriptor \(index): next \(next) outside the table of \(size)") }
