@@ -137,8 +137,6 @@ only valid in pasta mode|-U 53
 only valid in pasta mode|--netns /run/netns/x
 only valid in pasta mode|--config-net
 'auto' is only valid for pasta|-t auto
---vhost-user is not supported|--vhost-user
---print-capabilities is not supported|--print-capabilities
 unrecognized option '--bogus'|--bogus
 -m value '70000'|-m 70000 -s WORK/y.socket
 invalid port '0'|-t 0 -s WORK/y.socket

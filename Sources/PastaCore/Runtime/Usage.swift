@@ -54,6 +54,10 @@ enum Usage {
                   -s, --socket PATH         UNIX domain socket path
                   -F, --fd FD               Use FD as pre-opened connected socket
                   -1, --one-off             Quit after handling one single client
+                      --vhost-user          Speak vhost-user on the socket: the guest's virtio-net rings
+                                            in memory qemu shares (libvirt's <backend type='passt'/>,
+                                            qemu -netdev vhost-user or -netdev passt,vhost-user=on)
+                      --print-capabilities  Print the vhost-user backend's capabilities (JSON) and exit
                   -t, --tcp-ports SPEC      TCP port forwarding to guest (none, all, or a port list)
                   -u, --udp-ports SPEC      UDP port forwarding to guest
                 """
