@@ -43,7 +43,7 @@ enum VhostUserMessageHarness {
                 let start = offset + VhostUserHeader.size
                 guard start + Int(header.size) <= bytes.count else { return }
                 let descriptors = (0..<descriptorCount).map { _ in freshDescriptor() }
-                consume(header, UnsafeRawBufferPointer(rebasing: bytes[start..<start + Int(header.size)]), descriptors)
+                _ = consume(header, UnsafeRawBufferPointer(rebasing: bytes[start..<start + Int(header.size)]), descriptors)
                 for descriptor in descriptors where fcntl(descriptor, F_GETFD) != -1 {
                     fatalError("vhost-user: descriptor \(descriptor) left open after \(header)")
                 }
@@ -53,7 +53,7 @@ enum VhostUserMessageHarness {
     }
 
     /// Decodes, checks the message against its payload, and closes the descriptors as their owner would.
-    static func consume(_ header: VhostUserHeader, _ payload: UnsafeRawBufferPointer, _ descriptors: [Int32]) {
+    static func consume(_ header: VhostUserHeader, _ payload: UnsafeRawBufferPointer, _ descriptors: [Int32]) -> Bool {
         let owned: [Int32]
         switch VhostUserMessage.decode(header, payload: payload, descriptors: descriptors) {
         case .success(let message):
@@ -66,6 +66,7 @@ enum VhostUserMessageHarness {
             fatalError("vhost-user: request \(header.request) given \(descriptors), names \(owned)")
         }
         for descriptor in owned { close(descriptor) }
+        return true
     }
 
     /// The descriptors a decoded message holds; nil for `.unsupported`, which holds none (the caller closes).

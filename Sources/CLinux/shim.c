@@ -671,3 +671,53 @@ long CLinux_receive_with_fds(int fd, void *buffer, size_t length, int *fds, int 
 }
 
 int CLinux_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+
+#include <sys/mman.h>
+
+#define GUARDED_RANGES 16
+static struct { uintptr_t start, end; } guarded[GUARDED_RANGES];
+static volatile unsigned long guard_fault_count;
+static long guard_page_size;
+
+static void guard_sigbus(int signal, siginfo_t *info, void *context) {
+    (void)context;
+    uintptr_t address = (uintptr_t)info->si_addr;
+    for (int i = 0; i < GUARDED_RANGES; i++) {
+        if (guarded[i].start <= address && address < guarded[i].end) {
+            void *page = (void *)(address & ~(uintptr_t)(guard_page_size - 1));
+            if (mmap(page, (size_t)guard_page_size, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
+                guard_fault_count++;
+                return;
+            }
+            break;
+        }
+    }
+    struct sigaction fallback = { .sa_handler = SIG_DFL };
+    sigaction(signal, &fallback, NULL);
+}
+
+int CLinux_guard_range(void *start, size_t length) {
+    if (guard_page_size == 0) {
+        guard_page_size = sysconf(_SC_PAGESIZE);
+        struct sigaction action = { .sa_sigaction = guard_sigbus, .sa_flags = SA_SIGINFO };
+        sigemptyset(&action.sa_mask);
+        if (sigaction(SIGBUS, &action, NULL) != 0) { guard_page_size = 0; return -1; }
+    }
+    for (int i = 0; i < GUARDED_RANGES; i++) {
+        if (guarded[i].start == 0) {
+            guarded[i].end = (uintptr_t)start + length;
+            guarded[i].start = (uintptr_t)start;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void CLinux_unguard_range(void *start) {
+    for (int i = 0; i < GUARDED_RANGES; i++) {
+        if (guarded[i].start == (uintptr_t)start) { guarded[i].start = 0; guarded[i].end = 0; }
+    }
+}
+
+unsigned long CLinux_guard_faults(void) { return guard_fault_count; }

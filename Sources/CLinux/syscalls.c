@@ -74,10 +74,11 @@ static const int pasta_syscalls[] = {
 };
 
 // passt: the UNIX socket a VM connects to (accept4) and the stream of frames (read, writev) are in the
-// common list; a vhost-user client gets an epoll set of its own (its control socket and kick eventfds,
-// made when it connects), and its memory table's descriptors are mapped with mmap (common). No threads,
+// common list; a vhost-user client gets an epoll set of its own (its control socket, kick eventfds and
+// an eventfd of ours, made when it connects), and its memory table's descriptors are mapped with mmap
+// (common), guarded by a SIGBUS handler (rt_sigaction, common). No threads,
 // no namespace, no command.
-static const int passt_syscalls[] = { __NR_epoll_create1 };
+static const int passt_syscalls[] = { __NR_epoll_create1, __NR_eventfd2 };
 
 // The socket janitor: waits on its socket, then removes socket files relative to held directories.
 static const int janitor_syscalls[] = {

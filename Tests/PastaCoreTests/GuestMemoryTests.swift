@@ -189,6 +189,29 @@ final class GuestMemoryTests: XCTestCase {
         XCTAssertEqual(memory.pointer(frontendAddress: 0x7f12_3400_0010, count: 1), target)
     }
 
+    func testARegionPastTheFilesEndIsRefused() {
+        // Touching a page past a file's end raises SIGBUS: such a table must not be mapped at all.
+        let short = file(size: 0x1000)
+        assertRefused([region(0, 0x2000, frontend: 0x10_0000, descriptor: short.descriptor)], "a region longer than its file")
+        let other = file(size: 0x2000)
+        assertRefused([region(0, 0x2000, frontend: 0x10_0000, offset: 0x1000, descriptor: other.descriptor)],
+                      "a region whose mmap offset puts its end past the file's")
+    }
+
+    func testMemoryTheFrontendCutOffReadsAsZeroAndIsCounted() throws {
+        let backing = file(size: 0x3000)
+        let cutter = open(backing.path, O_RDWR)
+        defer { close(cutter) }
+        let memory = try GuestMemory(regions: [region(0, 0x3000, frontend: 0x10_0000, descriptor: backing.descriptor)])
+        let last = try XCTUnwrap(memory.pointer(guestPhysical: 0x2ff0, count: 8))
+        last.storeBytes(of: 0x1122_3344, as: UInt32.self)
+        let before = SharedMemoryGuard.faults
+        XCTAssertEqual(ftruncate(cutter, 0x1000), 0)
+        // Without the guard this read kills the process with SIGBUS.
+        XCTAssertEqual(last.load(as: UInt32.self), 0)
+        XCTAssertEqual(SharedMemoryGuard.faults, before + 1)
+    }
+
     // MARK: translation
 
     func testTranslationAtTheEdges() throws {

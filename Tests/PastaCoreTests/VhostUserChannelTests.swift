@@ -64,6 +64,7 @@ final class VhostUserChannelTests: XCTestCase {
         var received: [Received] = []
         let outcome = channel.read { header, payload, descriptors in
             received.append(Received(header: header, payload: Array(payload), descriptors: descriptors))
+            return true
         }
         return (received, outcome)
     }
@@ -199,6 +200,7 @@ final class VhostUserChannelTests: XCTestCase {
             if case .success(let message) = VhostUserMessage.decode(header, payload: payload, descriptors: descriptors) {
                 messages.append(message)
             }
+            return true
         }
         XCTAssertEqual(messages, [.setVringEnable(index: 1, enabled: true)])
     }

@@ -219,4 +219,12 @@ static inline void CLinux_fence(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST);
 // eventfd(2), non-blocking and close-on-exec.
 int CLinux_eventfd(void);
 
+// Guest memory that a vhost-user frontend shrinks under us (ftruncate of its memfd) would kill us with
+// SIGBUS on the next access. Inside a guarded range, the handler maps a zero page over the faulting one
+// (the access then succeeds) and counts the fault, so the backend can drop that frontend; outside, the
+// default action is restored and the fault repeats. Ranges: at most 16. 0, or -1 (table full).
+int CLinux_guard_range(void *start, size_t length);
+void CLinux_unguard_range(void *start);
+unsigned long CLinux_guard_faults(void);
+
 #endif

@@ -40,12 +40,23 @@ final class GuestMemory: GuestAddressSpace {
         for (index, description) in descriptions.enumerated() {
             // validate() checked that mmapOffset + size fits an Int.
             let length = Int(description.mmapOffset + description.size)
+            // Pages past the file's end can't be touched (SIGBUS): the region must lie within the file.
+            var status = stat()
+            guard fstat(description.descriptor, &status) == 0, status.st_mode & S_IFMT != S_IFREG || length <= Int(status.st_size) else {
+                for mapped in regions[..<index] { Self.unmap(mapped) }
+                regions.deallocate()
+                throw VhostUserRefusal("memory region \(index): \(length) bytes from its file's start, past the file's end")
+            }
             let mapping = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, description.descriptor, 0)
             guard let mapping, mapping != MAP_FAILED else {
                 let error = errno
-                for mapped in regions[..<index] { munmap(mapped.mapping, mapped.mappingLength) }
+                for mapped in regions[..<index] { Self.unmap(mapped) }
                 regions.deallocate()
                 throw VhostUserRefusal("memory region \(index): mmap of \(length) bytes failed: \(String(cString: strerror(error)))")
+            }
+            // A frontend may still shrink the file later: touching what it cut off must not kill us.
+            if !SharedMemoryGuard.guardRange(mapping, length: length) {
+                logWarning("vhost-user: memory region \(index) is not guarded against the frontend shrinking it")
             }
             (regions.baseAddress! + index).initialize(to: Region(
                 guestPhysical: description.guestPhysical, frontendAddress: description.frontendAddress,
@@ -56,8 +67,13 @@ final class GuestMemory: GuestAddressSpace {
     }
 
     deinit {
-        for region in regions { munmap(region.mapping, region.mappingLength) }
+        for region in regions { Self.unmap(region) }
         regions.deallocate()
+    }
+
+    private static func unmap(_ region: Region) {
+        SharedMemoryGuard.unguard(region.mapping)
+        munmap(region.mapping, region.mappingLength)
     }
 
     func pointer(guestPhysical address: UInt64, count: Int) -> UnsafeMutableRawPointer? {

@@ -51,7 +51,7 @@ final class SplitVirtqueue {
     /// The available ring's flag asking for no used-buffer notifications (without EVENT_IDX).
     private static let noInterrupt: UInt16 = 1
 
-    private let size: Int
+    let size: Int
     private let mask: UInt16
     private let descriptors: UnsafeMutableRawPointer
     private let available: UnsafeMutableRawPointer
@@ -91,6 +91,10 @@ final class SplitVirtqueue {
 
     /// Where we are in the available ring: GET_VRING_BASE's answer when the ring stops.
     var nextAvailable: UInt16 { nextAvailableIndex }
+
+    /// How many chains the driver made available that we haven't taken (as the driver says: `next`
+    /// checks it is within the ring).
+    var availableCount: Int { Int(SharedMemoryOrder.loadAcquire(available + 2) &- nextAvailableIndex) }
 
     /// Whether the driver made a chain available that we haven't taken.
     var hasAvailable: Bool { SharedMemoryOrder.loadAcquire(available + 2) != nextAvailableIndex }

@@ -24,6 +24,10 @@ public final class VhostUserBackend: FrameBackend {
     static let headerSize = 12
     /// Why the device stopped, once a ring broke: the next receive drops the frontend.
     private var failure: String?
+    private var guardFaultsSeen = SharedMemoryGuard.faults
+    /// Signalled when sending finds the device broken: the loop then calls `receive`, which drops the
+    /// frontend, instead of waiting for the frontend's next message or kick.
+    private let wake: Int32
     /// The header of a frame for the guest, and the receive chains and buffers it is being written to.
     private let receiveHeader = UnsafeMutableRawBufferPointer.allocate(byteCount: VhostUserBackend.headerSize, alignment: 8)
     private var pendingHeads: [(head: UInt16, buffers: Int)] = []
@@ -35,11 +39,15 @@ public final class VhostUserBackend: FrameBackend {
         channel = VhostUserChannel(socket: socket)
         events = try EventPoll()
         try events.add(socket.raw, EventReference(.guest), events: EventPoll.readable)
+        wake = EventCounter.make()
+        guard wake >= 0 else { throw SystemError("eventfd") }
+        try events.add(wake, EventReference(.guest), events: EventPoll.readable)
         gathered = .allocate(byteCount: FrameBatch.capacity * Self.slot, alignment: 64)
         transmitted.reserveCapacity(FrameBatch.capacity)
     }
 
     deinit {
+        Glibc.close(wake)
         gathered.deallocate()
         receiveHeader.deallocate()
     }
@@ -51,6 +59,8 @@ public final class VhostUserBackend: FrameBackend {
     public func receive(into batch: FrameBatch) throws -> FrameReceipt {
         batch.removeAll()
         returnTransmitted()
+        noticeLostMemory()
+        EventCounter.take(wake)
         if let failure { return closing(failure) }
         if case .closed(let reason) = serveControl() { return closing(reason) }
         for index in 0..<2 { if let kick = watchedKicks[index] { EventCounter.take(kick) } }
@@ -111,6 +121,13 @@ public final class VhostUserBackend: FrameBackend {
         publish(queue, VhostUserDevice.transmitQueue)
     }
 
+    /// Guest memory the frontend cut short (SIGBUS absorbed while we touched it): it can't be trusted.
+    private func noticeLostMemory() {
+        guard SharedMemoryGuard.faults != guardFaultsSeen else { return }
+        guardFaultsSeen = SharedMemoryGuard.faults
+        if failure == nil { failure = "the frontend took back guest memory we had mapped (its file shrank)" }
+    }
+
     private func publish(_ queue: SplitVirtqueue, _ index: Int) {
         queue.publishUsed()
         if queue.shouldNotify(), let call = device.callDescriptor(index) { EventCounter.signal(call) }
@@ -123,21 +140,29 @@ public final class VhostUserBackend: FrameBackend {
         // nobody listens to.
         guard failure == nil, let queue = device.runningQueue(VhostUserDevice.receiveQueue) else { return frames.count }
         var taken = 0
-        for frame in frames {
-            guard deliver(frame, queue) else { break }
-            taken += 1
+        while taken < frames.count {
+            guard let waiting = deliver(frames[taken], queue) else {
+                taken += 1
+                continue
+            }
+            // Full: ask for the driver's kick when it posts buffers, and go on only if it posted more
+            // than the chains that were too few.
+            guard failure == nil, queue.armKick(), queue.availableCount > waiting else { break }
         }
         if taken > 0 { publish(queue, VhostUserDevice.receiveQueue) }
-        if taken < frames.count && failure == nil {
-            // Full: wait for the driver's kick when it posts buffers.
-            if queue.armKick() { return taken + send(UnsafeBufferPointer(rebasing: frames[taken...])) }
+        noticeLostMemory()
+        guard failure == nil else {
+            EventCounter.signal(wake)
+            return frames.count
         }
-        return failure == nil ? taken : frames.count
+        return taken
     }
 
     /// Writes the header and `frame` into as many receive chains as it takes (one without mergeable
-    /// buffers); false if there aren't enough yet (none is used then: the frame waits whole).
-    private func deliver(_ frame: UnsafeRawBufferPointer, _ queue: SplitVirtqueue) -> Bool {
+    /// buffers); nil once done with it. If there aren't enough chains yet, none is used (the frame waits
+    /// whole) and the number of chains that were there is returned. A frame that all the ring's buffers
+    /// together can't hold is lost.
+    private func deliver(_ frame: UnsafeRawBufferPointer, _ queue: SplitVirtqueue) -> Int? {
         let total = Self.headerSize + frame.count
         let mergeable = device.mergeableBuffers
         var room = 0
@@ -149,10 +174,11 @@ public final class VhostUserBackend: FrameBackend {
                 break
             case .empty:
                 queue.putBack(pendingHeads.count)
-                return false
+                if pendingHeads.count == queue.size { return nil }
+                return pendingHeads.count
             case .broken(let reason):
                 failure = "the guest's receive ring is broken: \(reason)"
-                return false
+                return 0
             }
             pendingHeads.append((chain.head, chain.writable.count))
             pendingBuffers.append(contentsOf: chain.writable)
@@ -162,7 +188,7 @@ public final class VhostUserBackend: FrameBackend {
         guard room >= total else {
             // A chain too small for the frame (no mergeable buffers): the frame is lost, the chain used empty.
             queue.use(head: pendingHeads[0].head, written: 0)
-            return true
+            return nil
         }
         // The header: no offloads; num_buffers counts the chains (the driver ignores it without
         // mergeable buffers).
@@ -189,7 +215,7 @@ public final class VhostUserBackend: FrameBackend {
             }
             queue.use(head: head, written: UInt32(written))
         }
-        return true
+        return nil
     }
 
     public func drain() -> Bool {
@@ -203,8 +229,12 @@ public final class VhostUserBackend: FrameBackend {
     private func serveControl() -> VhostUserChannel.ReadOutcome {
         var stopped: String?
         let outcome = channel.read { header, payload, descriptors in
-            guard stopped == nil else { return descriptors.forEach { _ = Glibc.close($0) } }
-            if let problem = serve(header, payload, descriptors) { stopped = problem }
+            guard stopped == nil else {
+                descriptors.forEach { _ = Glibc.close($0) }
+                return false
+            }
+            stopped = serve(header, payload, descriptors)
+            return stopped == nil
         }
         updateWatchedKicks()
         if let stopped { return .closed(stopped) }
@@ -239,8 +269,15 @@ public final class VhostUserBackend: FrameBackend {
         }
     }
 
-    /// The kick eventfds in our epoll set follow the rings that run.
+    /// The kick eventfds in our epoll set follow the rings that run; retired ones leave the set, then close.
     private func updateWatchedKicks() {
+        for retired in device.takeRetired() {
+            for index in 0..<2 where watchedKicks[index] == retired {
+                events.remove(retired)
+                watchedKicks[index] = nil
+            }
+            Glibc.close(retired)
+        }
         for index in 0..<2 {
             let wanted = device.kickDescriptor(index)
             guard wanted != watchedKicks[index] else { continue }

@@ -17,6 +17,7 @@ final class VhostUserChannel {
     static let maximumDescriptors = 16
     /// How long `send` waits, in 1 ms steps, for a full socket to take a reply.
     static let sendWaitSteps = 200
+    static let messagesPerRead = 64
 
     private let socket: Descriptor
     /// Holds one message: header, then payload.
@@ -38,10 +39,13 @@ final class VhostUserChannel {
     }
 
     /// Reads what arrived and hands each complete message (header, payload, descriptors) to `handle`, in
-    /// order; descriptors belong to `handle`, the payload only lasts for the call. Returns when the socket
-    /// has no more bytes (.waiting) or is done (.closed; every later call says so again).
-    func read(_ handle: (VhostUserHeader, UnsafeRawBufferPointer, [Int32]) -> Void) -> ReadOutcome {
+    /// order; descriptors belong to `handle`, the payload only lasts for the call. `handle` returns false
+    /// to stop reading (the frontend is being dropped). Returns when the socket has no more bytes, after
+    /// `messagesPerRead` messages (.waiting: a frontend that never stops writing can't keep the loop from
+    /// the datapath; the socket stays readable) or when it is done (.closed; every later call says so again).
+    func read(_ handle: (VhostUserHeader, UnsafeRawBufferPointer, [Int32]) -> Bool) -> ReadOutcome {
         if let closedReason { return .closed(closedReason) }
+        var handled = 0
         while true {
             let wanted = VhostUserHeader.size + Int(header?.size ?? 0)
             if let header, filled == wanted {
@@ -49,7 +53,11 @@ final class VhostUserChannel {
                 held = []
                 filled = 0
                 self.header = nil
-                handle(header, UnsafeRawBufferPointer(rebasing: buffer[VhostUserHeader.size..<wanted]), descriptors)
+                guard handle(header, UnsafeRawBufferPointer(rebasing: buffer[VhostUserHeader.size..<wanted]), descriptors) else {
+                    return .waiting
+                }
+                handled += 1
+                if handled == Self.messagesPerRead { return .waiting }
                 continue
             }
             let (result, descriptors, truncated) = SocketCalls.receiveWithDescriptors(

@@ -12,11 +12,13 @@ struct VhostUserRing {
     /// Running: set up whole, with a kick descriptor, and memory to find it in.
     var queue: SplitVirtqueue?
 
-    mutating func closeDescriptors() {
-        if let kick { Glibc.close(kick) }
+    /// Closes the call descriptor and hands back the kick descriptor, which the backend may be watching:
+    /// it stops watching before it closes it.
+    mutating func release() -> Int32? {
         if let call { Glibc.close(call) }
-        kick = nil
         call = nil
+        defer { kick = nil }
+        return kick
     }
 }
 
@@ -37,8 +39,19 @@ final class VhostUserDevice {
     private(set) var memory: GuestMemory?
     private(set) var rings = [VhostUserRing(), VhostUserRing()]
 
+    /// Kick descriptors the rings no longer use: the backend takes them out of its epoll set, then closes
+    /// them (closed first, a descriptor would stay in the set for as long as the frontend holds its copy).
+    private var retired: [Int32] = []
+
     deinit {
-        for index in rings.indices { rings[index].closeDescriptors() }
+        for index in rings.indices { if let kick = rings[index].release() { retired.append(kick) } }
+        retired.forEach { _ = Glibc.close($0) }
+    }
+
+    /// The retired kick descriptors, now the caller's to close.
+    func takeRetired() -> [Int32] {
+        defer { retired.removeAll() }
+        return retired
     }
 
     var mergeableBuffers: Bool { features & VirtioFeature.netMergeableBuffers != 0 }
@@ -110,7 +123,7 @@ final class VhostUserDevice {
         case .setVringKick(let index, let descriptor):
             let ring = try ringIndex(index, closingOnRefusal: descriptor)
             guard let descriptor else { throw VhostUserRefusal("ring \(index): polling without a kick descriptor is not supported") }
-            if let old = rings[ring].kick { Glibc.close(old) }
+            if let old = rings[ring].kick { retired.append(old) }
             rings[ring].kick = descriptor
             rings[ring].queue = nil
             try start(ring)
@@ -152,13 +165,13 @@ final class VhostUserDevice {
     private func stop(_ index: Int) {
         if let queue = rings[index].queue { rings[index].base = queue.nextAvailable }
         rings[index].queue = nil
-        if let kick = rings[index].kick { Glibc.close(kick) }
+        if let kick = rings[index].kick { retired.append(kick) }
         rings[index].kick = nil
     }
 
     /// RESET_OWNER, or a frontend that starts over: nothing negotiated, no memory, no rings.
     func reset() {
-        for index in rings.indices { rings[index].closeDescriptors() }
+        for index in rings.indices { if let kick = rings[index].release() { retired.append(kick) } }
         rings = [VhostUserRing(), VhostUserRing()]
         memory = nil
         features = 0
