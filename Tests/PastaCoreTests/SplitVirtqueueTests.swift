@@ -461,7 +461,24 @@ final class SplitVirtqueueTests: XCTestCase {
         XCTAssertEqual(driver.availableEvent, 2)
         driver.addChain([(10, true)])
         XCTAssertTrue(queue.armKick(), "a chain made available before the kick was armed")
-        XCTAssertEqual(driver.availableEvent, 2)
+        XCTAssertEqual(driver.availableEvent, 3)
+    }
+
+    /// Chains taken and put back (too few for a frame): the kick is asked for past them, at the driver's
+    /// index, since a driver with EVENT_IDX only kicks when its index passes avail_event. Asking at our
+    /// rewound position would never be answered (a lost wake-up seen as a receive path stalled).
+    func testArmKickAfterPutBackAsksPastTheChainsPutBack() {
+        let (_, driver) = ring()
+        let queue = driver.queue(eventIndex: true)
+        driver.addChain([(10, true)])
+        driver.addChain([(10, true)])
+        let chain = DescriptorChain()
+        XCTAssertEqual(queue.next(into: chain), .chain)
+        XCTAssertEqual(queue.next(into: chain), .chain)
+        queue.putBack(2)
+        XCTAssertEqual(queue.availableCount, 2)
+        XCTAssertTrue(queue.armKick())
+        XCTAssertEqual(driver.availableEvent, 2, "avail_event at the driver's index, not at 0")
     }
 
     func testArmKickWithoutEventIndexLeavesTheRingAlone() {

@@ -222,12 +222,16 @@ final class SplitVirtqueue {
         return Self.load(UInt16.self, available, 0) & Self.noInterrupt == 0
     }
 
-    /// With EVENT_IDX, asks the driver to kick when it makes the next chain available (avail_event in the
-    /// used ring); then checks again, since the driver may have added one meanwhile: true if it did.
-    /// Without EVENT_IDX the driver always kicks (we never set VRING_USED_F_NO_NOTIFY): returns hasAvailable.
+    /// With EVENT_IDX, asks the driver to kick when it makes another chain available (avail_event in the
+    /// used ring: the available index as it is now, which is past `nextAvailable` when chains were put
+    /// back: the driver kicks only when its index passes avail_event, so asking for an earlier one would
+    /// never be answered); then checks again, since the driver may have added one meanwhile: true if
+    /// any chain is available. Without EVENT_IDX the driver always kicks (we never set
+    /// VRING_USED_F_NO_NOTIFY): returns hasAvailable.
     func armKick() -> Bool {
         if eventIndex {
-            (used + 4 + 8 * size).storeBytes(of: nextAvailableIndex.littleEndian, as: UInt16.self)
+            let availableIndex = SharedMemoryOrder.loadAcquire(available + 2)
+            (used + 4 + 8 * size).storeBytes(of: availableIndex.littleEndian, as: UInt16.self)
             // avail_event must be visible before we look at the index again, or a kick could be lost.
             SharedMemoryOrder.fence()
         }

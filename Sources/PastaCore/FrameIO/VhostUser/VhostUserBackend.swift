@@ -25,6 +25,8 @@ public final class VhostUserBackend: FrameBackend {
     /// Why the device stopped, once a ring broke: the next receive drops the frontend.
     private var failure: String?
     private var guardFaultsSeen = SharedMemoryGuard.faults
+    /// The last send was refused for want of receive buffers (the port is full) until `drain` finds some.
+    private var waitingForRoom = false
     /// Signalled when sending finds the device broken: the loop then calls `receive`, which drops the
     /// frontend, instead of waiting for the frontend's next message or kick.
     private let wake: Int32
@@ -63,7 +65,10 @@ public final class VhostUserBackend: FrameBackend {
         EventCounter.take(wake)
         if let failure { return closing(failure) }
         if case .closed(let reason) = serveControl() { return closing(reason) }
-        for index in 0..<2 { if let kick = watchedKicks[index] { EventCounter.take(kick) } }
+        // The receive ring's kick is the port's wake-up while it waits for room: `drain` takes it then (the
+        // loop calls it on any event while the port is full). Taken here, it would be lost.
+        if let kick = watchedKicks[VhostUserDevice.transmitQueue] { EventCounter.take(kick) }
+        if !waitingForRoom, let kick = watchedKicks[VhostUserDevice.receiveQueue] { EventCounter.take(kick) }
         guard let queue = device.runningQueue(VhostUserDevice.transmitQueue) else { return .frames(0, drained: true) }
         while !batch.isFull {
             switch queue.next(into: chain) {
@@ -155,6 +160,7 @@ public final class VhostUserBackend: FrameBackend {
             EventCounter.signal(wake)
             return frames.count
         }
+        waitingForRoom = taken < frames.count
         return taken
     }
 
@@ -220,8 +226,11 @@ public final class VhostUserBackend: FrameBackend {
 
     public func drain() -> Bool {
         if let kick = watchedKicks[VhostUserDevice.receiveQueue] { EventCounter.take(kick) }
-        guard let queue = device.runningQueue(VhostUserDevice.receiveQueue) else { return true }
-        return failure != nil || queue.hasAvailable
+        guard failure == nil, let queue = device.runningQueue(VhostUserDevice.receiveQueue), !queue.hasAvailable else {
+            waitingForRoom = false
+            return true
+        }
+        return false
     }
 
     // MARK: Control
