@@ -242,6 +242,27 @@ passt_row() {  # LABEL IPERF_ARGS...
 }
 passt_row "passt TCP guest->internet Gbps, uplink 1500"
 passt_row "passt TCP internet->guest Gbps, uplink 1500" -R
+
+# passt over vhost-user: bench/vhost_user_frontend plays qemu on the guest's rings (EVENT_IDX, mergeable
+# buffers, 256 entries, as a Linux guest on qemu). Debian 12's passt has no vhost-user: the other column
+# is our own passt over the stream socket, and the reference our pasta's tap, measured in the same runs.
+PASST_LAB_FRONTEND=vhost-user passt_lab_attach "$TOOLS/passt" "$LAB_ID-ours-vhost" -D none -S none ||
+    { echo "our passt --vhost-user failed" >&2; exit 1; }
+vhost_row() {  # LABEL IPERF_ARGS...
+    local label="$1"; shift
+    local vhost=() stream=() tap=() i
+    for ((i = 0; i < RUNS; i++)); do
+        vhost+=("$(gbps "$LAB_ID-ours-vhost" 203.0.113.10 "$@")")
+        stream+=("$(gbps "$LAB_ID-ours-passt" 203.0.113.10 "$@")")
+        tap+=("$(gbps "$LAB_ID-ours-65520" 203.0.113.10 "$@")")
+    done
+    local v; v=$(median "${vhost[@]}")
+    printf '%-44s %-22s %-22s %-7s %s\n' "$label" "$(stats "${vhost[@]}")" "$(stats "${stream[@]}")" \
+        "$(ratio_of "$v" "$(median "${stream[@]}")")" \
+        "(columns: ours vhost-user, ours stream) pasta tap $(stats "${tap[@]}"); vhost/tap $(ratio_of "$v" "$(median "${tap[@]}")")"
+}
+vhost_row "passt vhost-user TCP guest->internet Gbps"
+vhost_row "passt vhost-user TCP internet->guest Gbps" -R
 passt_udp_row() {
     local ours=() theirs=() ours_loss=() theirs_loss=() i out
     for ((i = 0; i < RUNS; i++)); do
@@ -354,6 +375,7 @@ passt_udp_row
 rr_row "TCP_RR tap" "$LAB_ID-ours-65520" 198.51.100.1 7001 "$LAB_ID-theirs-65520" 198.51.100.1 7001
 UPLINK=1 rr_row "TCP_RR tap, server in the lab internet" "$LAB_ID-ours-65520" 203.0.113.10 7001 "$LAB_ID-theirs-65520" 203.0.113.10 7001
 UPLINK=1 rr_row "TCP_RR passt, server in the lab internet" "$LAB_ID-ours-passt" 203.0.113.10 7001 "$LAB_ID-theirs-passt" 203.0.113.10 7001
+UPLINK=1 rr_row "TCP_RR vhost-user (other column: ours stream)" "$LAB_ID-ours-vhost" 203.0.113.10 7001 "$LAB_ID-ours-passt" 203.0.113.10 7001
 rr_row "TCP_RR splice" "$LAB_HOST" 127.0.0.1 7011 "$LAB_HOST" 127.0.0.1 7021
 # TCP_CRR: a new connection per round trip (connect, one byte each way, close), the Podman web-server case.
 MODE=crr COUNT=3000 rr_row "TCP_CRR splice" "$LAB_HOST" 127.0.0.1 7011 "$LAB_HOST" 127.0.0.1 7021
