@@ -10,6 +10,8 @@
 //   --queue-size N     descriptors per queue, a power of 2 (default 256)
 //   --mrg-rxbuf        receive into 2048-byte buffers, big frames spanning several (num_buffers > 1), if the
 //                      backend offers VIRTIO_NET_F_MRG_RXBUF (the default)
+//   --rx-buffer BYTES  the size of each mergeable receive buffer (default 2048; a Linux guest's grow with
+//                      its average packet, up to a page)
 //   --no-mrg-rxbuf     every receive chain holds a whole 64 KiB frame and its header (65562 bytes)
 //   --offload          negotiate CSUM, GUEST_CSUM, HOST_TSO4/6, GUEST_TSO4/6 (those offered); the tap gets
 //                      IFF_VNET_HDR and its virtio-net header travels as the ring's, so TSO frames and
@@ -137,6 +139,7 @@ static struct {
     unsigned queueSize;
     int mrg, offload, eventIdxWanted, split, ackAll, qemuOrder, check, fd;
     unsigned long memoryMiB;
+    unsigned long mrgBuffer;    // bytes per mergeable receive buffer
     // negotiated
     uint64_t offered, features, protocolOffered, protocol;
     int eventIdx, replyAck;
@@ -348,7 +351,7 @@ static size_t layout(void) {
 
     if (fe.mrg) {
         fe.rxChainDescs = 1;
-        fe.rxCapacity = RX_MRG_BUFFER;
+        fe.rxCapacity = fe.mrgBuffer ? (unsigned)fe.mrgBuffer : RX_MRG_BUFFER;
     } else if (fe.split) {
         fe.rxChainDescs = 1 + SPLIT_PIECES;
         fe.rxCapacity = 12 + SPLIT_PIECES * PAGE;
@@ -871,7 +874,7 @@ static unsigned long parse_number(const char *option, const char *value) {
 
 static void usage(void) {
     fprintf(stderr, "usage: " NAME " [--queue-size N] [--mrg-rxbuf | --no-mrg-rxbuf] [--offload] [--event-idx]\n"
-                    "       [--split] [--memory MiB] [--ack-all] [--qemu-order] [--check] [--fd N] TAPNAME [SOCKET]\n");
+                    "       [--split] [--memory MiB] [--rx-buffer BYTES] [--ack-all] [--qemu-order] [--check] [--fd N] TAPNAME [SOCKET]\n");
     exit(2);
 }
 
@@ -886,6 +889,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(o, "--event-idx")) fe.eventIdxWanted = 1;
         else if (!strcmp(o, "--split")) fe.split = 1;
         else if (!strcmp(o, "--memory")) fe.memoryMiB = parse_number(o, argv[++i]);
+        else if (!strcmp(o, "--rx-buffer")) {
+            fe.mrgBuffer = parse_number(o, argv[++i]);
+            if (fe.mrgBuffer < 64 || fe.mrgBuffer > 65536) fatal("--rx-buffer %lu: 64 to 65536 bytes", fe.mrgBuffer);
+        }
         else if (!strcmp(o, "--fd")) fe.fd = (int)parse_number(o, argv[++i]);
         else if (!strcmp(o, "--ack-all")) fe.ackAll = 1;
         else if (!strcmp(o, "--qemu-order")) fe.qemuOrder = 1;

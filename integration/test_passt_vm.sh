@@ -3,7 +3,8 @@
 # virtio-net on passt's UNIX socket (-netdev stream). passt runs in the lab host; the guest takes its
 # address by DHCP and an IPv6 one by SLAAC, asks the lab's DNS server (UDP) for a name, pings the lab
 # internet, downloads 64 MiB from it over IPv4 and over IPv6 (checksums compared here), and serves HTTP on
-# port 80, which -t 8080:80 publishes on the lab host: 64 MiB the guest made are fetched from it.
+# port 80, which -t 8080:80 publishes on the lab host: 64 MiB the guest made are fetched from it. A second
+# VM then boots on the same passt, which must serve it as it did the first.
 #
 #   PASST=/path/to/passt bash integration/test_passt_vm.sh
 #
@@ -139,6 +140,17 @@ wait "$VM_PID"; vm_status=$?
 T_END=$(now)
 check "the guest's script ends with status 0 and the VM powers off (status $vm_status)" [ "$vm_status" -eq 0 ]
 check "passt is still running after the VM went away (no --one-off)" lab_alive "$PASST_PID"
+# A second VM on the same passt: a restarted qemu (or libvirt's reconnect) is served again.
+echo 'wget -q -O /dev/null http://203.0.113.10:8000/ && echo "guest: http ok"' >"$WORK/again.sh"
+SECOND_CONSOLE="$WORK/console-again.log"; : >"$SECOND_CONSOLE"
+ip netns exec "$LAB_HOST" bash "$here/vm/run-guest.sh" --guest "$GUEST_DIR" --socket "$SOCKET" \
+    --script "$WORK/again.sh" --log "$SECOND_CONSOLE" --timeout 100 "${GUEST_NIC[@]}" &
+SECOND_VM=$!
+lab_track_pid "$SECOND_VM"
+wait "$SECOND_VM"; again_status=$?
+check "a second VM on the same passt gets its lease and reaches the lab internet (status $again_status)" \
+    eval '[ "$again_status" -eq 0 ] && tr -d "\r" <"$SECOND_CONSOLE" | grep -q "^guest: lease 198.51.100.2/24" &&
+          tr -d "\r" <"$SECOND_CONSOLE" | grep -q "^guest: http ok"'
 if [ "$CHECKS_FAILED" -gt 0 ]; then
     echo "    console (last 40 lines):"; tr -d '\r' <"$CONSOLE" | tail -n 40 | sed 's/^/    | /'
     grep -v "Failed to send .* to syslog" "$WORK/passt.log" | tail -n 20 | sed 's/^/    passt: /'
