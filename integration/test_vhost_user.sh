@@ -33,8 +33,12 @@ check "exits 0 and prints the backend's type as JSON (rc=$rc: $(tr -d '\n ' <<<"
 echo "2. a guest on the rings: DHCP, 64 MiB each way, UDP, ping, inbound -t"
 NS="$LAB_ID-guest"
 export PASST_LAB_FRONTEND=vhost-user
-check "passt --vhost-user starts and the frontend's namespace gets a DHCP lease" \
-    passt_lab_attach "$PASST" "$NS" -t 8081:8080 -D none -S none
+# As a Linux guest drives it: offloads (partial checksums, 64 KiB TCP segments both ways) and chains split
+# into a header and pieces of at most a page; an MTU of 1500, so TCP segments are cut by whoever receives
+# them. The second frontend (3.) negotiates neither.
+export PASST_LAB_FRONTEND_OPTS="--event-idx --offload --split"
+check "passt --vhost-user starts and the frontend's namespace (offloads, split chains) gets a DHCP lease" \
+    passt_lab_attach "$PASST" "$NS" -t 8081:8080 -D none -S none --mtu 1500
 echo "    ${PASST_LAB_LEASE:-no lease}"
 MAIN_PID="$PASST_LAB_PID"
 MAIN_SOCKET=$(ls "$(dirname "$PASST_LAB_BRIDGE_LOG")"/run/passt.socket 2>/dev/null)

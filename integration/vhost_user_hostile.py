@@ -378,9 +378,9 @@ def set_vring_enable_2(fe):
 
 @case
 def features_not_offered(fe):
-    """VIRTIO_NET_F_CSUM, not offered, asked for once REPLY_ACK is on."""
+    """VIRTIO_NET_F_CTRL_VQ, not offered, asked for once REPLY_ACK is on."""
     negotiate(fe)
-    return refused(lambda: fe.step(SET_FEATURES, u64(F_VERSION_1 | F_PROTOCOL | 1)))
+    return refused(lambda: fe.step(SET_FEATURES, u64(F_VERSION_1 | F_PROTOCOL | 1 << 17)))
 
 
 @case
@@ -961,6 +961,23 @@ def sane_arp(fe):
     if length < NET_HEADER + 42 or data[NET_HEADER + 12:NET_HEADER + 14] != b"\x08\x06":
         raise Bad(f"the receive ring holds {length} bytes that are no ARP reply")
     return f"answered (ARP reply, {length} bytes)"
+
+
+@case
+def transmit_ring_full(fe):
+    """Every transmit chain posted with one kick, as a guest does before it waits for them back: all come
+    back used without another kick (held until one, the guest would never send again)."""
+    mem, rx, tx = running(fe)
+    post_receive_buffers(rx, count=tx.size)
+    for i in range(tx.size):
+        frame = b"\0" * NET_HEADER + arp_request()
+        mem.write(0x60000 + i * 128, frame)
+        tx.set_desc(i, 0x60000 + i * 128, len(frame))
+        tx.post(i)
+    tx.notify()
+    if not wait_used(tx, count=tx.size):
+        raise Bad(f"{tx.used_idx()} of {tx.size} transmit chains came back without a second kick")
+    return f"answered (all {tx.size} transmit chains back)"
 
 
 # Descriptors that come with messages.

@@ -12,8 +12,12 @@ public protocol FrameBackend: AnyObject {
     var eventDescriptor: Int32 { get }
 
     /// Reads frames from the guest into `batch` until it is full or nothing more is waiting. The views
-    /// stay valid until the next call.
+    /// stay valid until the next call, or until `release`.
     func receive(into batch: FrameBatch) throws -> FrameReceipt
+
+    /// The frames of the last `receive` are done with: buffers the guest lent for them go back now, not
+    /// at the next receive (a guest whose buffers we all hold would wait for them, and never send again).
+    func release()
 
     /// Offers frames for the guest, in order; returns how many it took, each whole. Taking fewer than all
     /// means it is full until `drain()` says otherwise.
@@ -36,6 +40,9 @@ public protocol FrameBackend: AnyObject {
 }
 
 extension FrameBackend {
+    /// Frames are read into buffers of the backend's own.
+    public func release() {}
+
     /// TCP frames may be up to 64 KiB whatever the MTU, with their checksum left to the guest's stack:
     /// only a tap with offloads takes them.
     public var segmentationOffload: Bool { false }

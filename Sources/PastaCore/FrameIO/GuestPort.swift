@@ -16,7 +16,8 @@ public final class GuestPort {
     public private(set) var guestMAC: [UInt8] = ReplyFrame.broadcastMAC
     public private(set) var isFull = false
     /// The backend takes TCP segments of up to 64 KiB with the checksum left to the guest (see FrameBackend).
-    public private(set) var segmentationOffload = false
+    /// Asked each time: a vhost-user guest's driver may negotiate offloads, or drop them, at any time.
+    public var segmentationOffload: Bool { backend?.segmentationOffload ?? false }
     /// The backend takes several UDP datagrams of a flow as one frame (`sendDatagrams`).
     public var udpSegmentation: Bool { backend?.udpSegmentation ?? false }
     static let reference = EventReference(.guest)
@@ -33,7 +34,6 @@ public final class GuestPort {
         try poll.add(backend.eventDescriptor, Self.reference, events: EventPoll.readable)
         self.backend = backend
         isFull = false
-        segmentationOffload = backend.segmentationOffload
     }
 
     deinit { captureCopy.deallocate() }
@@ -43,7 +43,6 @@ public final class GuestPort {
         if let backend { poll.remove(backend.eventDescriptor) }
         backend = nil
         isFull = false
-        segmentationOffload = false
         link = GuestLink()
         guestMAC = ReplyFrame.broadcastMAC
     }
@@ -59,6 +58,9 @@ public final class GuestPort {
         }
         return receipt
     }
+
+    /// The frames of the last `receive` are handled (see `FrameBackend.release`).
+    func release() { backend?.release() }
 
     /// Offers frames for the guest in order; returns how many were taken.
     func send(_ frames: UnsafeBufferPointer<UnsafeRawBufferPointer>) -> Int {

@@ -14,15 +14,16 @@ public enum GuestConnection {
     case none
 }
 
-/// What passt's clients speak: qemu's stream framing, or vhost-user (`--vhost-user`).
+/// What passt's clients speak: qemu's stream framing, or vhost-user (`--vhost-user`; the guest's MTU sets
+/// the segment size of the TCP frames it gets with segmentation offload).
 public enum PasstProtocol {
     case stream
-    case vhostUser
+    case vhostUser(mtu: Int)
 
     func backend(for socket: Descriptor) throws -> FrameBackend {
         switch self {
         case .stream: return try StreamBackend(socket: socket)
-        case .vhostUser: return try VhostUserBackend(socket: socket)
+        case .vhostUser(let mtu): return try VhostUserBackend(socket: socket, mtu: mtu)
         }
     }
 }
@@ -152,6 +153,7 @@ public final class EventLoop {
                 let now = MonotonicClock.milliseconds()
                 for index in 0..<count { guestFrames.handle(batch[index], offload: batch.offload(index), now: now) }
                 datapath.finishBatch()
+                datapath.port.release()
                 if drained { return }
             }
         }

@@ -21,7 +21,7 @@ struct PasstSession {
         var socket: PasstSocket?
         do {
             let connection: GuestConnection
-            let speaks: PasstProtocol = options.vhostUser ? .vhostUser : .stream
+            let speaks: PasstProtocol = options.vhostUser ? .vhostUser(mtu: configuration.mtu) : .stream
             if let fd = options.socketFD {
                 connection = .connected(try speaks.backend(for: Descriptor(fd)))
             } else {

@@ -3,7 +3,8 @@ import Glibc
 /// passt's vhost-user frame backend: the guest's virtio-net rings in memory qemu shares with us. Frames
 /// from the guest are read where the guest wrote them (copied only when a frame spans several buffers);
 /// frames for the guest are written straight into its receive buffers. qemu is off the data path: the
-/// guest kicks our eventfds, we signal its call eventfds.
+/// guest kicks our eventfds, we signal its call eventfds. Offloads, where the driver negotiated them, are
+/// those of our tap: each frame's virtio-net header says what checksum and segmentation is left to do.
 ///
 /// The loop watches one descriptor: an epoll set of our own holding the control socket and the two kick
 /// eventfds, so kicks, control messages and the frontend leaving all arrive as "readable".
@@ -15,7 +16,7 @@ public final class VhostUserBackend: FrameBackend {
     /// The kick descriptors in `events`, per ring.
     private var watchedKicks: [Int32?] = [nil, nil]
     private let chain = DescriptorChain()
-    /// Transmit chains whose frames the last batch handed out: returned at the next receive.
+    /// Transmit chains whose frames the last batch handed out: returned once it is handled (`release`).
     private var transmitted: [UInt16] = []
     /// Frames that span several guest buffers are gathered here, one slot per batch entry.
     private let gathered: UnsafeMutableRawBufferPointer
@@ -34,9 +35,17 @@ public final class VhostUserBackend: FrameBackend {
     private let receiveHeader = UnsafeMutableRawBufferPointer.allocate(byteCount: VhostUserBackend.headerSize, alignment: 8)
     private var pendingHeads: [(head: UInt16, buffers: Int)] = []
     private var pendingBuffers: [GuestBuffer] = []
+    /// What TCP segments longer than the guest's MTU allows are cut into (as on our tap).
+    private let segmentPayload4: Int
+    private let segmentPayload6: Int
+    /// The header of a frame from the guest, when its first buffer is too short to hold it.
+    private let transmitHeader = UnsafeMutableRawBufferPointer.allocate(byteCount: VhostUserBackend.headerSize, alignment: 8)
 
-    public init(socket: Descriptor) throws {
+    /// `mtu`: the guest's, for the segment size of the TCP frames it gets with segmentation offload.
+    public init(socket: Descriptor, mtu: Int) throws {
         self.socket = socket
+        segmentPayload4 = max(mtu - 40, 536)
+        segmentPayload6 = max(mtu - 60, 536)
         try socket.setNonBlocking()
         channel = VhostUserChannel(socket: socket)
         events = try EventPoll()
@@ -52,9 +61,13 @@ public final class VhostUserBackend: FrameBackend {
         Glibc.close(wake)
         gathered.deallocate()
         receiveHeader.deallocate()
+        transmitHeader.deallocate()
     }
 
     public var eventDescriptor: Int32 { events.raw }
+
+    /// While the driver takes partial checksums and TSO for IPv4 and IPv6 (a Linux guest does).
+    public var segmentationOffload: Bool { failure == nil && device.takesSegmentationOffload }
 
     // MARK: From the guest
 
@@ -87,35 +100,62 @@ public final class VhostUserBackend: FrameBackend {
     }
 
     /// One frame behind its virtio-net header: a view into guest memory when the frame lies in one buffer,
-    /// else gathered into this batch entry's slot.
+    /// else gathered into this batch entry's slot. With CSUM negotiated, the header says what the guest
+    /// left undone: a frame it doesn't agree with is dropped, as on our tap.
     private func take(_ chain: DescriptorChain, into batch: FrameBatch) {
         transmitted.append(chain.head)
         let headerSize = Self.headerSize
         let length = chain.readableBytes - headerSize
-        guard length >= EthernetFrame.headerLength, length <= Self.slot else { return }
-        var frame: UnsafeRawBufferPointer?
-        for (index, buffer) in chain.readable.enumerated() {
-            // The header alone in the first buffer, the frame whole in the second; or both in one.
-            if index == 0 && buffer.count == chain.readableBytes {
-                frame = UnsafeRawBufferPointer(start: buffer.base + headerSize, count: length)
-            } else if index == 1 && chain.readable[0].count == headerSize && buffer.count == length {
-                frame = UnsafeRawBufferPointer(start: buffer.base, count: length)
-            }
+        guard length >= EthernetFrame.headerLength, length <= Self.slot else {
+            if Logger.shared.enabled(.debug) { logDebug("vhost-user: frame of \(length) bytes from the guest dropped (at most \(Self.slot))") }
+            return
         }
-        if frame == nil {
-            let slot = gathered.baseAddress! + batch.count * Self.slot
-            var skip = headerSize
-            var filled = 0
-            for buffer in chain.readable {
-                let start = min(skip, buffer.count)
-                skip -= start
-                (slot + filled).copyMemory(from: buffer.base + start, byteCount: buffer.count - start)
-                filled += buffer.count - start
-            }
+        let slot = gathered.baseAddress! + batch.count * Self.slot
+        var frame: UnsafeRawBufferPointer?
+        let first = chain.readable[0]
+        if first.count == chain.readableBytes {
+            frame = UnsafeRawBufferPointer(start: first.base + headerSize, count: length)
+        } else if first.count == headerSize && chain.readable.count == 2 {
+            // The header alone in the first buffer, the frame whole in the second.
+            frame = UnsafeRawBufferPointer(start: chain.readable[1].base, count: length)
+        } else {
+            gather(chain, from: headerSize, into: slot)
             frame = UnsafeRawBufferPointer(start: slot, count: length)
         }
-        batch.append(frame!)
+        guard device.acceptsPartialChecksums else { return batch.append(frame!) }
+        if first.count < VirtioNetHeader.size { gather(chain, from: 0, count: VirtioNetHeader.size, into: transmitHeader.baseAddress!) }
+        let header = first.count < VirtioNetHeader.size ? UnsafeRawBufferPointer(transmitHeader) : UnsafeRawBufferPointer(start: first.base, count: first.count)
+        guard let virtio = VirtioNetHeader(header), var offload = virtio.received(frame!) else {
+            if Logger.shared.enabled(.debug) { logDebug("vhost-user: frame of \(length) bytes dropped, its header disagrees with it: \(VirtioNetHeader(header).map { "\($0)" } ?? "short")") }
+            return
+        }
+        // TCP's checksum stays partial (the engine doesn't need it). Others are finished here, in our own
+        // memory: the guest's transmit buffers are only ours to read.
+        if let partial = offload.partialChecksum, partial.field - partial.start != 16 {
+            if frame!.baseAddress != UnsafeRawPointer(slot) {
+                slot.copyMemory(from: frame!.baseAddress!, byteCount: length)
+                frame = UnsafeRawBufferPointer(start: slot, count: length)
+            }
+            partial.complete(UnsafeMutableRawBufferPointer(start: slot, count: length))
+            offload.partialChecksum = nil
+        }
+        batch.append(frame!, offload: offload)
     }
+
+    /// Copies `count` bytes (all that follow, by default) of the chain's readable buffers, from byte `offset` on.
+    private func gather(_ chain: DescriptorChain, from offset: Int, count: Int = .max, into target: UnsafeMutableRawPointer) {
+        var skip = offset
+        var filled = 0
+        for buffer in chain.readable where filled < count {
+            let start = min(skip, buffer.count)
+            skip -= start
+            let piece = min(buffer.count - start, count - filled)
+            (target + filled).copyMemory(from: buffer.base + start, byteCount: piece)
+            filled += piece
+        }
+    }
+
+    public func release() { returnTransmitted() }
 
     /// The last batch is done with: its transmit chains go back to the guest.
     private func returnTransmitted() {
@@ -196,9 +236,13 @@ public final class VhostUserBackend: FrameBackend {
             queue.use(head: pendingHeads[0].head, written: 0)
             return nil
         }
-        // The header: no offloads; num_buffers counts the chains (the driver ignores it without
-        // mergeable buffers).
+        // The header: what is left to the guest's stack (with offloads, as the frame was built for them);
+        // num_buffers counts the chains (the driver ignores it without mergeable buffers).
         receiveHeader.initializeMemory(as: UInt8.self, repeating: 0)
+        if segmentationOffload {
+            VirtioNetHeader.forOutgoing(frame, segmentPayload4: segmentPayload4, segmentPayload6: segmentPayload6)
+                .write(to: receiveHeader.baseAddress!)
+        }
         receiveHeader.storeBytes(of: UInt16(pendingHeads.count).littleEndian, toByteOffset: 10, as: UInt16.self)
         var source = (part: UnsafeRawBufferPointer(receiveHeader), at: 0, frameNext: true)
         var buffer = 0

@@ -29,9 +29,12 @@ struct VhostUserRing {
 final class VhostUserDevice {
     static let receiveQueue = 0
     static let transmitQueue = 1
-    /// No offloads yet: frames up to the MTU (65520 by default) fit mergeable buffers as they are.
+    /// The offloads are those of our tap: partial checksums and TCP segments of up to 64 KiB both ways, so
+    /// a guest's stack neither sums nor cuts what we exchange.
     static let offeredFeatures: UInt64 = VirtioFeature.version1 | VirtioFeature.protocolFeatures
         | VirtioFeature.netMergeableBuffers | VirtioFeature.ringEventIndex
+        | VirtioFeature.netCsum | VirtioFeature.netHostTSO4 | VirtioFeature.netHostTSO6
+        | VirtioFeature.netGuestCsum | VirtioFeature.netGuestTSO4 | VirtioFeature.netGuestTSO6
     static let offeredProtocolFeatures: UInt64 = VhostUserProtocolFeature.replyAck
 
     private(set) var features: UInt64 = 0
@@ -55,6 +58,15 @@ final class VhostUserDevice {
     }
 
     var mergeableBuffers: Bool { features & VirtioFeature.netMergeableBuffers != 0 }
+
+    /// The driver may leave checksums (and, with HOST_TSO, segmentation) of what it sends to us.
+    var acceptsPartialChecksums: Bool { features & VirtioFeature.netCsum != 0 }
+
+    /// The guest takes TCP segments of up to 64 KiB with their checksum left to it, as our tap does.
+    var takesSegmentationOffload: Bool {
+        let wanted = VirtioFeature.netGuestCsum | VirtioFeature.netGuestTSO4 | VirtioFeature.netGuestTSO6
+        return features & wanted == wanted
+    }
 
     /// The queue of ring `index` when it runs and is enabled.
     func runningQueue(_ index: Int) -> SplitVirtqueue? {
