@@ -243,10 +243,13 @@ passt_row() {  # LABEL IPERF_ARGS...
 passt_row "passt TCP guest->internet Gbps, uplink 1500"
 passt_row "passt TCP internet->guest Gbps, uplink 1500" -R
 
-# passt over vhost-user: bench/vhost_user_frontend plays qemu on the guest's rings (EVENT_IDX, mergeable
-# buffers, 256 entries, as a Linux guest on qemu). Debian 12's passt has no vhost-user: the other column
-# is our own passt over the stream socket, and the reference our pasta's tap, measured in the same runs.
-PASST_LAB_FRONTEND=vhost-user passt_lab_attach "$TOOLS/passt" "$LAB_ID-ours-vhost" -D none -S none ||
+# passt over vhost-user: bench/vhost_user_frontend plays qemu on the guest's rings as a Linux guest drives
+# them: EVENT_IDX, offloads (partial checksums, TSO both ways), 256 entries of mergeable buffers of a page
+# (a Linux driver sizes them by the average packet, up to a page: bulk transfers get a page). Debian 12's
+# passt has no vhost-user: the other column is our own passt over the stream socket, and the reference our
+# pasta's tap, measured in the same runs.
+PASST_LAB_FRONTEND=vhost-user PASST_LAB_FRONTEND_OPTS="--event-idx --offload --rx-buffer 4096" \
+    passt_lab_attach "$TOOLS/passt" "$LAB_ID-ours-vhost" -D none -S none ||
     { echo "our passt --vhost-user failed" >&2; exit 1; }
 vhost_row() {  # LABEL IPERF_ARGS...
     local label="$1"; shift
