@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Built-in services with stock clients, pasta started WITHOUT --config-net: udhcpc and dhclient get the
 # uplink's IPv4 configuration over DHCP, rdisc6 sees our Router Advertisement and the kernel does SLAAC
-# with it, dhclient -6 gets the uplink's IPv6 address, arping resolves the gateway to our MAC. With every
+# with it, dhclient -6 gets the uplink's IPv6 address, arping resolves the gateway to our MAC (and
+# arping -D finds it in use, the namespace's own address free). With every
 # service turned off, the same clients time out and nothing but ARP is answered.
 set -u
 here=$(dirname "$0"); source "$here/lab.sh"; source "$here/assert.sh"
@@ -63,6 +64,13 @@ check "dhclient -4 applied the MTU" json_has "$(ip -n "$CTR" -j link show eth0)"
 arping_out=$(lab_in "$CTR" arping -c 3 -w 5 -I eth0 198.51.100.1 2>&1)
 check "arping gets 3 replies from our MAC" grep -qi "Received 3 response" <<<"$arping_out"
 check "arping's replies come from $OUR_MAC" grep -qi "\[$OUR_MAC\]" <<<"$arping_out"
+# Duplicate address detection (RFC 5227 probes, sender 0.0.0.0): the gateway's address is in use, the
+# namespace's own is free. arping -D exits 1 when a reply came (a duplicate), 0 when none did.
+lab_in "$CTR" arping -D -c 2 -w 3 -I eth0 198.51.100.1 >"$WORK/dad-gw.log" 2>&1; dad_gw=$?
+check "arping -D 198.51.100.1: the probe is answered from our MAC (status $dad_gw)" \
+    eval '[ "$dad_gw" -eq 1 ] && grep -qi "\[$OUR_MAC\]" "$WORK/dad-gw.log"'
+lab_in "$CTR" arping -D -c 2 -w 3 -I eth0 198.51.100.2 >"$WORK/dad-own.log" 2>&1; dad_own=$?
+check "arping -D 198.51.100.2 (the namespace's own): no reply, no duplicate (status $dad_own)" [ "$dad_own" -eq 0 ]
 lab_in "$CTR" ping -c 1 -W 1 198.51.100.1 >/dev/null 2>&1
 check "ip neigh shows our MAC for the gateway" json_has "$(ip -n "$CTR" -j neigh show dev eth0)" \
     ".[] | select(.dst==\"198.51.100.1\" and .lladdr==\"$OUR_MAC\")"

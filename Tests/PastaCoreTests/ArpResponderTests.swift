@@ -10,10 +10,10 @@ final class ArpResponderTests: XCTestCase {
             + [0, 1, 0x08, 0, 6, 4, 0, operation] + guestMAC + sender + [0, 0, 0, 0, 0, 0] + target
     }
 
-    private func answer(_ frame: [UInt8]) -> [UInt8]? {
+    private func answer(_ frame: [UInt8], guestAddress: IPv4Address? = IPv4Address(198, 51, 100, 2)) -> [UInt8]? {
         var out = [UInt8](repeating: 0, count: 128)
         let length = frame.withUnsafeBytes { input in
-            out.withUnsafeMutableBytes { ArpResponder.reply(to: input, ourMAC: ourMAC, into: $0) }
+            out.withUnsafeMutableBytes { ArpResponder.reply(to: input, ourMAC: ourMAC, guestAddress: guestAddress, into: $0) }
         }
         return length.map { Array(out[0..<$0]) }
     }
@@ -32,9 +32,21 @@ final class ArpResponderTests: XCTestCase {
     }
 
     func testProbesAnnouncementsAndRepliesAreNotAnswered() {
-        XCTAssertNil(answer(request(sender: [0, 0, 0, 0], target: [198, 51, 100, 2])), "probe")
+        XCTAssertNil(answer(request(sender: [0, 0, 0, 0], target: [198, 51, 100, 2])), "probe for the guest's address")
+        XCTAssertNil(answer(request(sender: [0, 0, 0, 0], target: [198, 51, 100, 1]), guestAddress: nil),
+                     "probe while the guest's address is unknown")
         XCTAssertNil(answer(request(sender: [198, 51, 100, 2], target: [198, 51, 100, 2])), "announcement")
         XCTAssertNil(answer(request(sender: [198, 51, 100, 2], target: [198, 51, 100, 1], operation: 2)), "reply")
+    }
+
+    func testAProbeForAnotherAddressIsAnsweredToTheProber() throws {
+        let reply = try XCTUnwrap(answer(request(sender: [0, 0, 0, 0], target: [198, 51, 100, 1])))
+        XCTAssertEqual(Array(reply[0..<6]), guestMAC, "sent back to the prober")
+        XCTAssertEqual(Array(reply[20..<22]), [0, 2], "operation: reply")
+        XCTAssertEqual(Array(reply[22..<28]), ourMAC.bytes, "the address is ours: in use")
+        XCTAssertEqual(Array(reply[28..<32]), [198, 51, 100, 1])
+        XCTAssertEqual(Array(reply[32..<38]), guestMAC)
+        XCTAssertEqual(Array(reply[38..<42]), [0, 0, 0, 0], "target protocol address: the prober's, unset")
     }
 
     func testTruncationsAndMutationsNeverTrapOrAnswerMalformedFrames() {

@@ -1,5 +1,6 @@
 /// ARP proxy (RFC 826): every address but the asker's own is answered with our MAC, so the namespace
-/// or guest sends everything to us.
+/// or guest sends everything to us. Probes (RFC 5227: sender 0.0.0.0) are answered too, but for the
+/// guest's own address, which must look free when the guest checks it before taking it.
 public enum ArpResponder {
     static let packetLength = 28
     static let hardwareEthernet: UInt16 = 1
@@ -7,8 +8,9 @@ public enum ArpResponder {
     static let operationReply: UInt16 = 2
 
     /// Writes the reply to an ARP request `frame` into `reply`; returns its length, or nil when the frame
-    /// is not a well-formed Ethernet/IPv4 request we should answer (probes, announcements, our own address).
-    public static func reply(to frame: UnsafeRawBufferPointer, ourMAC: MACAddress,
+    /// is not a well-formed Ethernet/IPv4 request we should answer (announcements, a probe for
+    /// `guestAddress` or any probe while it is unknown).
+    public static func reply(to frame: UnsafeRawBufferPointer, ourMAC: MACAddress, guestAddress: IPv4Address?,
                              into reply: UnsafeMutableRawBufferPointer) -> Int? {
         guard let ethernet = EthernetFrame(frame), ethernet.etherType == EtherType.arp else { return nil }
         let arp = ethernet.payload
@@ -17,9 +19,13 @@ public enum ArpResponder {
               arp[4] == 6, arp[5] == 4, arp.bigEndianUInt16(at: 6) == operationRequest
         else { return nil }
         let senderMAC = arp[8..<14], senderIP = arp[14..<18], targetIP = arp[24..<28]
-        // A probe (sender 0.0.0.0) or an announcement (sender == target) asks nobody; answering a probe
-        // would make the guest think its address is taken.
-        if senderIP.allSatisfy({ $0 == 0 }) || senderIP.elementsEqual(targetIP) { return nil }
+        // An announcement (sender == target) asks nobody. A probe for the guest's address answered would
+        // make the guest think its address is taken; one for another address is a question like any other
+        // (arping -D, a DHCP client checking an address).
+        if senderIP.elementsEqual(targetIP) { return nil }
+        if senderIP.allSatisfy({ $0 == 0 }) {
+            guard let guestAddress, !targetIP.elementsEqual(guestAddress.bytes) else { return nil }
+        }
         let length = EthernetFrame.headerLength + packetLength
         guard reply.count >= length, ourMAC.bytes.count == 6 else { return nil }
         // Ethernet: back to the asker, from us. ARP: the fixed header as asked, operation reply.

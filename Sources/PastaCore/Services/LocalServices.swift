@@ -9,7 +9,7 @@ public struct LocalServices {
         guard let ethernet = EthernetFrame(frame) else { return .notForUs }
         switch ethernet.etherType {
         case EtherType.arp:
-            return ArpResponder.reply(to: frame, ourMAC: settings.ourMAC, into: reply).map(ServiceOutcome.reply)
+            return ArpResponder.reply(to: frame, ourMAC: settings.ourMAC, guestAddress: settings.guestAddress4, into: reply).map(ServiceOutcome.reply)
                 ?? .notForUs
         case EtherType.ipv4:
             return DHCPServer.reply(to: frame, settings: settings, into: reply)

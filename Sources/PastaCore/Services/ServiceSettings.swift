@@ -18,6 +18,8 @@ public struct ServiceSettings {
     }
 
     public var ourMAC: MACAddress
+    /// The guest's IPv4 address, whose ARP probes stay unanswered; nil without IPv4.
+    public var guestAddress4: IPv4Address?
     /// Advertised MTU (DHCP option 26, NDP MTU option); nil with `-m 0`.
     public var mtu: Int?
     /// nil when DHCP is off: `--no-dhcp`, no IPv4, or no IPv4 gateway.
@@ -43,6 +45,7 @@ public struct ServiceSettings {
         let handOutDNS = options.dhcpDNS ?? (options.mode == .passt)
         let handOutSearch = options.dhcpSearch ?? (options.mode == .passt)
         ourMAC = configuration.ourMAC
+        guestAddress4 = configuration.ipv4?.address
         mtu = configuration.mtu == 0 ? nil : configuration.mtu
 
         var dns4: [IPv4Address] = [], dns6: [IPv6Address] = []
