@@ -157,6 +157,15 @@ check "the command is root in its user namespace, mapped to the user ('0 $RL_UID
           grep -qx deny <<<"$out" && grep -qx 0 <<<"$out"'
 check "no process of the user is left" lab_wait_for 20 eval '[ -z "$(user_processes)" ]'
 
+# The namespace made for the command lets its groups open ping sockets, as the user's own ping does.
+out=$(as_user timeout 60 "$UPASTA" --config-net -q "${NO_PORTS[@]}" -- sh -c '
+    cat /proc/sys/net/ipv4/ping_group_range
+    python3 -c "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP); print(\"ping socket ok\")"
+    ping -c 1 -W 5 203.0.113.10 >/dev/null && echo "ping ok"' 2>&1)
+check "the command's namespace allows ping sockets to its groups ($(head -n 1 <<<"$out" | tr -s '\t ' ' '))" \
+    eval 'grep -Eq "^0[[:space:]]+0$" <<<"$out" && grep -qx "ping socket ok" <<<"$out"'
+check "the command's ping 203.0.113.10 is answered" grep -qx "ping ok" <<<"$out"
+
 out=$(as_user timeout 60 "$UPASTA" -q "${NO_PORTS[@]}" -- sh -c '
     cat /proc/sys/net/ipv6/conf/eth0/accept_ra; ip link set eth0 up
     for i in $(seq 100); do ip -6 addr show dev eth0 scope global | grep -q "inet6 2001:db8:1:" && break; sleep 0.1; done

@@ -67,6 +67,42 @@ public enum NamespaceNetworkSetup {
         }
     }
 
+    /// Lets every group of the user namespace we joined open ping sockets (icmp(7)) in a network namespace
+    /// we created for a command: a new namespace starts with none allowed ("1 0"), and the command's ping
+    /// would fail where the user's own works. Runs inside the namespace; a failure only costs ping.
+    public static func allowPingSockets() {
+        let path = "/proc/sys/net/ipv4/ping_group_range"
+        guard let map = try? readSmallFile("/proc/self/gid_map", limit: 4096),
+              let range = pingGroupRange(gidMap: String(decoding: map, as: UTF8.self)) else {
+            return logDebug("can't read our group ID map: ping sockets stay as the namespace has them")
+        }
+        do {
+            let fd = try Descriptor.open(path, O_WRONLY)
+            try fd.writeAll("\(range.lowerBound) \(range.upperBound)\n")
+        } catch {
+            logDebug("can't set \(path) to \(range.lowerBound) \(range.upperBound): \(error)")
+        }
+    }
+
+    /// The group IDs a gid_map (user_namespaces(7): "inside outside count" per line) maps inside, from
+    /// the lowest to the highest, within what ping_group_range takes (0 to 2^31 - 1); nil if none is
+    /// mapped or a line is malformed.
+    static func pingGroupRange(gidMap: String) -> ClosedRange<Int>? {
+        let largest = 2_147_483_647
+        var lowest: Int?, highest: Int?
+        for line in gidMap.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count == 3, let inside = UInt32(fields[0]), UInt32(fields[1]) != nil,
+                  let count = UInt32(fields[2]) else { return nil }
+            guard count > 0, Int(inside) <= largest else { continue }
+            let last = min(Int(inside) + Int(count) - 1, largest)
+            lowest = min(lowest ?? Int(inside), Int(inside))
+            highest = max(highest ?? last, last)
+        }
+        guard let lowest, let highest else { return nil }
+        return lowest...highest
+    }
+
     /// Sets net.ipv6.conf.INTERFACE.NAME through /proc/sys, which shows the namespace of the thread that
     /// opens it: rtnetlink can't, as RTM_SETLINK takes no IPv6 device settings (IFLA_INET6_CONF is only
     /// reported). Without IPv6 the file is missing, which is fine.

@@ -188,6 +188,8 @@ struct PastaSession {
             }
             let tap = try TapDevice.create(name: name, offload: !options.noOffload, mtu: configuration.mtu)
             try NamespaceNetworkSetup.apply(configuration, tap: tap)
+            // A namespace of ours, for a command: its ping should work as the user's own does.
+            if target.command != nil { NamespaceNetworkSetup.allowPingSockets() }
             return tap
         }
         let watcher = try watchPath.map { try NamespaceQuitWatcher(path: $0) }
