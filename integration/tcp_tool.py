@@ -21,6 +21,8 @@
   udp-send HOST PORT COUNT          sends COUNT datagrams from COUNT distinct source ports (no reply awaited)
   udp-ask HOST PORT MESSAGE         sends MESSAGE, prints the reply and the address it came from
   dns-server HOST PORT ANSWER       answers every A query with the IPv4 address ANSWER
+  dns-server-tcp HOST PORT ANSWER   the same over TCP (length-prefixed messages, one per connection)
+  dns-ask-tcp HOST NAME             an A query over TCP to HOST port 53; prints the answer
   dns-ask HOST NAME                 sends an A query for NAME to HOST port 53; prints the answer and the
                                     address the reply came from
   udp-seq-receive HOST PORT COUNT   receives numbered datagrams until COUNT distinct ones arrived (or 15 s
@@ -242,15 +244,49 @@ def dns_server(host, port, answer):
     s.bind((host, port))
     while True:
         query, peer = s.recvfrom(512)
-        if len(query) < 12:
-            continue
-        end = 12
-        while end < len(query) and query[end] != 0:
-            end += query[end] + 1
-        question = query[12:end + 5]
-        header = query[:2] + b"\x81\x80" + b"\x00\x01\x00\x01\x00\x00\x00\x00"
-        record = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + socket.inet_aton(answer)
-        s.sendto(header + question + record, peer)
+        if len(query) >= 12:
+            s.sendto(dns_answer(query, answer), peer)
+
+
+def dns_answer(query, answer):
+    """The reply to an A query: the question as asked, one record with ANSWER."""
+    end = 12
+    while end < len(query) and query[end] != 0:
+        end += query[end] + 1
+    question = query[12:end + 5]
+    header = query[:2] + b"\x81\x80" + b"\x00\x01\x00\x01\x00\x00\x00\x00"
+    return header + question + b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + socket.inet_aton(answer)
+
+
+def dns_server_tcp(host, port, answer):
+    """DNS over TCP (RFC 7766): each message behind its two-byte length."""
+    s = tcp_listener(host, port)
+    while True:
+        conn, _ = s.accept()
+        with conn:
+            conn.settimeout(5)
+            try:
+                length = struct.unpack("!H", conn.recv(2, socket.MSG_WAITALL))[0]
+                query = conn.recv(length, socket.MSG_WAITALL)
+                if len(query) >= 12:
+                    reply = dns_answer(query, answer)
+                    conn.sendall(struct.pack("!H", len(reply)) + reply)
+            except (OSError, struct.error):
+                pass
+
+
+def dns_ask_tcp(host, name):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    query = b"\x43\x21\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+    query += b"".join(bytes([len(label)]) + label.encode() for label in name.split(".")) + b"\x00\x00\x01\x00\x01"
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(3)
+        s.connect((host, 53))
+        s.sendall(struct.pack("!H", len(query)) + query)
+        length = struct.unpack("!H", s.recv(2, socket.MSG_WAITALL))[0]
+        reply = s.recv(length, socket.MSG_WAITALL)
+    print(socket.inet_ntoa(reply[-4:]))
+    return reply[:2] == b"\x43\x21"
 
 
 def dns_ask(host, name):
@@ -348,12 +384,17 @@ def udp_seq_send_gso(host, port, count, mbit):
     return True
 
 
-def reset_server(host, port):
+def tcp_listener(host, port):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind((host, port))
     listener.listen(16)
+    return listener
+
+
+def reset_server(host, port):
+    listener = tcp_listener(host, port)
     while True:
         connection, _ = listener.accept()
         connection.recv(4096)
@@ -462,6 +503,10 @@ def main(argv):
         return udp_ask(argv[2], int(argv[3]), argv[4])
     elif command == "dns-ask":
         return dns_ask(argv[2], argv[3])
+    elif command == "dns-ask-tcp":
+        return dns_ask_tcp(argv[2], argv[3])
+    elif command == "dns-server-tcp":
+        dns_server_tcp(argv[2], int(argv[3]), argv[4])
     elif command == "dns-server":
         dns_server(argv[2], int(argv[3]), argv[4])
     elif command == "udp-seq-receive":

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # UDP, ICMP echo and DNS forwarding through the tap, IPv4 and IPv6: iperf3 UDP both ways, inbound -u
-# with replies, --dns-forward to a resolver on the lab host's loopback and on an internet address (reply
+# with replies, --dns-forward to a resolver on the lab host's loopback and on an internet address (UDP and TCP; reply
 # source rewritten), ping, and 2,000 flows that all expire.
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
@@ -14,6 +14,8 @@ lab_serve "$LAB_INET" iperf3 -s -B 203.0.113.10 -p 5201
 lab_serve "$LAB_INET" iperf3 -s -B 2001:db8:2::10 -p 5202
 lab_serve "$LAB_INET" python3 "$TOOL" dns-server 203.0.113.10 53 192.0.2.54
 lab_serve "$LAB_HOST" python3 "$TOOL" dns-server 127.0.0.1 53 192.0.2.53
+lab_serve "$LAB_INET" python3 "$TOOL" dns-server-tcp 203.0.113.10 53 192.0.2.55
+lab_wait_for 50 lab_listening "$LAB_INET" 53
 lab_serve "$CTR" python3 "$TOOL" udp-echo-server 53
 lab_wait_for 50 lab_listening "$LAB_INET" 5201; lab_wait_for 50 lab_listening "$LAB_INET" 5202
 sleep 0.5
@@ -63,6 +65,20 @@ CTR2="$LAB_ID-dns"; lab_add_ns "$CTR2"
 lab_start_pasta --config-net -q -t none -u none -T none -U none -D 203.0.113.10 --dns-forward 169.254.1.1 --netns "$CTR2"
 check "with -D 203.0.113.10 (an internet resolver) the answer comes from there, via 169.254.1.1" \
     eval '[ "$(ip netns exec "$CTR2" python3 "$TOOL" dns-ask 169.254.1.1 test.lab)" = "192.0.2.54 169.254.1.1" ]'
+# DNS over TCP (a client retrying a truncated answer) reaches the same resolver; other ports are refused.
+check "a TCP query to 169.254.1.1 port 53 is answered by the resolver at 203.0.113.10 over TCP" \
+    eval '[ "$(ip netns exec "$CTR2" python3 "$TOOL" dns-ask-tcp 169.254.1.1 test.lab)" = "192.0.2.55" ]'
+refused_ms=$(ip netns exec "$CTR2" python3 -c '
+import socket, time
+s = socket.socket(); s.settimeout(3); start = time.monotonic()
+try:
+    s.connect(("169.254.1.1", 80)); print("connected")
+except ConnectionRefusedError:
+    print(int((time.monotonic() - start) * 1000))
+except OSError as e:
+    print(e)')
+check "a TCP connect to 169.254.1.1 port 80 is refused at once (${refused_ms} ms)" \
+    eval '[[ "$refused_ms" =~ ^[0-9]+$ ]] && [ "$refused_ms" -lt 100 ]'
 
 echo "ping"
 check "IPv4: ping -c 3 203.0.113.10" in_ctr ping -c 3 -i 0.2 -W 1 203.0.113.10

@@ -721,3 +721,47 @@ void CLinux_unguard_range(void *start) {
 }
 
 unsigned long CLinux_guard_faults(void) { return guard_fault_count; }
+
+#include <linux/errqueue.h>
+
+long CLinux_receive_socket_error(int fd, void *buffer, size_t length, struct CLinux_socket_error *error_out) {
+    union {
+        char space[CMSG_SPACE(sizeof(struct sock_extended_err) + sizeof(struct sockaddr_in6))];
+        struct cmsghdr align;
+    } control;
+    struct iovec part = { .iov_base = buffer, .iov_len = length };
+    struct msghdr message = { .msg_iov = &part, .msg_iovlen = 1, .msg_control = control.space,
+                              .msg_controllen = sizeof(control.space) };
+    memset(error_out, 0, sizeof(*error_out));
+    long n = recvmsg(fd, &message, MSG_ERRQUEUE | MSG_DONTWAIT);
+    if (n < 0) return n;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
+        if (!((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+              (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)))
+            continue;
+        if (c->cmsg_len < CMSG_LEN(sizeof(struct sock_extended_err))) continue;
+        struct sock_extended_err e;
+        memcpy(&e, CMSG_DATA(c), sizeof(e));
+        error_out->error = (int)e.ee_errno;
+        error_out->origin = e.ee_origin;
+        error_out->type = e.ee_type;
+        error_out->code = e.ee_code;
+        error_out->info = e.ee_info;
+        size_t after = c->cmsg_len - CMSG_LEN(sizeof(struct sock_extended_err));
+        const unsigned char *offender = CMSG_DATA(c) + sizeof(struct sock_extended_err);
+        sa_family_t family = AF_UNSPEC;
+        if (after >= sizeof(sa_family_t)) memcpy(&family, offender, sizeof(family));
+        if (family == AF_INET && after >= sizeof(struct sockaddr_in)) {
+            struct sockaddr_in a;
+            memcpy(&a, offender, sizeof(a));
+            error_out->offender_family = AF_INET;
+            memcpy(error_out->offender, &a.sin_addr, 4);
+        } else if (family == AF_INET6 && after >= sizeof(struct sockaddr_in6)) {
+            struct sockaddr_in6 a;
+            memcpy(&a, offender, sizeof(a));
+            error_out->offender_family = AF_INET6;
+            memcpy(error_out->offender, &a.sin6_addr, 16);
+        }
+    }
+    return n;
+}

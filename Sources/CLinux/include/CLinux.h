@@ -207,6 +207,19 @@ long CLinux_make_forbidden_syscall(void);
 // to *fd_count; *truncated is 1 when more came than fit (the kernel closed those). Returns recvmsg's value.
 long CLinux_receive_with_fds(int fd, void *buffer, size_t length, int *fds, int max_fds, int *fd_count,
                              int *truncated);
+// An error a socket queued (IP_RECVERR, IPV6_RECVERR): sock_extended_err's fields, and the address of
+// whoever reported it (offender_family 0 when the kernel gave none).
+struct CLinux_socket_error {
+    int error;
+    unsigned char origin, type, code;
+    unsigned int info;
+    int offender_family;
+    unsigned char offender[16];
+};
+// Reads the oldest error from `fd`'s error queue (MSG_ERRQUEUE, non-blocking): what it quotes of the packet
+// that caused it goes to `buffer`, the error to *error_out. Returns recvmsg's value (-1 with errno EAGAIN
+// when the queue is empty); error_out->error is 0 if no IP_RECVERR/IPV6_RECVERR message came with it.
+long CLinux_receive_socket_error(int fd, void *buffer, size_t length, struct CLinux_socket_error *error_out);
 // The virtqueues' shared indexes: the driver on another CPU writes them. An acquire load, a release
 // store and a full fence (between publishing our used index and reading whether to notify).
 static inline uint16_t CLinux_load_acquire_u16(const void *address) {

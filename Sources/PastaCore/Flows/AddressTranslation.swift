@@ -20,6 +20,12 @@ public struct AddressTranslation {
     public var outbound6: IPv6Address?
     public var outboundInterface4: String?
     public var outboundInterface6: String?
+    /// `--dns-forward`: port 53 of these addresses goes to the resolver (`--dns-host`, or the first one
+    /// resolv.conf or -D gives); their other ports go nowhere.
+    public var dnsForward4: IPv4Address?
+    public var dnsForward6: IPv6Address?
+    public var resolver4: IPv4Address?
+    public var resolver6: IPv6Address?
 
     public init(_ configuration: RuntimeConfiguration) {
         let options = configuration.options
@@ -35,6 +41,37 @@ public struct AddressTranslation {
         outbound6 = options.outbound6
         outboundInterface4 = options.outboundInterface4
         outboundInterface6 = options.outboundInterface6
+        dnsForward4 = options.dnsForward4
+        dnsForward6 = options.dnsForward6
+        var first4: IPv4Address?, first6: IPv6Address?
+        for server in configuration.dnsServers {
+            switch server {
+            case .v4(let a): if first4 == nil { first4 = a }
+            case .v6(let a): if first6 == nil { first6 = a }
+            }
+        }
+        resolver4 = options.dnsHost4 ?? first4
+        resolver6 = options.dnsHost6 ?? first6
+    }
+
+    /// Where a socket goes for a guest's packet to `destination` port `port`: DNS (UDP or TCP) to the
+    /// `--dns-forward` address goes to the resolver (nil if none is known). Its other ports lead nowhere
+    /// (nil), unless the address is also one we map (the gateway, an alias). Everything else as
+    /// `hostDestination(for:)`.
+    public func hostDestination(for destination: IPAddress, port: UInt16) -> IPAddress? {
+        let forwardsDNS: Bool
+        switch destination {
+        case .v4(let a) where a == dnsForward4:
+            if port == 53 { return resolver4.map(IPAddress.v4) }
+            forwardsDNS = true
+        case .v6(let a) where a == dnsForward6:
+            if port == 53 { return resolver6.map(IPAddress.v6) }
+            forwardsDNS = true
+        default:
+            forwardsDNS = false
+        }
+        let mapped = hostDestination(for: destination)
+        return forwardsDNS && mapped == destination ? nil : mapped
     }
 
     /// Where a socket connects for a guest's packet to `destination`.

@@ -9,6 +9,8 @@ final class ICMPFlow {
     var lastActivity: Int
     /// A reply came back: the peer answers pings.
     var answered = false
+    /// The TTL (hop limit) the socket sends with: the guest's, so traceroute -I works (0: not set yet).
+    var timeToLive: UInt8 = 0
 
     init(index: Int, generation: UInt32, key: FlowKey, socket: Descriptor, now: Int) {
         self.index = index
@@ -39,8 +41,10 @@ public final class ICMPFlows {
     private var notPermittedLogged = false
     /// Each flow's first and last line with `-d`.
     private let flowLog = FlowLog()
+    private let errors: ICMPErrorRelay
 
-    public init(configuration: RuntimeConfiguration, poll: EventPoll, port: GuestPort) {
+    init(configuration: RuntimeConfiguration, poll: EventPoll, port: GuestPort, errors: ICMPErrorRelay) {
+        self.errors = errors
         self.poll = poll
         self.port = port
         ourMAC = configuration.ourMAC
@@ -78,7 +82,7 @@ public final class ICMPFlows {
         let key = FlowKey(guest: FlowAddress(ipv4: packet.sourceAddress.value),
                           remote: FlowAddress(ipv4: packet.destinationAddress.value),
                           guestPort: identifier, remotePort: 0)
-        forward(packet.payload, key: key, now: now)
+        forward(packet.payload, key: key, timeToLive: packet.timeToLive, now: now)
     }
 
     public func handle(ipv6 packet: IPv6Packet, now: Int) {
@@ -89,10 +93,10 @@ public final class ICMPFlows {
         let key = FlowKey(guest: FlowAddress(high: source.high, low: source.low),
                           remote: FlowAddress(high: destination.high, low: destination.low),
                           guestPort: identifier, remotePort: 0)
-        forward(message, key: key, now: now)
+        forward(message, key: key, timeToLive: packet.hopLimit, now: now)
     }
 
-    private func forward(_ message: UnsafeRawBufferPointer, key: FlowKey, now: Int) {
+    private func forward(_ message: UnsafeRawBufferPointer, key: FlowKey, timeToLive: UInt8, now: Int) {
         let destination = translation.hostDestination(for: key.remote.ip)
         let flow: ICMPFlow
         if let index = table.index(of: key), let existing = table[index] {
@@ -102,6 +106,10 @@ public final class ICMPFlows {
             flow = created
         }
         flow.lastActivity = now
+        if flow.timeToLive != timeToLive {
+            SocketCalls.setTimeToLive(flow.socket.raw, ipv4: key.guest.isIPv4, timeToLive)
+            flow.timeToLive = timeToLive
+        }
         // The kernel fills in the socket's identifier and the checksum.
         _ = SocketCalls.send(flow.socket.raw, message, to: destination, port: 0)
     }
@@ -118,6 +126,7 @@ public final class ICMPFlows {
             return nil
         }
         let socket = Descriptor(fd)
+        SocketCalls.queueErrors(fd, ipv4: isIPv4)
         let any = [UInt8](repeating: 0, count: isIPv4 ? 4 : 16)
         // The identifier is the socket's "port": keep the guest's if it is free, else let the kernel pick.
         if SocketCalls.bind(fd, family: destination.family, address: any, port: key.guestPort, device: nil) != nil {
@@ -136,9 +145,15 @@ public final class ICMPFlows {
         return flow
     }
 
-    /// Echo replies from a ping socket go to the guest with its identifier and the peer as the guest saw it.
-    public func socketEvent(_ reference: EventReference, now: Int) {
+    /// Echo replies from a ping socket go to the guest with its identifier and the peer as the guest saw it;
+    /// errors it queued (EPOLLERR: unreachable, a router's time exceeded) as ICMP errors.
+    public func socketEvent(_ reference: EventReference, events: UInt32, now: Int) {
         guard let flow = table[Int(reference.index)], flow.generation == reference.generation else { return }
+        if events & EventPoll.error != 0 {
+            flow.lastActivity = now
+            errors.drain(flow.socket.raw, key: flow.key, sent: .echo,
+                         hostDestination: translation.hostDestination(for: flow.key.remote.ip), hopLimit: flow.timeToLive, now: now)
+        }
         let ipv4 = flow.key.guest.isIPv4
         let offset = ipv4 ? ReplyFrame.icmp4MessageOffset : ReplyFrame.icmp6MessageOffset
         while true {

@@ -3,7 +3,12 @@
 extension TCPEngine {
     /// A guest SYN: connect a host socket to the (translated) destination; the SYN-ACK waits for it.
     func openOutbound(_ segment: TCPSegment, key: FlowKey, now: Int) {
-        let destination = translation.hostDestination(for: key.remote.ip)
+        // DNS over TCP to the --dns-forward address goes to the resolver; its other ports are refused.
+        guard let destination = translation.hostDestination(for: key.remote.ip, port: key.remotePort) else {
+            flowLog.log(now: now, "TCP: guest \(key.guest.ip) port \(key.guestPort) to \(key.remote.ip) port \(key.remotePort): "
+                        + "only DNS (port 53) is forwarded there")
+            return resetUnknown(segment, key: key)
+        }
         if table.isNearlyFull { reclaimHalfOpen(now: now) }
         var opened = opener.connect(to: destination, port: key.remotePort)
         if case .failure(let error) = opened, isOutOfDescriptors(error.code), reclaimHalfOpen(now: now) > 0 {

@@ -17,6 +17,8 @@ final class UDPFlow {
     var heardFromPeer = false
     /// Out of epoll while the guest's frame backend is full.
     var paused = false
+    /// The TTL (hop limit) the socket sends with: the guest's, so traceroute works (0: not set yet).
+    var timeToLive: UInt8 = 0
 
     init(index: Int, generation: UInt32, key: FlowKey, socket: Descriptor?, listener: Listener?, client: IPAddress?,
          clientPort: UInt16, now: Int) {
@@ -51,8 +53,6 @@ public final class UDPFlows {
     private let port: GuestPort
     private let ourMAC: MACAddress
     private let translation: AddressTranslation
-    private let dnsForward4: IPv4Address?, dnsForward6: IPv6Address?
-    private let resolver4: IPv4Address?, resolver6: IPv6Address?
     private let guestAddresses: GuestAddresses
     private var tableFullLogged = false
     private var pausedFlows: [Int] = []
@@ -60,25 +60,16 @@ public final class UDPFlows {
     private let flowLog = FlowLog()
     private let outbound = DatagramQueue(capacity: UDPFlows.datagramsPerEvent)
     private let replies = DatagramBatch(count: UDPFlows.framesPerReceive, slotSize: UDPFlows.frameSize)
+    private let errors: ICMPErrorRelay
 
-    init(configuration: RuntimeConfiguration, guestAddresses: GuestAddresses, poll: EventPoll, port: GuestPort) throws {
+    init(configuration: RuntimeConfiguration, guestAddresses: GuestAddresses, poll: EventPoll, port: GuestPort,
+         errors: ICMPErrorRelay) throws {
+        self.errors = errors
         self.guestAddresses = guestAddresses
         self.poll = poll
         self.port = port
         ourMAC = configuration.ourMAC
         translation = AddressTranslation(configuration)
-        dnsForward4 = configuration.options.dnsForward4
-        dnsForward6 = configuration.options.dnsForward6
-        var first4: IPv4Address?, first6: IPv6Address?
-        for server in configuration.dnsServers {
-            switch server {
-            case .v4(let a): if first4 == nil { first4 = a }
-            case .v6(let a): if first6 == nil { first6 = a }
-            }
-        }
-        // `--dns-host` names the resolver; otherwise the first one resolv.conf (or -D) gives.
-        resolver4 = configuration.options.dnsHost4 ?? first4
-        resolver6 = configuration.options.dnsHost6 ?? first6
         table = FlowTable(capacity: 16384)
     }
 
@@ -96,7 +87,7 @@ public final class UDPFlows {
         if destination.isBroadcast || destination.isMulticast { return }
         handle(datagram, key: FlowKey(guest: FlowAddress(ipv4: source.value), remote: FlowAddress(ipv4: destination.value),
                                       guestPort: datagram.sourcePort, remotePort: datagram.destinationPort),
-               datagramSize: offload.datagramSize, now: now)
+               timeToLive: packet.timeToLive, datagramSize: offload.datagramSize, now: now)
     }
 
     func handle(ipv6 packet: IPv6Packet, offload: ReceivedOffload = ReceivedOffload(), now: Int) {
@@ -107,12 +98,12 @@ public final class UDPFlows {
         handle(datagram, key: FlowKey(guest: FlowAddress(high: source.high, low: source.low),
                                       remote: FlowAddress(high: destination.high, low: destination.low),
                                       guestPort: datagram.sourcePort, remotePort: datagram.destinationPort),
-               datagramSize: offload.datagramSize, now: now)
+               timeToLive: packet.hopLimit, datagramSize: offload.datagramSize, now: now)
     }
 
     /// `datagramSize` > 0: the payload is datagrams of that size (the last may be shorter), sent as one
     /// frame by a namespace with UDP segmentation offload; each leaves as the datagram it stands for.
-    private func handle(_ datagram: UDPDatagram, key: FlowKey, datagramSize: Int, now: Int) {
+    private func handle(_ datagram: UDPDatagram, key: FlowKey, timeToLive: UInt8, datagramSize: Int, now: Int) {
         let flow: UDPFlow
         if let index = table.index(of: key), let existing = table[index] {
             flow = existing
@@ -122,6 +113,12 @@ public final class UDPFlows {
         }
         flow.lastActivity = now
         flow.heardFromGuest = true
+        if let socket = flow.socket, flow.timeToLive != timeToLive {
+            // What is queued went with the TTL it came with: out first, then the new one applies.
+            flushDatagrams()
+            SocketCalls.setTimeToLive(socket.raw, ipv4: key.guest.isIPv4, timeToLive)
+            flow.timeToLive = timeToLive
+        }
         let payload = datagram.payload
         guard datagramSize > 0 && payload.count > datagramSize else { return send(payload, on: flow) }
         var start = 0
@@ -144,21 +141,9 @@ public final class UDPFlows {
     /// Sends the guest's queued datagrams; called before the frames they point into are reused.
     public func flushDatagrams() { outbound.flush() }
 
-    /// Where a guest's datagram to `remote` port `port` really goes: DNS to the forwarding address goes to
-    /// the `--dns-host` resolver or the first configured one, the rest as TCP's connections do.
-    private func hostDestination(_ remote: IPAddress, port: UInt16) -> IPAddress {
-        if port == 53 {
-            switch remote {
-            case .v4(let a) where a == dnsForward4: if let r = resolver4 { return .v4(r) }
-            case .v6(let a) where a == dnsForward6: if let r = resolver6 { return .v6(r) }
-            default: break
-            }
-        }
-        return translation.hostDestination(for: remote)
-    }
-
     private func openOutbound(_ key: FlowKey, now: Int) -> UDPFlow? {
-        let destination = hostDestination(key.remote.ip, port: key.remotePort)
+        // Ports of the --dns-forward address other than 53 lead nowhere.
+        guard let destination = translation.hostDestination(for: key.remote.ip, port: key.remotePort) else { return nil }
         if table.isNearlyFull { reclaimUnanswered(now: now) }
         var opened = SocketCalls.open(family: destination.family, type: SocketCalls.datagram)
         if case .failure(let error) = opened, isOutOfDescriptors(error.code), reclaimUnanswered(now: now) > 0 {
@@ -173,6 +158,7 @@ public final class UDPFlows {
         }
         let socket = Descriptor(fd)
         SocketCalls.setBufferSizes(fd, Self.socketBuffer)
+        SocketCalls.queueErrors(fd, ipv4: destination.family == AF_INET)
         if let error = translation.bindOutbound(fd, to: destination)
             ?? SocketCalls.connect(fd, family: destination.family, address: destination.networkBytes, port: key.remotePort) {
             logDebug("UDP: can't reach \(destination) port \(key.remotePort): \(error)")
@@ -202,11 +188,19 @@ public final class UDPFlows {
 
     // MARK: Datagrams from the host
 
-    /// Replies from a flow's socket, up to 32 per recvmmsg() straight behind the headers of as many frames.
-    public func socketEvent(_ reference: EventReference, now: Int) {
+    /// Replies from a flow's socket, up to 32 per recvmmsg() straight behind the headers of as many frames;
+    /// errors it queued (EPOLLERR) go to the guest as ICMP errors.
+    public func socketEvent(_ reference: EventReference, events: UInt32, now: Int) {
         guard let flow = table[Int(reference.index)], flow.generation == reference.generation,
               let socket = flow.socket
         else { return }
+        if events & EventPoll.error != 0 {
+            flow.lastActivity = now
+            errors.drain(socket.raw, key: flow.key, sent: .udp,
+                         hostDestination: translation.hostDestination(for: flow.key.remote.ip, port: flow.key.remotePort)
+                             ?? flow.key.remote.ip,
+                         hopLimit: flow.timeToLive, now: now)
+        }
         guard !port.isFull else {
             // Level-triggered: left in epoll, the unread socket would wake us at once, again and again.
             flow.paused = true

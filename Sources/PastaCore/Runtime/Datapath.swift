@@ -25,8 +25,10 @@ final class Datapath {
         services = LocalServices(ServiceSettings(configuration))
         let guestAddresses = GuestAddresses(configuration)
         tcp = try TCPFlows(configuration: configuration, guestAddresses: guestAddresses, poll: poll, port: port)
-        udp = try UDPFlows(configuration: configuration, guestAddresses: guestAddresses, poll: poll, port: port)
-        icmp = ICMPFlows(configuration: configuration, poll: poll, port: port)
+        // Errors host sockets learn about the guest's datagrams and echo requests reach it as ICMP errors.
+        let errors = ICMPErrorRelay(configuration: configuration, port: port)
+        udp = try UDPFlows(configuration: configuration, guestAddresses: guestAddresses, poll: poll, port: port, errors: errors)
+        icmp = ICMPFlows(configuration: configuration, poll: poll, port: port, errors: errors)
         tcpEnabled = !options.noTCP
         udpEnabled = !options.noUDP
         icmpEnabled = !options.noICMP

@@ -104,10 +104,10 @@ public final class EventLoop {
                                                           now: MonotonicClock.milliseconds())
                 case .tcpAckTimer: datapath.tcp.ackTimerExpired()
                 case .tcpRetransmitClock: datapath.tcp.retransmitClockFired()
-                case .udpSocket: datapath.udp.socketEvent(event.reference, now: MonotonicClock.milliseconds())
+                case .udpSocket: datapath.udp.socketEvent(event.reference, events: event.events, now: MonotonicClock.milliseconds())
                 case .udpListener: datapath.udpInbound.receive(event.reference, now: MonotonicClock.milliseconds())
                 case .udpSplicedSocket: datapath.udpSplice.socketEvent(event.reference, now: MonotonicClock.milliseconds())
-                case .icmpSocket: datapath.icmp.socketEvent(event.reference, now: MonotonicClock.milliseconds())
+                case .icmpSocket: datapath.icmp.socketEvent(event.reference, events: event.events, now: MonotonicClock.milliseconds())
                 case .tcpListener: datapath.tcpInbound.accept(event.reference, now: MonotonicClock.milliseconds())
                 case .controlListener: datapath.control?.accept(now: MonotonicClock.milliseconds())
                 case .controlClient: datapath.control?.clientEvent(event.reference, events: event.events,

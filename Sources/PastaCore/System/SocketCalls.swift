@@ -75,6 +75,44 @@ enum SocketCalls {
         CLinux_set_buffer_sizes(fd, Int32(clamping: bytes))
     }
 
+    /// An integer socket option; false if refused.
+    @discardableResult
+    static func setIntegerOption(_ fd: Int32, level: Int32, name: Int32, _ value: Int32) -> Bool {
+        var value = value
+        return setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size)) == 0
+    }
+
+    /// IP_RECVERR / IPV6_RECVERR: ICMP errors about what the socket sent are queued for `receiveError`,
+    /// with the address that reported them, besides failing the next call.
+    static func queueErrors(_ fd: Int32, ipv4: Bool) {
+        if ipv4 {
+            setIntegerOption(fd, level: Int32(IPPROTO_IP), name: Int32(IP_RECVERR), 1)
+        } else {
+            setIntegerOption(fd, level: Int32(IPPROTO_IPV6), name: Int32(IPV6_RECVERR), 1)
+        }
+    }
+
+    /// The TTL (hop limit) of what the socket sends from now on.
+    @discardableResult
+    static func setTimeToLive(_ fd: Int32, ipv4: Bool, _ ttl: UInt8) -> Bool {
+        ipv4 ? setIntegerOption(fd, level: Int32(IPPROTO_IP), name: Int32(IP_TTL), Int32(ttl))
+            : setIntegerOption(fd, level: Int32(IPPROTO_IPV6), name: Int32(IPV6_UNICAST_HOPS), Int32(ttl))
+    }
+
+    /// The oldest error in the socket's error queue and how many bytes of the packet it quotes (into
+    /// `buffer`), or nil once the queue is empty.
+    static func receiveError(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> (QueuedSocketError, Int)? {
+        var error = CLinux_socket_error()
+        let n = CLinux_receive_socket_error(fd, buffer.baseAddress, buffer.count, &error)
+        guard n >= 0 else { return nil }
+        var offender: IPAddress?
+        if error.offender_family == AF_INET || error.offender_family == AF_INET6 {
+            offender = IPAddress(family: error.offender_family, shimBytes: withUnsafeBytes(of: error.offender) { Array($0) })
+        }
+        return (QueuedSocketError(error: error.error, origin: error.origin, type: error.type, code: error.code,
+                                  info: error.info, offender: offender), n)
+    }
+
     /// SO_ERROR: the pending error, 0 if none.
     static func pendingError(_ fd: Int32) -> Int32 { CLinux_socket_error(fd) }
 
@@ -169,4 +207,22 @@ extension SocketCalls {
         let result = IOResult(returned: n)
         return (result, Array(fds[0..<Int(count)]), truncated != 0)
     }
+}
+
+/// An error from a socket's error queue (sock_extended_err, ip(7) IP_RECVERR).
+struct QueuedSocketError {
+    static let originLocal: UInt8 = 1
+    static let originICMP: UInt8 = 2
+    static let originICMP6: UInt8 = 3
+
+    /// errno's value for it; 0 if the kernel said nothing about it.
+    var error: Int32
+    var origin: UInt8
+    /// The ICMP (or ICMPv6) type and code, for errors that came as one.
+    var type: UInt8
+    var code: UInt8
+    /// The MTU, for fragmentation needed / packet too big and local EMSGSIZE.
+    var info: UInt32
+    /// Who sent the ICMP error, if the kernel said.
+    var offender: IPAddress?
 }
