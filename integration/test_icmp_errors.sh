@@ -2,12 +2,12 @@
 # ICMP errors reach the namespace: a router namespace and a far host behind the lab internet, the far
 # link's MTU (1280) smaller than the uplink's and the tap's. UDP to a closed port of the far host fails
 # with ECONNREFUSED at once, ping to an address nobody routes gets the router's "net unreachable",
-# busybox traceroute (UDP and -I, IPv4 and IPv6) lists the lab gateway, the router and the far host with
-# their own addresses, a datagram too large for the far link teaches the namespace the path MTU, and a
+# busybox traceroute (UDP and -I, IPv4 and IPv6), tracepath and mtr list the lab gateway, the router and
+# the far host with their own addresses, a datagram too large for the far link teaches the namespace the path MTU, and a
 # flood to closed ports gets no more errors than the relay's rate limit lets through.
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
-needs python3 busybox ping tcpdump
+needs python3 busybox ping tcpdump tracepath mtr
 lab_begin with-container
 WORK=$(mktemp -d /tmp/pasta-test.XXXXXX); lab_track_file "$WORK"
 
@@ -88,6 +88,23 @@ for mode in "" "-I"; do
     got=$(hops <<<"$out")
     check "traceroute6 ${mode:-(UDP)} 2001:db8:4::77: 2001:db8:1::1 2001:db8:3::2 2001:db8:4::77 (got '$got')" \
         [ "$got" = "2001:db8:1::1 2001:db8:3::2 2001:db8:4::77" ]
+done
+
+hops_tracepath() {  # tracepath's hop addresses, each once, in order
+    awk '$1 ~ /^[0-9]+:$/ && $2 != "no" && $2 != "[LOCALHOST]" {print $2}' | awk '!seen[$0]++' | tr '\n' ' ' | sed 's/ $//'
+}
+out=$(lab_in "$CTR" timeout 30 tracepath -n -m 6 192.0.2.77 2>&1)
+got=$(hops_tracepath <<<"$out")
+check "tracepath -n 192.0.2.77: 198.51.100.1 192.0.2.2 192.0.2.77 (got '$got')" [ "$got" = "198.51.100.1 192.0.2.2 192.0.2.77" ]
+out=$(lab_in "$CTR" timeout 30 tracepath -n -m 6 2001:db8:4::77 2>&1)
+got=$(hops_tracepath <<<"$out")
+check "tracepath -n 2001:db8:4::77: 2001:db8:1::1 2001:db8:3::2 2001:db8:4::77 (got '$got')" \
+    [ "$got" = "2001:db8:1::1 2001:db8:3::2 2001:db8:4::77" ]
+for target in "192.0.2.77 198.51.100.1 192.0.2.2" "2001:db8:4::77 2001:db8:1::1 2001:db8:3::2"; do
+    set -- $target
+    out=$(lab_in "$CTR" timeout 60 mtr --report -n -c 3 "$1" 2>&1)
+    got=$(awk '$1 ~ /^[0-9]+\.\|--$/ {print $2}' <<<"$out" | tr '\n' ' ' | sed 's/ $//')
+    check "mtr --report -c 3 $1: $2 $3 $1 (got '$got')" [ "$got" = "$2 $3 $1" ]
 done
 
 echo "3. path MTU"
