@@ -107,6 +107,32 @@ for target in "192.0.2.77 198.51.100.1 192.0.2.2" "2001:db8:4::77 2001:db8:1::1 
     check "mtr --report -c 3 $1: $2 $3 $1 (got '$got')" [ "$got" = "$2 $3 $1" ]
 done
 
+echo "2b. TCP: a connect an ICMP error ends gets that error; traceroute over TCP"
+cat >"$WORK/tcp_connect.py" <<'PY'
+import socket, sys
+family = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+s = socket.socket(family, socket.SOCK_STREAM)
+s.settimeout(5)
+try:
+    s.connect((sys.argv[1], int(sys.argv[2])))
+    print("connected")
+except OSError as e:
+    print(e.strerror or e)
+PY
+for target in 192.0.2.200 2001:db8:5::1; do
+    out=$(lab_in "$CTR" python3 "$WORK/tcp_connect.py" "$target" 80)
+    check "TCP connect to $target (nobody routes it): the router's unreachable, not a reset ($out)" \
+        eval '[ "$out" = "Network is unreachable" ] || [ "$out" = "No route to host" ]'
+done
+out=$(lab_in "$CTR" python3 "$WORK/tcp_connect.py" 192.0.2.77 81)
+check "TCP connect to a closed port of 192.0.2.77: still refused ($out)" [ "$out" = "Connection refused" ]
+for target in "192.0.2.77 198.51.100.1 192.0.2.2" "2001:db8:4::77 2001:db8:1::1 2001:db8:3::2"; do
+    set -- $target
+    out=$(lab_in "$CTR" timeout 60 mtr --report -n -c 2 --tcp --port 81 "$1" 2>&1)
+    got=$(awk '$1 ~ /^[0-9]+\.\|--$/ {print $2}' <<<"$out" | tr '\n' ' ' | sed 's/ $//')
+    check "mtr --tcp --report $1: $2 $3 $1 (got '$got')" [ "$got" = "$2 $3 $1" ]
+done
+
 echo "3. path MTU"
 cat >"$WORK/df_send.py" <<'PY'
 import socket, sys, time

@@ -74,6 +74,20 @@ public struct AddressTranslation {
         return forwardsDNS && mapped == destination ? nil : mapped
     }
 
+    /// Who the guest hears an ICMP error from, for one a host socket got from `offender` about the guest's
+    /// packet to `peer` (which the socket sent to `hostDestination`): the peer as the guest addressed it
+    /// when the peer itself reported it; the guest's router when the host did, as the guest's own address
+    /// (or nobody was named); else the router that did.
+    func guestReporter(of offender: IPAddress?, peer: IPAddress, hostDestination: IPAddress, guest: IPAddress) -> IPAddress {
+        let named = offender.flatMap { $0.family == guest.family ? $0 : nil }
+        if let named, named == hostDestination { return peer }
+        if let named, named != guest { return named }
+        switch guest {
+        case .v4: return gateway4.map(IPAddress.v4) ?? peer
+        case .v6: return gateway6.map(IPAddress.v6) ?? peer
+        }
+    }
+
     /// Where a socket connects for a guest's packet to `destination`.
     public func hostDestination(for destination: IPAddress) -> IPAddress {
         if let alias = guestAddressAlias, alias == destination {

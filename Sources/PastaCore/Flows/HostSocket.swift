@@ -27,13 +27,24 @@ protocol HostSocket: AnyObject {
     func watchWritable(_ writable: Bool) -> Bool
     /// Stops watching and closes; `abort`: the peer gets a reset instead of a FIN.
     func close(abort: Bool)
+    /// The connect succeeded: what it was set up with for the guest's SYN (its TTL, errors queued with
+    /// their reporters) goes back to the socket's defaults.
+    func connectFinished()
+    /// The error an ICMP message queued while connecting (who reported what), if any; the queue is
+    /// emptied.
+    func takeQueuedError() -> QueuedSocketError?
+}
+
+extension HostSocket {
+    func connectFinished() {}
+    func takeQueuedError() -> QueuedSocketError? { nil }
 }
 
 /// Opens host sockets for connections the guest starts.
 protocol HostSocketOpener: AnyObject {
-    /// A new socket, connecting (non-blocking) to `destination` port `port`; it turns writable, or
-    /// reports an error, once the connect is done.
-    func connect(to destination: IPAddress, port: UInt16) -> Result<HostSocket, SystemError>
+    /// A new socket, connecting (non-blocking) to `destination` port `port` with the guest's SYN's
+    /// `timeToLive`; it turns writable, or reports an error, once the connect is done.
+    func connect(to destination: IPAddress, port: UInt16, timeToLive: UInt8) -> Result<HostSocket, SystemError>
 }
 
 /// What the event loop saw on a host socket.

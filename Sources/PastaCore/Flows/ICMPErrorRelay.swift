@@ -15,8 +15,8 @@ final class ICMPErrorRelay {
 
     private let port: GuestPort
     private let ourMAC: MACAddress
-    /// Where errors the host reported about itself appear to come from: the guest's router.
-    private let gateway4: IPv4Address?, gateway6: IPv6Address?
+    /// Who the guest hears an error from (AddressTranslation.guestReporter).
+    private let translation: AddressTranslation
     /// What an error quotes of the packet, behind room for a UDP header of ours.
     private let quote = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
     private let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: ICMPErrorFrame.largestFrame, alignment: 16)
@@ -28,8 +28,7 @@ final class ICMPErrorRelay {
     init(configuration: RuntimeConfiguration, port: GuestPort) {
         self.port = port
         ourMAC = configuration.ourMAC
-        gateway4 = configuration.ipv4?.gateway
-        gateway6 = configuration.ipv6?.gateway
+        translation = AddressTranslation(configuration)
     }
 
     deinit {
@@ -70,22 +69,13 @@ final class ICMPErrorRelay {
                 quoteEcho(transport, key: key)
                 protocolNumber = key.guest.isIPv4 ? IPProtocol.icmp : IPProtocol.icmpv6
             }
-            let reporter = reporter(of: error, key: key, hostDestination: hostDestination)
-            let built: Int
-            switch (key.guest.ip, key.remote.ip, reporter) {
-            case (.v4(let guest), .v4(let remote), .v4(let from)):
-                built = ICMPErrorFrame.ipv4(into: frame, type: kind.type, code: kind.code, nextHopMTU: UInt16(clamping: kind.info),
-                                            reporter: from, guest: guest, remote: remote, protocolNumber: protocolNumber,
-                                            timeToLive: hopLimit, transport: UnsafeRawBufferPointer(transport),
-                                            sourceMAC: ourMAC, destinationMAC: port.guestMAC)
-            case (.v6(let guest), .v6(let remote), .v6(let from)):
-                built = ICMPErrorFrame.ipv6(into: frame, type: kind.type, code: kind.code, info: kind.info, reporter: from,
-                                            guest: guest, remote: remote, nextHeader: protocolNumber, hopLimit: hopLimit,
-                                            transport: UnsafeRawBufferPointer(transport), sourceMAC: ourMAC,
-                                            destinationMAC: port.guestMAC)
-            default:
-                continue
-            }
+            let reporter = translation.guestReporter(of: error.offender, peer: key.remote.ip, hostDestination: hostDestination,
+                                                     guest: key.guest.ip)
+            guard let built = ICMPErrorFrame.build(into: frame, type: kind.type, code: kind.code, info: kind.info,
+                                                   reporter: reporter, guest: key.guest.ip, remote: key.remote.ip,
+                                                   protocolNumber: protocolNumber, hopLimit: hopLimit,
+                                                   transport: UnsafeRawBufferPointer(transport), sourceMAC: ourMAC,
+                                                   destinationMAC: port.guestMAC) else { continue }
             relayed += 1
             port.send(UnsafeRawBufferPointer(start: frame.baseAddress, count: built))
         }
@@ -115,18 +105,6 @@ final class ICMPErrorRelay {
             return (ICMPErrorFrame.packetTooBig6, 0, error.info)
         default:
             return nil
-        }
-    }
-
-    /// Who the guest hears the error from: the peer as the guest addressed it when the peer itself
-    /// reported it, the guest's router when the host did (or nobody was named), else the router that did.
-    private func reporter(of error: QueuedSocketError, key: FlowKey, hostDestination: IPAddress) -> IPAddress {
-        let named = error.offender.flatMap { $0.family == key.guest.ip.family ? $0 : nil }
-        if let named, named == hostDestination { return key.remote.ip }
-        if let named, named != key.guest.ip { return named }
-        switch key.guest.ip {
-        case .v4: return gateway4.map(IPAddress.v4) ?? key.remote.ip
-        case .v6: return gateway6.map(IPAddress.v6) ?? key.remote.ip
         }
     }
 

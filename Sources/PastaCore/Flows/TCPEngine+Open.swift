@@ -2,7 +2,7 @@
 /// towards the guest.
 extension TCPEngine {
     /// A guest SYN: connect a host socket to the (translated) destination; the SYN-ACK waits for it.
-    func openOutbound(_ segment: TCPSegment, key: FlowKey, now: Int) {
+    func openOutbound(_ segment: TCPSegment, key: FlowKey, timeToLive: UInt8, now: Int) {
         // DNS over TCP to the --dns-forward address goes to the resolver; its other ports are refused.
         guard let destination = translation.hostDestination(for: key.remote.ip, port: key.remotePort) else {
             flowLog.log(now: now, "TCP: guest \(key.guest.ip) port \(key.guestPort) to \(key.remote.ip) port \(key.remotePort): "
@@ -10,9 +10,9 @@ extension TCPEngine {
             return resetUnknown(segment, key: key)
         }
         if table.isNearlyFull { reclaimHalfOpen(now: now) }
-        var opened = opener.connect(to: destination, port: key.remotePort)
+        var opened = opener.connect(to: destination, port: key.remotePort, timeToLive: timeToLive)
         if case .failure(let error) = opened, isOutOfDescriptors(error.code), reclaimHalfOpen(now: now) > 0 {
-            opened = opener.connect(to: destination, port: key.remotePort)
+            opened = opener.connect(to: destination, port: key.remotePort, timeToLive: timeToLive)
         }
         let socket: HostSocket
         switch opened {
@@ -45,12 +45,19 @@ extension TCPEngine {
                     + "from guest \(key.guest.ip) port \(key.guestPort)")
     }
 
-    /// The host socket's connect finished: on success, our SYN-ACK goes to the guest.
+    /// The host socket's connect finished: on success, our SYN-ACK goes to the guest. A refused connect
+    /// is a reset; one an ICMP error ended (unreachable, prohibited, a router's time exceeded) is that
+    /// error, relayed: the guest's connect fails as it would behind a router, and traceroute -T sees hops.
     func connected(_ connection: TCPConnection, _ readiness: SocketReadiness, now: Int) {
         let error = connection.socket.pendingError()
         guard error == 0, readiness.contains(.writable) else {
-            return resetGuest(connection, why: "connect failed: \(errorDescription(error))")
+            let why = "connect failed: \(errorDescription(error))"
+            if let queued = connection.socket.takeQueuedError(), relayConnectError(connection, queued) {
+                return close(connection, abort: true, why: why + ", relayed as an ICMP error")
+            }
+            return resetGuest(connection, why: why)
         }
+        connection.socket.connectFinished()
         connection.state = .synAckSent
         connection.sendNext = connection.initialSequence &+ 1
         connection.sendMax = connection.sendNext
@@ -129,5 +136,34 @@ extension TCPEngine {
         sendControl(connection, flags: TCPFlags.syn, sequence: connection.initialSequence)
         connection.retransmitAt = now + Self.handshakeTimeout
         flowLog.log(now: now, "TCP: \(peer) port \(port) connects to guest \(guest) port \(guestPort)")
+    }
+
+    /// The ICMP error the host's connect got, to the guest about its SYN; false if it isn't one to relay.
+    private func relayConnectError(_ connection: TCPConnection, _ queued: QueuedSocketError) -> Bool {
+        let key = connection.key
+        guard let kind = ICMPErrorRelay.relayable(queued, ipv4: key.guest.isIPv4), let sourceMAC = MACAddress(bytes: ourMAC),
+              let destination = translation.hostDestination(for: key.remote.ip, port: key.remotePort) else { return false }
+        let reporter = translation.guestReporter(of: queued.offender, peer: key.remote.ip, hostDestination: destination,
+                                                 guest: key.guest.ip)
+        let length = synHeader(connection).withUnsafeBytes { syn in
+            ICMPErrorFrame.build(into: control, type: kind.type, code: kind.code, info: kind.info, reporter: reporter,
+                                 guest: key.guest.ip, remote: key.remote.ip, protocolNumber: IPProtocol.tcp, hopLimit: 64,
+                                 transport: syn, sourceMAC: sourceMAC, destinationMAC: port.guestMAC)
+        }
+        guard let length else { return false }
+        return port.send(UnsafeRawBufferPointer(start: control.baseAddress, count: length))
+    }
+
+    /// The guest's SYN as an error quotes it: its ports and sequence number (what the guest matches on).
+    private func synHeader(_ connection: TCPConnection) -> [UInt8] {
+        var header = [UInt8](repeating: 0, count: 20)
+        header.withUnsafeMutableBytes { bytes in
+            bytes.storeBigEndian(connection.key.guestPort, at: 0)
+            bytes.storeBigEndian(connection.key.remotePort, at: 2)
+            bytes.storeBigEndian(connection.guestInitialSequence ?? 0, at: 4)
+        }
+        header[12] = 5 << 4
+        header[13] = TCPFlags.syn
+        return header
     }
 }

@@ -131,7 +131,7 @@ final class TCPEngine {
         guestAddresses.observe(source)
         let key = FlowKey(guest: FlowAddress(ipv4: source.value), remote: FlowAddress(ipv4: packet.destinationAddress.value),
                           guestPort: segment.sourcePort, remotePort: segment.destinationPort)
-        handle(segment, key: key, now: now)
+        handle(segment, key: key, timeToLive: packet.timeToLive, now: now)
     }
 
     func handle(ipv6 packet: IPv6Packet, checksumTrusted: Bool = false, now: Int) {
@@ -145,7 +145,7 @@ final class TCPEngine {
         let key = FlowKey(guest: FlowAddress(high: source.high, low: source.low),
                           remote: FlowAddress(high: destination.high, low: destination.low),
                           guestPort: segment.sourcePort, remotePort: segment.destinationPort)
-        handle(segment, key: key, now: now)
+        handle(segment, key: key, timeToLive: packet.hopLimit, now: now)
     }
 
     private func dropBadChecksum() {
@@ -153,11 +153,12 @@ final class TCPEngine {
         flowLog.log(now: now, "TCP: segment with a bad checksum from the guest dropped (\(badChecksums) so far)")
     }
 
-    private func handle(_ segment: TCPSegment, key: FlowKey, now: Int) {
+    /// `timeToLive`: the packet's, which a SYN's connect keeps (traceroute -T).
+    private func handle(_ segment: TCPSegment, key: FlowKey, timeToLive: UInt8, now: Int) {
         self.now = now
         guard let index = table.index(of: key), let connection = table[index] else {
             if segment.has(TCPFlags.syn) && !segment.has(TCPFlags.ack) {
-                openOutbound(segment, key: key, now: now)
+                openOutbound(segment, key: key, timeToLive: timeToLive, now: now)
             } else if !segment.has(TCPFlags.rst) {
                 resetUnknown(segment, key: key)
             }

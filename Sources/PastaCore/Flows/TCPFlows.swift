@@ -76,9 +76,10 @@ final class TCPSocketConnector: HostSocketOpener {
         self.poll = poll
     }
 
-    func connect(to destination: IPAddress, port: UInt16) -> Result<HostSocket, SystemError> {
+    func connect(to destination: IPAddress, port: UInt16, timeToLive: UInt8) -> Result<HostSocket, SystemError> {
         let source = translation.outboundSource(for: destination)
-        return TCPSocket.connect(to: destination, port: port, source: source.address, device: source.device, poll: poll)
+        return TCPSocket.connect(to: destination, port: port, source: source.address, device: source.device,
+                                 timeToLive: timeToLive, poll: poll)
     }
 }
 

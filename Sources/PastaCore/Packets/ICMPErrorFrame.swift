@@ -15,20 +15,20 @@ enum ICMPErrorFrame {
     static let destinationUnreachable6: UInt8 = 1, packetTooBig6: UInt8 = 2, timeExceeded6: UInt8 = 3
     static let portUnreachable6: UInt8 = 4
 
-    /// Writes an ICMP error of `type` and `code` from `reporter` to `guest` into `buffer` (at least
-    /// `largestFrame` bytes); `nextHopMTU` goes where fragmentation-needed carries it (RFC 1191). The quoted
+    /// Writes an ICMP error of `type` and `code` from `reporter` to `guest` into `buffer` (`largestFrame`
+    /// bytes hold any); `nextHopMTU` goes where fragmentation-needed carries it (RFC 1191). The quoted
     /// packet went from `guest` to `remote` (as the guest addressed it) with `protocolNumber`. Returns the
     /// frame's length.
     static func ipv4(into buffer: UnsafeMutableRawBufferPointer, type: UInt8, code: UInt8, nextHopMTU: UInt16 = 0,
                      reporter: IPv4Address, guest: IPv4Address, remote: IPv4Address, protocolNumber: UInt8,
                      timeToLive: UInt8, transport: UnsafeRawBufferPointer, sourceMAC: MACAddress,
                      destinationMAC: [UInt8]) -> Int {
-        precondition(buffer.count >= largestFrame)
         let ip = EthernetFrame.headerLength
         let icmp = ip + IPv4Packet.minimumHeaderLength
         let quoted = icmp + headerLength
         let quotedTransport = quoted + IPv4Packet.minimumHeaderLength
         let kept = min(transport.count, largestIPv4 - (quotedTransport - ip))
+        precondition(buffer.count >= quotedTransport + kept)
         let messageLength = quotedTransport - icmp + kept
         ReplyFrame.writeEthernet(into: buffer, destination: destinationMAC, source: sourceMAC, etherType: EtherType.ipv4)
         IPv4Packet.writeHeader(into: buffer, at: ip, source: reporter, destination: guest,
@@ -53,12 +53,12 @@ enum ICMPErrorFrame {
                      reporter: IPv6Address, guest: IPv6Address, remote: IPv6Address, nextHeader: UInt8,
                      hopLimit: UInt8, transport: UnsafeRawBufferPointer, sourceMAC: MACAddress,
                      destinationMAC: [UInt8]) -> Int {
-        precondition(buffer.count >= largestFrame)
         let ip = EthernetFrame.headerLength
         let icmp = ip + IPv6Packet.headerLength
         let quoted = icmp + headerLength
         let quotedTransport = quoted + IPv6Packet.headerLength
         let kept = min(transport.count, largestIPv6 - (quotedTransport - ip))
+        precondition(buffer.count >= quotedTransport + kept)
         let messageLength = quotedTransport - icmp + kept
         buffer[icmp] = type
         buffer[icmp + 1] = code
@@ -70,5 +70,24 @@ enum ICMPErrorFrame {
         return ReplyFrame.completeICMPv6(buffer, messageLength: messageLength, sourceMAC: sourceMAC,
                                          destinationMAC: destinationMAC, source: reporter, destination: guest,
                                          hopLimit: 64)
+    }
+
+    /// Either family's error (`info`: the MTU where the type carries one); nil if the addresses aren't all
+    /// of one family.
+    static func build(into buffer: UnsafeMutableRawBufferPointer, type: UInt8, code: UInt8, info: UInt32,
+                      reporter: IPAddress, guest: IPAddress, remote: IPAddress, protocolNumber: UInt8, hopLimit: UInt8,
+                      transport: UnsafeRawBufferPointer, sourceMAC: MACAddress, destinationMAC: [UInt8]) -> Int? {
+        switch (guest, remote, reporter) {
+        case (.v4(let guest), .v4(let remote), .v4(let from)):
+            return ipv4(into: buffer, type: type, code: code, nextHopMTU: UInt16(clamping: info), reporter: from, guest: guest,
+                        remote: remote, protocolNumber: protocolNumber, timeToLive: hopLimit, transport: transport,
+                        sourceMAC: sourceMAC, destinationMAC: destinationMAC)
+        case (.v6(let guest), .v6(let remote), .v6(let from)):
+            return ipv6(into: buffer, type: type, code: code, info: info, reporter: from, guest: guest, remote: remote,
+                        nextHeader: protocolNumber, hopLimit: hopLimit, transport: transport, sourceMAC: sourceMAC,
+                        destinationMAC: destinationMAC)
+        default:
+            return nil
+        }
     }
 }

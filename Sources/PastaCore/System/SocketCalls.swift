@@ -84,19 +84,21 @@ enum SocketCalls {
 
     /// IP_RECVERR / IPV6_RECVERR: ICMP errors about what the socket sent are queued for `receiveError`,
     /// with the address that reported them, besides failing the next call.
-    static func queueErrors(_ fd: Int32, ipv4: Bool) {
+    /// `on` false: errors are no longer queued.
+    static func queueErrors(_ fd: Int32, ipv4: Bool, _ on: Bool = true) {
         if ipv4 {
-            setIntegerOption(fd, level: Int32(IPPROTO_IP), name: Int32(IP_RECVERR), 1)
+            setIntegerOption(fd, level: Int32(IPPROTO_IP), name: Int32(IP_RECVERR), on ? 1 : 0)
         } else {
-            setIntegerOption(fd, level: Int32(IPPROTO_IPV6), name: Int32(IPV6_RECVERR), 1)
+            setIntegerOption(fd, level: Int32(IPPROTO_IPV6), name: Int32(IPV6_RECVERR), on ? 1 : 0)
         }
     }
 
-    /// The TTL (hop limit) of what the socket sends from now on.
+    /// The TTL (hop limit) of what the socket sends from now on; nil: the system's default again.
     @discardableResult
-    static func setTimeToLive(_ fd: Int32, ipv4: Bool, _ ttl: UInt8) -> Bool {
-        ipv4 ? setIntegerOption(fd, level: Int32(IPPROTO_IP), name: Int32(IP_TTL), Int32(ttl))
-            : setIntegerOption(fd, level: Int32(IPPROTO_IPV6), name: Int32(IPV6_UNICAST_HOPS), Int32(ttl))
+    static func setTimeToLive(_ fd: Int32, ipv4: Bool, _ ttl: UInt8?) -> Bool {
+        let value = ttl.map(Int32.init) ?? -1
+        return ipv4 ? setIntegerOption(fd, level: Int32(IPPROTO_IP), name: Int32(IP_TTL), value)
+            : setIntegerOption(fd, level: Int32(IPPROTO_IPV6), name: Int32(IPV6_UNICAST_HOPS), value)
     }
 
     /// The oldest error in the socket's error queue and how many bytes of the packet it quotes (into

@@ -13,6 +13,11 @@ final class TCPSocket: HostSocket {
     private static let lengths = UnsafeMutablePointer<Int>.allocate(capacity: Int(CLinux_MAX_PARTS))
     /// Most buffers one peek or send gathers.
     static let maximumParts = Int(CLinux_MAX_PARTS)
+    /// While connecting: errors are queued with who reported them, and the TTL is the guest's SYN's
+    /// where that differs from the usual 64 (traceroute -T).
+    private var ipv4 = true
+    private var timeToLiveChanged = false
+    private static let errorQuote = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
 
     /// Takes `descriptor` (accepted or just created); nil if the kernel lacks SO_PEEK_OFF for TCP.
     init?(_ descriptor: Descriptor, poll: EventPoll) {
@@ -28,7 +33,7 @@ final class TCPSocket: HostSocket {
     /// A socket connecting to `destination` port `port`, bound first to `source` and/or `device` where
     /// given (the outbound address and interface options).
     static func connect(to destination: IPAddress, port: UInt16, source: IPAddress?, device: String?,
-                        poll: EventPoll) -> Result<HostSocket, SystemError> {
+                        timeToLive: UInt8, poll: EventPoll) -> Result<HostSocket, SystemError> {
         let family = destination.family
         let fd = CLinux_socket(family, Int32(SOCK_STREAM.rawValue))
         guard fd >= 0 else { return .failure(SystemError("socket")) }
@@ -38,6 +43,9 @@ final class TCPSocket: HostSocket {
             let bytes = source?.networkBytes ?? [UInt8](repeating: 0, count: destination.networkBytes.count)
             guard CLinux_bind_ip(fd, family, bytes, 0, device) == 0 else { return .failure(SystemError("bind")) }
         }
+        socket.ipv4 = family == AF_INET
+        SocketCalls.queueErrors(fd, ipv4: socket.ipv4)
+        if timeToLive != 64 { socket.timeToLiveChanged = SocketCalls.setTimeToLive(fd, ipv4: socket.ipv4, timeToLive) }
         if CLinux_connect_ip(fd, family, destination.networkBytes, port) < 0 && errno != EINPROGRESS {
             return .failure(SystemError("connect"))
         }
@@ -114,6 +122,22 @@ final class TCPSocket: HostSocket {
             logDebug("TCP: can't change what a socket is watched for: \(error)")
             return false
         }
+    }
+
+    /// Connected: a soft ICMP error must stay soft (with IP_RECVERR the kernel makes it the connection's
+    /// error), and the TTL goes back to the default.
+    func connectFinished() {
+        SocketCalls.queueErrors(descriptor.raw, ipv4: ipv4, false)
+        if timeToLiveChanged { SocketCalls.setTimeToLive(descriptor.raw, ipv4: ipv4, nil) }
+        timeToLiveChanged = false
+    }
+
+    func takeQueuedError() -> QueuedSocketError? {
+        var first: QueuedSocketError?
+        while let (error, _) = SocketCalls.receiveError(descriptor.raw, into: Self.errorQuote) {
+            if first == nil && error.error != 0 { first = error }
+        }
+        return first
     }
 
     func close(abort: Bool) {

@@ -292,7 +292,7 @@ final class SimulatedOpener: HostSocketOpener {
 
     init(simulation: TCPSimulation) { self.simulation = simulation }
 
-    func connect(to destination: IPAddress, port: UInt16) -> Result<HostSocket, SystemError> {
+    func connect(to destination: IPAddress, port: UInt16, timeToLive: UInt8) -> Result<HostSocket, SystemError> {
         let socket = simulation.makeSocket()
         simulation.opened(socket)
         return .success(socket)
