@@ -9,8 +9,9 @@ final class ICMPFlow {
     var lastActivity: Int
     /// A reply came back: the peer answers pings.
     var answered = false
-    /// The TTL (hop limit) the socket sends with: the guest's, so traceroute -I works (0: not set yet).
-    var timeToLive: UInt8 = 0
+    /// The TTL (hop limit) the socket sends with: the guest's, so traceroute -I works (64, Linux's
+    /// default, to begin with).
+    var timeToLive: UInt8 = 64
 
     init(index: Int, generation: UInt32, key: FlowKey, socket: Descriptor, now: Int) {
         self.index = index

@@ -17,8 +17,9 @@ final class UDPFlow {
     var heardFromPeer = false
     /// Out of epoll while the guest's frame backend is full.
     var paused = false
-    /// The TTL (hop limit) the socket sends with: the guest's, so traceroute works (0: not set yet).
-    var timeToLive: UInt8 = 0
+    /// The TTL (hop limit) the socket sends with: the guest's, so traceroute works. 64 is Linux's default:
+    /// a guest that sends with it costs no call.
+    var timeToLive: UInt8 = 64
 
     init(index: Int, generation: UInt32, key: FlowKey, socket: Descriptor?, listener: Listener?, client: IPAddress?,
          clientPort: UInt16, now: Int) {
