@@ -7,6 +7,7 @@ cd "$(dirname "$0")"
 export PATH="$PATH:/opt/swift/usr/bin"
 
 # Integration tests run the release build: the throughput and loss checks measure the real datapath.
+echo "building commit $(bash scripts/stamp-commit.sh)"
 swift build -c release 2>&1 | tail -n 3
 [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "tests: 0 passed, 1 failed (build)"; exit 1; }
 export PASTA="$PWD/.build/release/pasta"

@@ -22,6 +22,7 @@ PASST_THEIRS="${PASST_THEIRS:-/usr/bin/passt}"
 [ -x "$THEIRS" ] || { echo "Debian's pasta is needed: apt-get install passt" >&2; exit 1; }
 command -v iperf3 >/dev/null || { echo "iperf3 is needed" >&2; exit 1; }
 command -v gcc >/dev/null || { echo "gcc is needed (the round-trip tool)" >&2; exit 1; }
+bash scripts/stamp-commit.sh >/dev/null
 swift build -c release >/dev/null 2>&1 || { echo "release build failed" >&2; exit 1; }
 
 LAB_ID="bench$$"

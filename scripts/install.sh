@@ -1,19 +1,80 @@
 #!/usr/bin/env bash
-# Builds the release binaries and installs pasta, with passt and pesto as links to it (the program name
-# picks the mode), kata-passt-endpoint next to them, and a slirp4netns link in PREFIX/libexec/pasta-swift
-# (out of PATH, so a real slirp4netns is not shadowed; containers.conf's network_cmd_path points there):
-# As root: `bash scripts/install.sh [PREFIX]` (default /usr/local; binaries in PREFIX/bin).
+# Builds the release binaries and installs them, or removes what an installation put there.
+#
+#   bash scripts/install.sh [--prefix P] [--destdir D] [--uninstall] [--no-build]
+#   bash scripts/install.sh P            (the old form: the prefix alone)
+#
+# --prefix P    where the files go at run time (default /usr/local)
+# --destdir D   a staging root the files are written under (D/P/...), as packagers use; links point to
+#               where the files will be at run time, not into D
+# --uninstall   removes exactly the files listed below (and the directories that end up empty)
+# --no-build    installs what .build/release holds (built and stamped already)
+#
+# What goes where (P = prefix):
+#   P/bin/pasta                  the program; its name picks the mode
+#   P/bin/passt, P/bin/pesto     links to pasta
+#   P/bin/kata-passt-endpoint    the Kata helper
+#   P/bin/podman-netplugin       the Podman OCI hook
+#   P/libexec/pasta-swift/slirp4netns
+#                                a link to pasta out of PATH (a real slirp4netns is not shadowed;
+#                                containers.conf's network_cmd_path points there)
+#   P/share/pasta-swift/contrib/ the Podman hook files and the Kata snippets (contrib/)
+# As root for a system prefix; no root needed with --destdir into a directory of your own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/opt/swift/usr/bin"
-prefix="${1:-/usr/local}"
-swift build -c release
-install -D -m 0755 .build/release/pasta "$prefix/bin/pasta"
-ln -sf pasta "$prefix/bin/passt"
-ln -sf pasta "$prefix/bin/pesto"
-install -d "$prefix/libexec/pasta-swift"
-ln -sf "$prefix/bin/pasta" "$prefix/libexec/pasta-swift/slirp4netns"
+prefix=/usr/local destdir="" uninstall=no build=yes
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --prefix) prefix="${2:?--prefix needs a directory}"; shift 2 ;;
+        --destdir) destdir="${2:?--destdir needs a directory}"; shift 2 ;;
+        --uninstall) uninstall=yes; shift ;;
+        --no-build) build=no; shift ;;
+        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -*) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+        *) prefix="$1"; shift ;;
+    esac
+done
+case "$prefix" in /*) ;; *) echo "install.sh: --prefix must be an absolute path, not '$prefix'" >&2; exit 2 ;; esac
+root="$destdir$prefix"
+
+# Every file an installation makes, relative to the prefix.
+programs=(bin/pasta bin/kata-passt-endpoint bin/podman-netplugin)
+links=(bin/passt bin/pesto libexec/pasta-swift/slirp4netns)
+contrib_files=()
+while IFS= read -r file; do contrib_files+=("share/pasta-swift/contrib/${file#contrib/}"); done \
+    < <(find contrib -type f | sort)
+
+if [ "$uninstall" = yes ]; then
+    removed=0
+    for file in "${programs[@]}" "${links[@]}" "${contrib_files[@]}"; do
+        if [ -e "$root/$file" ] || [ -L "$root/$file" ]; then rm -f "$root/$file"; removed=$((removed + 1)); fi
+    done
+    # Directories of ours that are now empty, deepest first; shared ones (bin, libexec) stay.
+    find "$root/share/pasta-swift" "$root/libexec/pasta-swift" -depth -type d -empty -delete 2>/dev/null || true
+    echo "removed $removed files from $root"
+    exit 0
+fi
+
+if [ "$build" = yes ]; then
+    bash scripts/stamp-commit.sh >/dev/null
+    swift build -c release
+fi
+for binary in pasta kata-passt-endpoint podman-netplugin; do
+    [ -x ".build/release/$binary" ] || { echo "install.sh: .build/release/$binary is missing" >&2; exit 1; }
+done
+install -D -m 0755 .build/release/pasta "$root/bin/pasta"
+install -m 0755 .build/release/kata-passt-endpoint "$root/bin/kata-passt-endpoint"
+install -m 0755 .build/release/podman-netplugin "$root/bin/podman-netplugin"
+ln -sfn pasta "$root/bin/passt"
+ln -sfn pasta "$root/bin/pesto"
+install -d "$root/libexec/pasta-swift"
+ln -sfn ../../bin/pasta "$root/libexec/pasta-swift/slirp4netns"
+for file in "${contrib_files[@]}"; do
+    source_file="contrib/${file#share/pasta-swift/contrib/}"
+    mode=0644; [ -x "$source_file" ] && mode=0755
+    install -D -m "$mode" "$source_file" "$root/$file"
+done
+# The build tree gets the links too, so the tests can run passt, pesto and slirp4netns from it.
 for name in passt pesto slirp4netns; do ln -sf pasta ".build/release/$name"; done
-install -m 0755 .build/release/kata-passt-endpoint "$prefix/bin/kata-passt-endpoint"
-echo "installed $prefix/bin/pasta, $prefix/bin/passt, $prefix/bin/pesto, $prefix/bin/kata-passt-endpoint" \
-     "and $prefix/libexec/pasta-swift/slirp4netns"
+echo "installed under $root: ${programs[*]} ${links[*]} and ${#contrib_files[@]} files in share/pasta-swift/contrib"

@@ -207,6 +207,9 @@ long CLinux_make_forbidden_syscall(void);
 // to *fd_count; *truncated is 1 when more came than fit (the kernel closed those). Returns recvmsg's value.
 long CLinux_receive_with_fds(int fd, void *buffer, size_t length, int *fds, int max_fds, int *fd_count,
                              int *truncated);
+// The commit the binary was built from (scripts/stamp-commit.sh), or "unknown commit".
+const char *CLinux_build_commit(void);
+
 // An error a socket queued (IP_RECVERR, IPV6_RECVERR): sock_extended_err's fields, and the address of
 // whoever reported it (offender_family 0 when the kernel gave none).
 struct CLinux_socket_error {

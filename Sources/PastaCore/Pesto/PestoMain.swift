@@ -22,7 +22,7 @@ public enum PestoMain {
             return 0
         }
         if invocation.version {
-            print("pesto \(Usage.version) (pasta-swift), control protocol version \(PestoProtocol.version)")
+            print("\(Usage.build)\npesto: control protocol version \(PestoProtocol.version)")
             return 0
         }
         do {

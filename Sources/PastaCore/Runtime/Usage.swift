@@ -1,9 +1,16 @@
+import CLinux
+
 /// Text for `--help` and `--version`.
 enum Usage {
-    static let version = "0.1.0"
+    /// The package's version.
+    static let version = "0.3.0"
+    /// The commit it was built from (scripts/stamp-commit.sh), or "unknown commit".
+    static let commit = String(cString: CLinux_build_commit())
+    /// "pasta-swift 0.3.0 (abc1234)", first in every program's `--version`.
+    static let build = "pasta-swift \(version) (\(commit))"
 
     static func versionText(_ mode: ProgramMode) -> String {
-        "\(mode.rawValue) \(version) (pasta-swift)\nuser-mode networking for network namespaces and virtual machines"
+        "\(build)\n\(mode.rawValue): user-mode networking for network namespaces and virtual machines"
     }
 
     static func helpText(_ mode: ProgramMode) -> String {

@@ -209,6 +209,6 @@ public struct SlirpInvocation: Equatable {
         """
 
     public static var versionText: String {
-        "slirp4netns version 1.2.0 (compatible; pasta-swift \(Usage.version))\ncommit: none\nlibslirp: none (pasta's datapath)"
+        "slirp4netns version 1.2.0 (compatible; \(Usage.build))\ncommit: \(Usage.commit)\nlibslirp: none (pasta's datapath)"
     }
 }
