@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # scripts/install.sh into a staging directory (--destdir) with --prefix /usr, as a packager runs it: the
-# files README lists are there, with modes and links as they will be used (links relative, not into the
+# files README lists are there (man pages too), with modes and links as they will be used (links relative, not into the
 # staging directory), --version names the commit the tree was stamped with, and --uninstall removes
 # every file again. Nothing outside the staging directory is touched.
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/assert.sh"
-needs git
+needs git python3 man
 root="$here/.."
 STAGE=$(mktemp -d /tmp/pasta-install.XXXXXX)
 trap 'rm -rf "$STAGE" "$STAGE.log"' EXIT
@@ -28,6 +28,9 @@ check "the $contrib_count files of contrib/ in usr/share/pasta-swift/contrib, th
     eval '[ "$(find "$STAGE/usr/share/pasta-swift/contrib" -type f | wc -l)" = "$contrib_count" ] &&
           diff -r "$root/contrib" "$STAGE/usr/share/pasta-swift/contrib" >/dev/null'
 check "contrib/kata/passt-shim.sh stays executable" [ -x "$STAGE/usr/share/pasta-swift/contrib/kata/passt-shim.sh" ]
+for page in pasta passt pesto pasta-slirp4netns kata-passt-endpoint podman-netplugin; do
+    check "usr/share/man/man1/$page.1 renders" eval 'MANWIDTH=80 man -l "$STAGE/usr/share/man/man1/$page.1" 2>/dev/null | grep -q "^NAME"'
+done
 version=$("$STAGE/usr/bin/pasta" --version 2>&1 | head -n 1)
 check "pasta --version: 'pasta-swift VERSION ($commit)' (got '$version')" \
     eval '[[ "$version" =~ ^pasta-swift\ [0-9]+\.[0-9]+\.[0-9]+\ \((.*)\)$ ]] && [ "${BASH_REMATCH[1]}" = "$commit" ]'

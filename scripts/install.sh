@@ -19,6 +19,8 @@
 #                                a link to pasta out of PATH (a real slirp4netns is not shadowed;
 #                                containers.conf's network_cmd_path points there)
 #   P/share/pasta-swift/contrib/ the Podman hook files and the Kata snippets (contrib/)
+#   P/share/man/man1/            pasta.1, passt.1, pesto.1, pasta-slirp4netns.1, kata-passt-endpoint.1,
+#                                podman-netplugin.1 (scripts/make-man.py, from the binaries' --help)
 # As root for a system prefix; no root needed with --destdir into a directory of your own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,7 +32,7 @@ while [ $# -gt 0 ]; do
         --destdir) destdir="${2:?--destdir needs a directory}"; shift 2 ;;
         --uninstall) uninstall=yes; shift ;;
         --no-build) build=no; shift ;;
-        -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
         *) prefix="$1"; shift ;;
     esac
@@ -41,13 +43,17 @@ root="$destdir$prefix"
 # Every file an installation makes, relative to the prefix.
 programs=(bin/pasta bin/kata-passt-endpoint bin/podman-netplugin)
 links=(bin/passt bin/pesto libexec/pasta-swift/slirp4netns)
+man_pages=()
+for page in pasta passt pesto pasta-slirp4netns kata-passt-endpoint podman-netplugin; do
+    man_pages+=("share/man/man1/$page.1")
+done
 contrib_files=()
 while IFS= read -r file; do contrib_files+=("share/pasta-swift/contrib/${file#contrib/}"); done \
     < <(find contrib -type f | sort)
 
 if [ "$uninstall" = yes ]; then
     removed=0
-    for file in "${programs[@]}" "${links[@]}" "${contrib_files[@]}"; do
+    for file in "${programs[@]}" "${links[@]}" "${contrib_files[@]}" "${man_pages[@]}"; do
         if [ -e "$root/$file" ] || [ -L "$root/$file" ]; then rm -f "$root/$file"; removed=$((removed + 1)); fi
     done
     # Directories of ours that are now empty, deepest first; shared ones (bin, libexec) stay.
@@ -63,6 +69,10 @@ fi
 for binary in pasta kata-passt-endpoint podman-netplugin; do
     [ -x ".build/release/$binary" ] || { echo "install.sh: .build/release/$binary is missing" >&2; exit 1; }
 done
+command -v python3 >/dev/null || { echo "install.sh: python3 is needed to write the man pages" >&2; exit 1; }
+pages=$(mktemp -d); trap 'rm -rf "$pages"' EXIT
+python3 scripts/make-man.py .build/release "$pages"
+for file in "${man_pages[@]}"; do install -D -m 0644 "$pages/${file##*/}" "$root/$file"; done
 install -D -m 0755 .build/release/pasta "$root/bin/pasta"
 install -m 0755 .build/release/kata-passt-endpoint "$root/bin/kata-passt-endpoint"
 install -m 0755 .build/release/podman-netplugin "$root/bin/podman-netplugin"
@@ -77,4 +87,5 @@ for file in "${contrib_files[@]}"; do
 done
 # The build tree gets the links too, so the tests can run passt, pesto and slirp4netns from it.
 for name in passt pesto slirp4netns; do ln -sf pasta ".build/release/$name"; done
-echo "installed under $root: ${programs[*]} ${links[*]} and ${#contrib_files[@]} files in share/pasta-swift/contrib"
+echo "installed under $root: ${programs[*]} ${links[*]}, ${#man_pages[@]} man pages and ${#contrib_files[@]} files in" \
+     "share/pasta-swift/contrib"

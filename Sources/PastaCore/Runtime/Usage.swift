@@ -50,7 +50,7 @@ enum Usage {
                   --no-dhcp-dns, --dhcp-dns, --no-dhcp-search, --dhcp-search
                   --no-tcp, --no-udp, --no-icmp, --no-dhcp, --no-ndp, --no-dhcpv6, --no-ra
                   --no-map-gw           Don't map gateway address to host
-                  --map-guest-addr ADDR Map ADDR, as seen by the guest, to the host
+                  --map-guest-addr ADDR  Map ADDR, as seen by the guest, to the host
                   --map-host-loopback ADDR  Map ADDR to the host's loopback
               -4, --ipv4-only           Enable IPv4 operation only
               -6, --ipv6-only           Enable IPv6 operation only
@@ -58,7 +58,8 @@ enum Usage {
             """
         if mode == .passt {
             text += "\n" + """
-                  -s, --socket PATH         UNIX domain socket path
+                  -s, --socket, --socket-path PATH
+                                            UNIX domain socket path
                   -F, --fd FD               Use FD as pre-opened connected socket
                   -1, --one-off             Quit after handling one single client
                       --vhost-user          Speak vhost-user on the socket: the guest's virtio-net rings
@@ -88,6 +89,7 @@ enum Usage {
                       --no-splice           Don't bypass the tap for local connections
                       --host-lo-to-ns-lo    Forward host loopback connections to namespace loopback
                       --splice-only         No tap device: forward between loopbacks only
+                      --no-offload          A tap without virtio-net offloads: frames of at most the MTU
                 """
         }
         return text
