@@ -47,7 +47,17 @@ check "no file or link is left (left: '$left')" [ -z "$left" ]
 check "our directories are gone (share/pasta-swift, libexec/pasta-swift)" \
     eval '[ ! -e "$STAGE/usr/share/pasta-swift" ] && [ ! -e "$STAGE/usr/libexec/pasta-swift" ]'
 
-echo "3. bad arguments"
+echo "3. a passt of another package, a relative --destdir"
+mkdir -p "$STAGE/usr/bin"; echo "another passt" >"$STAGE/usr/bin/passt"
+bash "$root/scripts/install.sh" --uninstall --prefix /usr --destdir "$STAGE" >/dev/null 2>&1
+check "--uninstall leaves a bin/passt that is not our link" grep -qx "another passt" "$STAGE/usr/bin/passt"
+rm -rf "$STAGE/usr"
+check "a relative --destdir is taken from where install.sh is run" \
+    eval '(cd "$STAGE" && bash "$root/scripts/install.sh" --no-build --prefix /opt/p --destdir rel >/dev/null 2>&1) &&
+          [ -x "$STAGE/rel/opt/p/bin/pasta" ] && [ ! -e "$root/rel" ]'
+rm -rf "$STAGE/rel"
+
+echo "4. bad arguments"
 out=$(bash "$root/scripts/install.sh" --prefix relative/path 2>&1); rc=$?
 check "a relative --prefix is refused (rc=$rc: $out)" eval '[ "$rc" -eq 2 ] && grep -q "absolute" <<<"$out"'
 out=$(bash "$root/scripts/install.sh" --bogus 2>&1); rc=$?

@@ -29,6 +29,7 @@ SET_VRING_KICK, SET_VRING_CALL, GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES = 1
 SET_VRING_ENABLE, NET_SET_MTU = 18, 20
 VERSION, REPLY, NEED_REPLY = 0x1, 0x4, 0x8
 F_MRG_RXBUF, F_PROTOCOL, F_VERSION_1 = 1 << 15, 1 << 30, 1 << 32
+F_CSUM = 1 << 0
 P_REPLY_ACK = 1 << 3
 D_NEXT, D_WRITE, D_INDIRECT = 1, 2, 4
 NO_FD = 0x100
@@ -961,6 +962,43 @@ def sane_arp(fe):
     if length < NET_HEADER + 42 or data[NET_HEADER + 12:NET_HEADER + 14] != b"\x08\x06":
         raise Bad(f"the receive ring holds {length} bytes that are no ARP reply")
     return f"answered (ARP reply, {length} bytes)"
+
+
+@case
+def partial_checksum_not_tcp(fe):
+    """With CSUM negotiated, a DHCP request whose header claims a TCP-like partial checksum (offset 16): the
+    services finish checksums they were left, and must do it in passt's memory, never in the guest's
+    transmit buffer, which has to read back byte for byte as the guest wrote it."""
+    mem = Memory()
+    offered = fe.probe()
+    fe.step(SET_FEATURES, u64(offered & (F_VERSION_1 | F_PROTOCOL | F_MRG_RXBUF | F_CSUM)))
+    protocol = struct.unpack("<Q", fe.call(GET_PROTOCOL_FEATURES))[0]
+    fe.ack = bool(protocol & P_REPLY_ACK)
+    fe.step(SET_PROTOCOL_FEATURES, u64(P_REPLY_ACK if fe.ack else 0), flags=VERSION)
+    fe.step(SET_OWNER)
+    fe.step(SET_MEM_TABLE, table(mem.region()), [mem.fd])
+    rx, tx = Ring(mem, 0), Ring(mem, 1)
+    start_ring(fe, rx)
+    start_ring(fe, tx)
+    post_receive_buffers(rx)
+    udp = struct.pack("!HHHH", 68, 67, 8 + 300, 0) + bytes(300)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, b"\0" * 4, b"\xff" * 4)
+    total = sum(struct.unpack("!10H", ip))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    ip = ip[:10] + struct.pack("!H", ~total & 0xFFFF) + ip[12:]   # a valid header: the frame gets as far as DHCP
+    header = struct.pack("<BBHHHHH", 1, 0, 0, 0, 14 + 20, 16, 0)   # NEEDS_CSUM at 34 + 16: inside the payload
+    frame = header + b"\xff" * 6 + GUEST_MAC + b"\x08\x00" + ip + udp
+    mem.write(0x60000, frame)
+    tx.set_desc(0, 0x60000, len(frame))
+    tx.post(0)
+    tx.notify()
+    if not wait_used(tx):
+        raise Bad("the frame never came back used")
+    if mem.read(0x60000, len(frame)) != frame:
+        raise Bad("passt wrote into the guest's transmit buffer")
+    fe.probe()
+    return "ignored (transmit buffer untouched, still serving)"
 
 
 @case

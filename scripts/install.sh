@@ -23,6 +23,7 @@
 #                                podman-netplugin.1 (scripts/make-man.py, from the binaries' --help)
 # As root for a system prefix; no root needed with --destdir into a directory of your own.
 set -euo pipefail
+started_in=$PWD
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/opt/swift/usr/bin"
 prefix=/usr/local destdir="" uninstall=no build=yes
@@ -38,6 +39,8 @@ while [ $# -gt 0 ]; do
     esac
 done
 case "$prefix" in /*) ;; *) echo "install.sh: --prefix must be an absolute path, not '$prefix'" >&2; exit 2 ;; esac
+# A relative --destdir is where the caller stands, not this checkout.
+case "$destdir" in ""|/*) ;; *) destdir="$started_in/$destdir" ;; esac
 root="$destdir$prefix"
 
 # Every file an installation makes, relative to the prefix.
@@ -53,8 +56,16 @@ while IFS= read -r file; do contrib_files+=("share/pasta-swift/contrib/${file#co
 
 if [ "$uninstall" = yes ]; then
     removed=0
-    for file in "${programs[@]}" "${links[@]}" "${contrib_files[@]}" "${man_pages[@]}"; do
+    for file in "${programs[@]}" "${contrib_files[@]}" "${man_pages[@]}"; do
         if [ -e "$root/$file" ] || [ -L "$root/$file" ]; then rm -f "$root/$file"; removed=$((removed + 1)); fi
+    done
+    # Links only where they are ours: a passt of another package at the same path stays.
+    for link in "${links[@]}"; do
+        case "$(readlink "$root/$link" 2>/dev/null)" in
+            pasta|../../bin/pasta) rm -f "$root/$link"; removed=$((removed + 1)) ;;
+            "") ;;
+            *) echo "install.sh: $root/$link is not ours (not a link to our pasta): left alone" >&2 ;;
+        esac
     done
     # Directories of ours that are now empty, deepest first; shared ones (bin, libexec) stay.
     find "$root/share/pasta-swift" "$root/libexec/pasta-swift" -depth -type d -empty -delete 2>/dev/null || true

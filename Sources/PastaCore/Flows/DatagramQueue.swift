@@ -61,8 +61,10 @@ final class DatagramQueue {
     /// it refused the segmentation itself, and the run goes out datagram by datagram.
     private func sendSegmented(_ range: Range<Int>) -> Bool {
         let segment = lengths[range.lowerBound]
-        let result = SocketCalls.sendSegmented(socket, bases: bases + range.lowerBound, lengths: lengths + range.lowerBound,
-                                               count: range.count, segment: segment)
+        let send = { SocketCalls.sendSegmented(self.socket, bases: self.bases + range.lowerBound,
+                                               lengths: self.lengths + range.lowerBound, count: range.count, segment: segment) }
+        var result = send()
+        if SocketCalls.failedOnReportedError(result) { result = send() }
         switch result {
         case .done, .wouldBlock:
             return true
@@ -81,9 +83,14 @@ final class DatagramQueue {
 
     private func sendPlain(_ range: Range<Int>) {
         var sent = range.lowerBound
+        var retried = false
         while sent < range.upperBound {
             let result = SocketCalls.sendDatagrams(socket, bases: bases + sent, lengths: lengths + sent,
                                                    count: range.upperBound - sent)
+            if !retried && SocketCalls.failedOnReportedError(result) {
+                retried = true
+                continue
+            }
             guard case .done(let n) = result, n > 0 else {  // a full buffer at the receiver: UDP may drop
                 if case .failed(let code) = result { logDebug("UDP: send: \(errorDescription(code))") }
                 break

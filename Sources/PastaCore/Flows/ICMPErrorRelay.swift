@@ -50,12 +50,13 @@ final class ICMPErrorRelay {
     func drain(_ fd: Int32, key: FlowKey, sent: Sent, hostDestination: IPAddress, hopLimit: UInt8, now: Int) {
         let headerRoom = 8
         let payload = UnsafeMutableRawBufferPointer(rebasing: quote[headerRoom...])
+        defer {
+            // An error the kernel could not queue (the socket's buffer full) stays pending and keeps
+            // EPOLLERR up: SO_ERROR takes it.
+            _ = SocketCalls.pendingError(fd)
+        }
         while let (error, length) = SocketCalls.receiveError(fd, into: payload) {
             guard error.error != 0, let kind = Self.relayable(error, ipv4: key.guest.isIPv4) else { continue }
-            guard take(now: now) else {
-                limited += 1
-                continue
-            }
             let transport: UnsafeMutableRawBufferPointer
             let protocolNumber: UInt8
             switch sent {
@@ -76,6 +77,10 @@ final class ICMPErrorRelay {
                                                    protocolNumber: protocolNumber, hopLimit: hopLimit,
                                                    transport: UnsafeRawBufferPointer(transport), sourceMAC: ourMAC,
                                                    destinationMAC: port.guestMAC) else { continue }
+            guard take(now: now) else {
+                limited += 1
+                continue
+            }
             relayed += 1
             port.send(UnsafeRawBufferPointer(start: frame.baseAddress, count: built))
         }
@@ -156,7 +161,8 @@ final class ICMPErrorRelay {
         let earned = (now - refilledAt) * Self.perSecond / 1000
         if earned > 0 {
             tokens = min(Self.burst, tokens + earned)
-            refilledAt = now
+            // What was earned is accounted for to the millisecond; a full bucket earns nothing meanwhile.
+            refilledAt = tokens == Self.burst ? now : refilledAt + earned * 1000 / Self.perSecond
         }
         guard tokens > 0 else { return false }
         tokens -= 1

@@ -107,12 +107,14 @@ public final class ICMPFlows {
             flow = created
         }
         flow.lastActivity = now
-        if flow.timeToLive != timeToLive {
-            SocketCalls.setTimeToLive(flow.socket.raw, ipv4: key.guest.isIPv4, timeToLive)
+        if flow.timeToLive != timeToLive, SocketCalls.setTimeToLive(flow.socket.raw, ipv4: key.guest.isIPv4, timeToLive) {
             flow.timeToLive = timeToLive
         }
-        // The kernel fills in the socket's identifier and the checksum.
-        _ = SocketCalls.send(flow.socket.raw, message, to: destination, port: 0)
+        // The kernel fills in the socket's identifier and the checksum. A send an ICMP error failed (it
+        // arrived since the last one) goes again.
+        if SocketCalls.failedOnReportedError(SocketCalls.send(flow.socket.raw, message, to: destination, port: 0)) {
+            _ = SocketCalls.send(flow.socket.raw, message, to: destination, port: 0)
+        }
     }
 
     private func open(_ key: FlowKey, destination: IPAddress, now: Int) -> ICMPFlow? {

@@ -117,8 +117,7 @@ public final class UDPFlows {
         if let socket = flow.socket, flow.timeToLive != timeToLive {
             // What is queued went with the TTL it came with: out first, then the new one applies.
             flushDatagrams()
-            SocketCalls.setTimeToLive(socket.raw, ipv4: key.guest.isIPv4, timeToLive)
-            flow.timeToLive = timeToLive
+            if SocketCalls.setTimeToLive(socket.raw, ipv4: key.guest.isIPv4, timeToLive) { flow.timeToLive = timeToLive }
         }
         let payload = datagram.payload
         guard datagramSize > 0 && payload.count > datagramSize else { return send(payload, on: flow) }
@@ -204,8 +203,8 @@ public final class UDPFlows {
         }
         guard !port.isFull else {
             // Level-triggered: left in epoll, the unread socket would wake us at once, again and again.
+            if !flow.paused { pausedFlows.append(flow.index) }
             flow.paused = true
-            pausedFlows.append(flow.index)
             watch(flow, events: 0)
             return
         }

@@ -72,7 +72,7 @@ public enum NamespaceNetworkSetup {
     /// would fail where the user's own works. Runs inside the namespace; a failure only costs ping.
     public static func allowPingSockets() {
         let path = "/proc/sys/net/ipv4/ping_group_range"
-        guard let map = try? readSmallFile("/proc/self/gid_map", limit: 4096),
+        guard let map = try? readSmallFile("/proc/self/gid_map", limit: 1 << 16),
               let range = pingGroupRange(gidMap: String(decoding: map, as: UTF8.self)) else {
             return logDebug("can't read our group ID map: ping sockets stay as the namespace has them")
         }

@@ -38,7 +38,8 @@ enum ICMPErrorFrame {
         buffer.storeBigEndian(UInt16(0), at: icmp + 2)
         buffer.storeBigEndian(UInt16(0), at: icmp + 4)
         buffer.storeBigEndian(nextHopMTU, at: icmp + 6)
-        // The quoted header tells the packet's whole length, even where the quote stops short of it.
+        // The quoted header's length is that of what we have of the packet (the error queue gives back no
+        // more), even where the quote stops short of it.
         IPv4Packet.writeHeader(into: buffer, at: quoted, source: guest, destination: remote, protocolNumber: protocolNumber,
                                payloadLength: transport.count, timeToLive: timeToLive)
         if kept > 0 { (buffer.baseAddress! + quotedTransport).copyMemory(from: transport.baseAddress!, byteCount: kept) }

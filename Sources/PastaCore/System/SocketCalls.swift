@@ -101,6 +101,15 @@ enum SocketCalls {
             : setIntegerOption(fd, level: Int32(IPPROTO_IPV6), name: Int32(IPV6_UNICAST_HOPS), value)
     }
 
+    /// Whether a failed send may have failed only because an ICMP error arrived since the socket's last
+    /// call: with IP_RECVERR every such error, soft or hard, is left pending and fails (and clears on) the
+    /// next call, whose data is not sent. Such a send is worth one more try.
+    static func failedOnReportedError(_ result: IOResult) -> Bool {
+        guard case .failed(let code) = result else { return false }
+        return [ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, EHOSTDOWN, ENONET, EACCES, ENOPROTOOPT, EOPNOTSUPP,
+                EPROTO, EMSGSIZE].contains(code)
+    }
+
     /// The oldest error in the socket's error queue and how many bytes of the packet it quotes (into
     /// `buffer`), or nil once the queue is empty.
     static func receiveError(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> (QueuedSocketError, Int)? {

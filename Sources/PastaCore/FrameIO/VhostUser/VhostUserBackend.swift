@@ -129,9 +129,10 @@ public final class VhostUserBackend: FrameBackend {
             if Logger.shared.enabled(.debug) { logDebug("vhost-user: frame of \(length) bytes dropped, its header disagrees with it: \(VirtioNetHeader(header).map { "\($0)" } ?? "short")") }
             return
         }
-        // TCP's checksum stays partial (the engine doesn't need it). Others are finished here, in our own
-        // memory: the guest's transmit buffers are only ours to read.
-        if let partial = offload.partialChecksum, partial.field - partial.start != 16 {
+        // A TCP segment's checksum stays partial (the engine doesn't need it). Any other is finished here,
+        // in our own memory: the guest's transmit buffers are only ours to read, and what handles the frame
+        // next may finish a partial checksum where the frame lies. So a frame only counts as TCP if it is.
+        if let partial = offload.partialChecksum, PartialChecksum.ofTCP(frame!) != partial {
             if frame!.baseAddress != UnsafeRawPointer(slot) {
                 slot.copyMemory(from: frame!.baseAddress!, byteCount: length)
                 frame = UnsafeRawBufferPointer(start: slot, count: length)
