@@ -6,7 +6,7 @@
 # service turned off, the same clients time out and nothing but ARP is answered.
 set -u
 here=$(dirname "$0"); source "$here/lab.sh"; source "$here/assert.sh"
-needs jq tcpdump ping arping ndisc6 rdisc6 dhclient busybox
+needs jq tcpdump ping arping ndisc6 rdisc6 dhclient busybox python3
 lab_begin with-container
 OUR_MAC=02:00:00:00:00:02
 WORK=$(mktemp -d /tmp/pasta-test.XXXXXX); lab_track_file "$WORK"
@@ -71,6 +71,15 @@ check "arping -D 198.51.100.1: the probe is answered from our MAC (status $dad_g
     eval '[ "$dad_gw" -eq 1 ] && grep -qi "\[$OUR_MAC\]" "$WORK/dad-gw.log"'
 lab_in "$CTR" arping -D -c 2 -w 3 -I eth0 198.51.100.2 >"$WORK/dad-own.log" 2>&1; dad_own=$?
 check "arping -D 198.51.100.2 (the namespace's own): no reply, no duplicate (status $dad_own)" [ "$dad_own" -eq 0 ]
+# An address the namespace took itself (a static one, not pasta's) looks free too once its packets show it.
+ip -n "$CTR" addr add 198.51.100.77/24 dev eth0
+send_from() { lab_in "$CTR" python3 -c 'import socket, sys; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 0)); s.sendto(b"x", ("203.0.113.10", 9))' "$1"; }
+send_from 198.51.100.77
+lab_in "$CTR" arping -D -c 2 -w 3 -I eth0 198.51.100.77 >"$WORK/dad-static.log" 2>&1; dad_static=$?
+check "arping -D 198.51.100.77 (an address the namespace uses): no duplicate (status $dad_static)" [ "$dad_static" -eq 0 ]
+ip -n "$CTR" addr del 198.51.100.77/24 dev eth0
+send_from 198.51.100.2
 lab_in "$CTR" ping -c 1 -W 1 198.51.100.1 >/dev/null 2>&1
 check "ip neigh shows our MAC for the gateway" json_has "$(ip -n "$CTR" -j neigh show dev eth0)" \
     ".[] | select(.dst==\"198.51.100.1\" and .lladdr==\"$OUR_MAC\")"

@@ -14,7 +14,7 @@ enum ArpHarness {
         let settings = ServiceVariants.pick(control)
         let frame = control & 4 != 0 ? input.rest() : FrameBuilder.ethernet(EtherType.arp, input.rest())
         ServiceRun.run(harness.name, frame) { frame, reply in
-            ArpResponder.reply(to: frame, ourMAC: settings.ourMAC, guestAddress: settings.guestAddress4, into: reply).map(ServiceOutcome.reply) ?? .notForUs
+            ArpResponder.reply(to: frame, ourMAC: settings.ourMAC, guestAddresses: settings.guestAddress4.map { [$0] } ?? [], into: reply).map(ServiceOutcome.reply) ?? .notForUs
         }
     }
 

@@ -10,10 +10,10 @@ final class ArpResponderTests: XCTestCase {
             + [0, 1, 0x08, 0, 6, 4, 0, operation] + guestMAC + sender + [0, 0, 0, 0, 0, 0] + target
     }
 
-    private func answer(_ frame: [UInt8], guestAddress: IPv4Address? = IPv4Address(198, 51, 100, 2)) -> [UInt8]? {
+    private func answer(_ frame: [UInt8], guestAddresses: [IPv4Address] = [IPv4Address(198, 51, 100, 2)]) -> [UInt8]? {
         var out = [UInt8](repeating: 0, count: 128)
         let length = frame.withUnsafeBytes { input in
-            out.withUnsafeMutableBytes { ArpResponder.reply(to: input, ourMAC: ourMAC, guestAddress: guestAddress, into: $0) }
+            out.withUnsafeMutableBytes { ArpResponder.reply(to: input, ourMAC: ourMAC, guestAddresses: guestAddresses, into: $0) }
         }
         return length.map { Array(out[0..<$0]) }
     }
@@ -33,8 +33,11 @@ final class ArpResponderTests: XCTestCase {
 
     func testProbesAnnouncementsAndRepliesAreNotAnswered() {
         XCTAssertNil(answer(request(sender: [0, 0, 0, 0], target: [198, 51, 100, 2])), "probe for the guest's address")
-        XCTAssertNil(answer(request(sender: [0, 0, 0, 0], target: [198, 51, 100, 1]), guestAddress: nil),
+        XCTAssertNil(answer(request(sender: [0, 0, 0, 0], target: [198, 51, 100, 1]), guestAddresses: []),
                      "probe while the guest's address is unknown")
+        XCTAssertNil(answer(request(sender: [0, 0, 0, 0], target: [198, 51, 100, 9]),
+                            guestAddresses: [IPv4Address(198, 51, 100, 2), IPv4Address(198, 51, 100, 9)]),
+                     "probe for the address the guest's packets show (a static one of its own)")
         XCTAssertNil(answer(request(sender: [198, 51, 100, 2], target: [198, 51, 100, 2])), "announcement")
         XCTAssertNil(answer(request(sender: [198, 51, 100, 2], target: [198, 51, 100, 1], operation: 2)), "reply")
     }

@@ -4,6 +4,8 @@
 final class Datapath {
     let port: GuestPort
     let services: LocalServices
+    /// The guest's addresses as its packets show them (shared with the flows).
+    let guestAddresses: GuestAddresses
     let tcp: TCPFlows
     let udp: UDPFlows
     let icmp: ICMPFlows
@@ -24,6 +26,7 @@ final class Datapath {
         port = GuestPort(poll: poll, pcap: pcap)
         services = LocalServices(ServiceSettings(configuration))
         let guestAddresses = GuestAddresses(configuration)
+        self.guestAddresses = guestAddresses
         tcp = try TCPFlows(configuration: configuration, guestAddresses: guestAddresses, poll: poll, port: port)
         // Errors host sockets learn about the guest's datagrams and echo requests reach it as ICMP errors.
         let errors = ICMPErrorRelay(configuration: configuration, port: port)

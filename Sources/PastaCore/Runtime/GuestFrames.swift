@@ -60,7 +60,7 @@ final class GuestFrames {
             guard offload.datagramSize == 0 else { return }
             partial.complete(UnsafeMutableRawBufferPointer(mutating: frame))
         }
-        switch d.services.answer(frame, into: replyBuffer) {
+        switch d.services.answer(frame, into: replyBuffer, seenGuestAddress4: d.guestAddresses.ipv4) {
         case .reply(let length):
             learnGuestMAC(from: ethernet)
             d.port.send(UnsafeRawBufferPointer(rebasing: replyBuffer[0..<length]))

@@ -1,6 +1,7 @@
 /// ARP proxy (RFC 826): every address but the asker's own is answered with our MAC, so the namespace
 /// or guest sends everything to us. Probes (RFC 5227: sender 0.0.0.0) are answered too, but for the
-/// guest's own address, which must look free when the guest checks it before taking it.
+/// guest's own addresses (the configured one, and the one its packets show, a static address of its own
+/// maybe), which must look free when the guest checks them before taking them.
 public enum ArpResponder {
     static let packetLength = 28
     static let hardwareEthernet: UInt16 = 1
@@ -8,9 +9,9 @@ public enum ArpResponder {
     static let operationReply: UInt16 = 2
 
     /// Writes the reply to an ARP request `frame` into `reply`; returns its length, or nil when the frame
-    /// is not a well-formed Ethernet/IPv4 request we should answer (announcements, a probe for
-    /// `guestAddress` or any probe while it is unknown).
-    public static func reply(to frame: UnsafeRawBufferPointer, ourMAC: MACAddress, guestAddress: IPv4Address?,
+    /// is not a well-formed Ethernet/IPv4 request we should answer (announcements, a probe for one of
+    /// `guestAddresses` or any probe while none is known).
+    public static func reply(to frame: UnsafeRawBufferPointer, ourMAC: MACAddress, guestAddresses: [IPv4Address],
                              into reply: UnsafeMutableRawBufferPointer) -> Int? {
         guard let ethernet = EthernetFrame(frame), ethernet.etherType == EtherType.arp else { return nil }
         let arp = ethernet.payload
@@ -24,7 +25,7 @@ public enum ArpResponder {
         // (arping -D, a DHCP client checking an address).
         if senderIP.elementsEqual(targetIP) { return nil }
         if senderIP.allSatisfy({ $0 == 0 }) {
-            guard let guestAddress, !targetIP.elementsEqual(guestAddress.bytes) else { return nil }
+            guard !guestAddresses.isEmpty, !guestAddresses.contains(where: { targetIP.elementsEqual($0.bytes) }) else { return nil }
         }
         let length = EthernetFrame.headerLength + packetLength
         guard reply.count >= length, ourMAC.bytes.count == 6 else { return nil }
