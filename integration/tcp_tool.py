@@ -275,10 +275,15 @@ def dns_server_tcp(host, port, answer):
                 pass
 
 
+def dns_query(ident, name):
+    """An A query for NAME with the two-byte id IDENT, recursion desired."""
+    return (ident + b"\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+            + b"".join(bytes([len(label)]) + label.encode() for label in name.split(".")) + b"\x00\x00\x01\x00\x01")
+
+
 def dns_ask_tcp(host, name):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    query = b"\x43\x21\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
-    query += b"".join(bytes([len(label)]) + label.encode() for label in name.split(".")) + b"\x00\x00\x01\x00\x01"
+    query = dns_query(b"\x43\x21", name)
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.settimeout(3)
         s.connect((host, 53))
@@ -291,8 +296,7 @@ def dns_ask_tcp(host, name):
 
 def dns_ask(host, name):
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
-    query += b"".join(bytes([len(label)]) + label.encode() for label in name.split(".")) + b"\x00\x00\x01\x00\x01"
+    query = dns_query(b"\x12\x34", name)
     with socket.socket(family, socket.SOCK_DGRAM) as s:
         s.settimeout(3)
         s.sendto(query, (host, 53))

@@ -100,12 +100,16 @@ out=$(lab_in "$CTR" timeout 30 tracepath -n -m 6 2001:db8:4::77 2>&1)
 got=$(hops_tracepath <<<"$out")
 check "tracepath -n 2001:db8:4::77: 2001:db8:1::1 2001:db8:3::2 2001:db8:4::77 (got '$got')" \
     [ "$got" = "2001:db8:1::1 2001:db8:3::2 2001:db8:4::77" ]
-for target in "192.0.2.77 198.51.100.1 192.0.2.2" "2001:db8:4::77 2001:db8:1::1 2001:db8:3::2"; do
-    set -- $target
-    out=$(lab_in "$CTR" timeout 60 mtr --report -n -c 3 "$1" 2>&1)
+# mtr --report's hops: "MODE TARGET HOP1 HOP2", MODE "icmp" or "tcp" (closed port 81 of the far host).
+mtr_hops() {
+    local mode="$1" target="$2" out got
+    local -a args=(-c 3); [ "$mode" = tcp ] && args=(-c 2 --tcp --port 81)
+    out=$(lab_in "$CTR" timeout 60 mtr --report -n "${args[@]}" "$target" 2>&1)
     got=$(awk '$1 ~ /^[0-9]+\.\|--$/ {print $2}' <<<"$out" | tr '\n' ' ' | sed 's/ $//')
-    check "mtr --report -c 3 $1: $2 $3 $1 (got '$got')" [ "$got" = "$2 $3 $1" ]
-done
+    check "mtr --report ${args[*]} $target: $3 $4 $target (got '$got')" [ "$got" = "$3 $4 $target" ]
+}
+mtr_hops icmp 192.0.2.77 198.51.100.1 192.0.2.2
+mtr_hops icmp 2001:db8:4::77 2001:db8:1::1 2001:db8:3::2
 
 echo "2b. TCP: a connect an ICMP error ends gets that error; traceroute over TCP"
 cat >"$WORK/tcp_connect.py" <<'PY'
@@ -126,12 +130,8 @@ for target in 192.0.2.200 2001:db8:5::1; do
 done
 out=$(lab_in "$CTR" python3 "$WORK/tcp_connect.py" 192.0.2.77 81)
 check "TCP connect to a closed port of 192.0.2.77: still refused ($out)" [ "$out" = "Connection refused" ]
-for target in "192.0.2.77 198.51.100.1 192.0.2.2" "2001:db8:4::77 2001:db8:1::1 2001:db8:3::2"; do
-    set -- $target
-    out=$(lab_in "$CTR" timeout 60 mtr --report -n -c 2 --tcp --port 81 "$1" 2>&1)
-    got=$(awk '$1 ~ /^[0-9]+\.\|--$/ {print $2}' <<<"$out" | tr '\n' ' ' | sed 's/ $//')
-    check "mtr --tcp --report $1: $2 $3 $1 (got '$got')" [ "$got" = "$2 $3 $1" ]
-done
+mtr_hops tcp 192.0.2.77 198.51.100.1 192.0.2.2
+mtr_hops tcp 2001:db8:4::77 2001:db8:1::1 2001:db8:3::2
 
 echo "3. path MTU"
 cat >"$WORK/df_send.py" <<'PY'

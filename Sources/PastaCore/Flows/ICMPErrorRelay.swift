@@ -6,12 +6,9 @@ import Glibc
 /// packet. So a UDP client gets ECONNREFUSED at once, traceroute sees every hop, and a guest sending
 /// datagrams too large for the path learns its MTU.
 ///
-/// At most one error per packet the host's stack reports on, and no more than `burst` at once and `perSecond`
-/// after that (as a router limits them, RFC 1812 4.3.2.8): a guest flooding closed ports can't make us
-/// flood it back.
+/// At most one error per packet the host's stack reports on, and no more than 20 at once and 100 a second
+/// after that (ErrorRateLimit): a guest flooding closed ports can't make us flood it back.
 final class ICMPErrorRelay {
-    static let perSecond = 100
-    static let burst = 20
 
     private let port: GuestPort
     private let ourMAC: MACAddress
@@ -20,10 +17,7 @@ final class ICMPErrorRelay {
     /// What an error quotes of the packet, behind room for a UDP header of ours.
     private let quote = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
     private let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: ICMPErrorFrame.largestFrame, alignment: 16)
-    private var tokens = ICMPErrorRelay.burst
-    private var refilledAt = 0
-    private(set) var relayed = 0
-    private(set) var limited = 0
+    private var limit = ErrorRateLimit(perSecond: 100, burst: 20)
 
     init(configuration: RuntimeConfiguration, port: GuestPort) {
         self.port = port
@@ -77,11 +71,7 @@ final class ICMPErrorRelay {
                                                    protocolNumber: protocolNumber, hopLimit: hopLimit,
                                                    transport: UnsafeRawBufferPointer(transport), sourceMAC: ourMAC,
                                                    destinationMAC: port.guestMAC) else { continue }
-            guard take(now: now) else {
-                limited += 1
-                continue
-            }
-            relayed += 1
+            guard limit.take(now: now) else { continue }
             port.send(UnsafeRawBufferPointer(start: frame.baseAddress, count: built))
         }
     }
@@ -154,18 +144,5 @@ final class ICMPErrorRelay {
         default:
             break
         }
-    }
-
-    /// One error's worth of the budget, if any is left.
-    private func take(now: Int) -> Bool {
-        let earned = (now - refilledAt) * Self.perSecond / 1000
-        if earned > 0 {
-            tokens = min(Self.burst, tokens + earned)
-            // What was earned is accounted for to the millisecond; a full bucket earns nothing meanwhile.
-            refilledAt = tokens == Self.burst ? now : refilledAt + earned * 1000 / Self.perSecond
-        }
-        guard tokens > 0 else { return false }
-        tokens -= 1
-        return true
     }
 }
