@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 #include <linux/magic.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -135,6 +136,9 @@ void CLinux_unblock_all_signals(void) {
 
 int CLinux_inotify_init(void) { return inotify_init1(IN_CLOEXEC | IN_NONBLOCK); }
 int CLinux_inotify_watch_delete(int fd, const char *path) { return inotify_add_watch(fd, path, IN_DELETE); }
+int CLinux_inotify_watch_entries(int fd, const char *path) {
+    return inotify_add_watch(fd, path, IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO);
+}
 const uint32_t CLinux_IN_DELETE = IN_DELETE, CLinux_IN_DELETE_SELF = IN_DELETE_SELF, CLinux_IN_IGNORED = IN_IGNORED;
 
 const int CLinux_IFNAMSIZ = IFNAMSIZ;
@@ -187,6 +191,22 @@ int CLinux_netlink_route_socket(void) {
     int one = 1;
     // Ask for extended error reports so failures name the offending attribute where the kernel can.
     setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+    return fd;
+}
+
+int CLinux_netlink_route_listener(void) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+    if (fd < 0) return -1;
+    struct sockaddr_nl addr = {
+        .nl_family = AF_NETLINK,
+        .nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE,
+    };
+    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
     return fd;
 }
 

@@ -52,6 +52,9 @@ int CLinux_signalfd_read(int fd);
 void CLinux_unblock_all_signals(void);
 int CLinux_inotify_init(void);
 int CLinux_inotify_watch_delete(int fd, const char *path);
+// Watches a directory for entries written, created, renamed in or out, or deleted (a resolver file
+// replaced by rename shows as IN_MOVED_TO).
+int CLinux_inotify_watch_entries(int fd, const char *path);
 extern const uint32_t CLinux_IN_DELETE, CLinux_IN_DELETE_SELF, CLinux_IN_IGNORED;
 
 // tun/tap: creates (or attaches to) tap `name` on fd; the kernel's chosen name is copied to out_name (IFNAMSIZ).
@@ -73,6 +76,9 @@ extern const int CLinux_IFNAMSIZ;
 
 // Netlink: an AF_NETLINK/NETLINK_ROUTE socket bound to a kernel-chosen port id.
 int CLinux_netlink_route_socket(void);
+// A non-blocking NETLINK_ROUTE socket subscribed to the link, IPv4/IPv6 address and route groups: it
+// only ever receives the kernel's change notifications.
+int CLinux_netlink_route_listener(void);
 
 // Runs body(context) on a new thread and waits for it: namespace switches stay off the caller's thread.
 int CLinux_run_on_thread(void (*body)(void *), void *context);

@@ -51,6 +51,12 @@ public struct HostNetwork: Equatable {
         return InterfaceTemplate(link: link, addresses: own, routes: copied, gateway: gateway)
     }
 
+    /// Reads the host's configuration over rtnetlink, the template interfaces as options name them.
+    public static func discover(using socket: RouteNetlinkSocket, options: Options) throws -> HostNetwork {
+        try discover(using: socket, interface4: options.templateInterface ?? options.outboundInterface4,
+                     interface6: options.templateInterface ?? options.outboundInterface6)
+    }
+
     /// Reads the host's configuration over rtnetlink.
     public static func discover(using socket: RouteNetlinkSocket, interface4: String?, interface6: String?) throws
         -> HostNetwork

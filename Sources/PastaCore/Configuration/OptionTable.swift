@@ -23,7 +23,7 @@ enum OptionTable {
         .init("map-guest-addr", value: true), .init("map-host-loopback", value: true),
         .init("no-splice"), .init("host-lo-to-ns-lo"), .init("no-offload"), .init("conf-path", "c", value: true),
         .init("dns-host", value: true), .init("freebind"), .init("hostname", "H", value: true),
-        .init("fqdn", value: true), .init("splice-only"), .init("stats", value: true),
+        .init("fqdn", value: true), .init("splice-only"), .init("stats", value: true), .init("no-follow-host"),
     ]
 
     /// Options that only make sense for one of the two modes.

@@ -76,6 +76,8 @@ public struct Options {
     public var noDHCPv6 = false
     public var noRA = false
     public var noMapGateway = false
+    /// `--no-follow-host`: the host's addresses, routes and resolvers as they were at start, for the whole run.
+    public var noFollowHost = false
     public var ipv4Only = false
     public var ipv6Only = false
     public var noSplice = false

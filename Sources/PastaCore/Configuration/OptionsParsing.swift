@@ -208,6 +208,7 @@ extension Options {
         case "no-dhcpv6": noDHCPv6 = true
         case "no-ra": noRA = true
         case "no-map-gw": noMapGateway = true
+        case "no-follow-host": noFollowHost = true
         case "ipv4-only": ipv4Only = true
         case "ipv6-only": ipv6Only = true
         case "no-splice": noSplice = true

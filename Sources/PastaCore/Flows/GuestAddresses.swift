@@ -10,6 +10,12 @@ final class GuestAddresses {
     private var forwardingTargets6: [IPv6Address] = []
 
     init(_ configuration: RuntimeConfiguration) {
+        reset(to: configuration)
+    }
+
+    /// The configured addresses again: the host's changed, and so did the guest's (`--config-net`), or
+    /// will at its next DHCP or SLAAC round.
+    func reset(to configuration: RuntimeConfiguration) {
         let translation = AddressTranslation(configuration)
         ipv4 = translation.guestAddress4
         ipv6 = translation.guestAddress6

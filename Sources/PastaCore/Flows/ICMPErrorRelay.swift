@@ -13,7 +13,7 @@ final class ICMPErrorRelay {
     private let port: GuestPort
     private let ourMAC: MACAddress
     /// Who the guest hears an error from (AddressTranslation.guestReporter).
-    private let translation: AddressTranslation
+    var translation: AddressTranslation
     /// What an error quotes of the packet, behind room for a UDP header of ours.
     private let quote = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)
     private let frame = UnsafeMutableRawBufferPointer.allocate(byteCount: ICMPErrorFrame.largestFrame, alignment: 16)

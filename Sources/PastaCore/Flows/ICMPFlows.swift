@@ -37,7 +37,7 @@ public final class ICMPFlows {
     private let poll: EventPoll
     private let port: GuestPort
     private let ourMAC: MACAddress
-    private let translation: AddressTranslation
+    var translation: AddressTranslation
     private let frame: UnsafeMutableRawBufferPointer
     private var notPermittedLogged = false
     /// Each flow's first and last line with `-d`.

@@ -44,7 +44,8 @@ final class TCPEngine {
     let opener: HostSocketOpener
     let timers: TCPTimers
     let ourMAC: [UInt8]
-    let translation: AddressTranslation
+    /// Changes when the host's network does (Datapath.follow).
+    var translation: AddressTranslation
     /// Guest addresses seen in its frames; inbound connections go to these, else to the configured ones.
     let guestAddresses: GuestAddresses
     /// Largest payload per segment our MTU allows, per family.

@@ -38,6 +38,12 @@ public final class TCPFlows {
 
     public func finishBatch() { engine.finishBatch() }
 
+    /// The host's network changed: new connections are made as the new translation says.
+    func follow(_ translation: AddressTranslation) {
+        engine.translation = translation
+        connector.translation = translation
+    }
+
     public func resume() { engine.resume(now: MonotonicClock.milliseconds()) }
 
     public func tick(now: Int) { engine.tick(now: now) }
@@ -68,7 +74,7 @@ public final class TCPFlows {
 
 /// Host sockets for the connections the guest opens: bound as `-o`/`--outbound-if` say, connecting.
 final class TCPSocketConnector: HostSocketOpener {
-    let translation: AddressTranslation
+    var translation: AddressTranslation
     let poll: EventPoll
 
     init(translation: AddressTranslation, poll: EventPoll) {

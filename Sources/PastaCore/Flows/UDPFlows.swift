@@ -53,7 +53,7 @@ public final class UDPFlows {
     private let poll: EventPoll
     private let port: GuestPort
     private let ourMAC: MACAddress
-    private let translation: AddressTranslation
+    var translation: AddressTranslation
     private let guestAddresses: GuestAddresses
     private var tableFullLogged = false
     private var pausedFlows: [Int] = []

@@ -2,12 +2,14 @@ import Glibc
 
 /// Brings up `lo` and, with `--config-net`, the tap: MTU, addresses and routes as the host template has them.
 public enum NamespaceNetworkSetup {
-    /// Runs inside the target namespace. Without a tap (`--splice-only`), only `lo` is brought up.
-    public static func apply(_ configuration: RuntimeConfiguration, tap: TapDevice?) throws {
+    /// Runs inside the target namespace. Without a tap (`--splice-only`), only `lo` is brought up. With
+    /// `--config-net`, returns what changes the tap's addresses and routes later, as the host's change.
+    @discardableResult
+    public static func apply(_ configuration: RuntimeConfiguration, tap: TapDevice?) throws -> NamespaceReconfiguration? {
         let netlink = try RouteNetlinkSocket()
         guard let loopback = try netlink.link(named: "lo") else { throw OptionError("no loopback interface in the namespace") }
         try step("bring up lo") { try netlink.setLink(index: loopback.index, up: true) }
-        guard let tap else { return }
+        guard let tap else { return nil }
         guard let tapLink = try netlink.link(named: tap.name) else {
             throw OptionError("tap device \(tap.name) vanished from the namespace")
         }
@@ -15,7 +17,7 @@ public enum NamespaceNetworkSetup {
         if let mac = options.namespaceMACAddress {
             try step("set MAC address \(mac) on \(tap.name)") { try netlink.setLink(index: tapLink.index, mac: mac) }
         }
-        guard options.configureNetwork else { return }
+        guard options.configureNetwork else { return nil }
         let mtu = configuration.mtu == 0 ? RuntimeConfiguration.defaultMTU : configuration.mtu
         try step("set MTU \(mtu) on \(tap.name)") { try netlink.setLink(index: tapLink.index, mtu: UInt32(mtu)) }
         // Before the link comes up, when the kernel starts probing addresses and soliciting routers.
@@ -35,11 +37,12 @@ public enum NamespaceNetworkSetup {
         }
         try addRoutes((configuration.ipv4?.routes ?? []) + (configuration.ipv6?.routes ?? []),
                       netlink: netlink, interfaceIndex: tapLink.index, tapName: tap.name)
+        return NamespaceReconfiguration(netlink: netlink, interfaceIndex: tapLink.index, interfaceName: tap.name)
     }
 
     /// Routes may depend on each other (a gateway reachable only through another route): retry in passes
     /// until nothing more can be added. A default route that can't be added is an error, others a warning.
-    private static func addRoutes(_ routes: [RouteInfo], netlink: RouteNetlinkSocket, interfaceIndex: Int32,
+    static func addRoutes(_ routes: [RouteInfo], netlink: RouteNetlinkSocket, interfaceIndex: Int32,
                                   tapName: String) throws {
         var pending = routes
         var lastErrors: [(RouteInfo, Error)] = []
@@ -116,7 +119,7 @@ public enum NamespaceNetworkSetup {
         }
     }
 
-    private static func step(_ what: String, _ body: () throws -> Void) throws {
+    static func step(_ what: String, _ body: () throws -> Void) throws {
         do {
             try body()
         } catch let error as SystemError {

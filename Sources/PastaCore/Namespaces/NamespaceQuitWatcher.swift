@@ -74,19 +74,9 @@ public final class NamespaceQuitWatcher {
 
     /// Scans inotify events (struct inotify_event: wd, mask, cookie, len, name) for a deletion of `name`.
     static func events(in bytes: ArraySlice<UInt8>, name: String) -> Bool {
-        var offset = bytes.startIndex
-        while bytes.endIndex - offset >= 16 {
-            let mask = bytes.loadNative(UInt32.self, at: offset + 4)
-            let length = Int(bytes.loadNative(UInt32.self, at: offset + 12))
-            guard length <= bytes.endIndex - offset - 16 else { break }
-            let eventName = String(decoding: bytes[(offset + 16)..<(offset + 16 + length)].prefix { $0 != 0 }, as: UTF8.self)
-            if mask & (CLinux_IN_DELETE | CLinux_IN_DELETE_SELF | CLinux_IN_IGNORED) != 0
-                && (eventName == name || mask & CLinux_IN_DELETE == 0)
-            {
-                return true
-            }
-            offset += 16 + length
+        InotifyEvent.parse(bytes).contains { event in
+            event.mask & (CLinux_IN_DELETE | CLinux_IN_DELETE_SELF | CLinux_IN_IGNORED) != 0
+                && (event.name == name || event.mask & CLinux_IN_DELETE == 0)
         }
-        return false
     }
 }

@@ -4,8 +4,8 @@ enum Netlink {
     // nlmsg_type
     static let noop: UInt16 = 1, error: UInt16 = 2, done: UInt16 = 3
     static let newLink: UInt16 = 16, getLink: UInt16 = 18
-    static let newAddress: UInt16 = 20, getAddress: UInt16 = 22
-    static let newRoute: UInt16 = 24, getRoute: UInt16 = 26
+    static let newAddress: UInt16 = 20, deleteAddress: UInt16 = 21, getAddress: UInt16 = 22
+    static let newRoute: UInt16 = 24, deleteRoute: UInt16 = 25, getRoute: UInt16 = 26
     // nlmsg_flags
     static let request: UInt16 = 0x1, multi: UInt16 = 0x2, ack: UInt16 = 0x4
     static let dump: UInt16 = 0x300, replace: UInt16 = 0x100, exclusive: UInt16 = 0x200, create: UInt16 = 0x400

@@ -94,7 +94,19 @@ public final class RouteNetlinkSocket {
 
     /// Adds an address with duplicate address detection disabled (IPv6 addresses are usable at once).
     public func addAddress(_ address: IPAddress, prefixLength: Int, interfaceIndex: Int32) throws {
-        var request = NetlinkRequest(type: Netlink.newAddress, flags: Netlink.ack | Netlink.create | Netlink.exclusive)
+        try perform(addressRequest(Netlink.newAddress, flags: Netlink.create | Netlink.exclusive, address,
+                                   prefixLength: prefixLength, interfaceIndex: interfaceIndex))
+    }
+
+    /// Removes an address (and with it the routes the kernel derived from it).
+    public func deleteAddress(_ address: IPAddress, prefixLength: Int, interfaceIndex: Int32) throws {
+        try perform(addressRequest(Netlink.deleteAddress, flags: 0, address, prefixLength: prefixLength,
+                                   interfaceIndex: interfaceIndex))
+    }
+
+    private func addressRequest(_ type: UInt16, flags: UInt16, _ address: IPAddress, prefixLength: Int,
+                                interfaceIndex: Int32) -> NetlinkRequest {
+        var request = NetlinkRequest(type: type, flags: Netlink.ack | flags)
         request.append(address.netlinkFamily)
         request.append(UInt8(prefixLength))
         request.append(UInt8(Netlink.addressFlagNoDAD))
@@ -103,12 +115,22 @@ public final class RouteNetlinkSocket {
         request.attribute(Netlink.addressLocal, address.rawBytes)
         request.attribute(Netlink.addressAddress, address.rawBytes)
         request.attribute(Netlink.addressFlags, integer: Netlink.addressFlagNoDAD | Netlink.addressFlagPermanent)
-        try perform(request)
+        return request
     }
 
     /// Adds a route in the main table through `interfaceIndex`.
     public func addRoute(_ route: RouteInfo, interfaceIndex: Int32) throws {
-        var request = NetlinkRequest(type: Netlink.newRoute, flags: Netlink.ack | Netlink.create | Netlink.exclusive)
+        try perform(routeRequest(Netlink.newRoute, flags: Netlink.create | Netlink.exclusive, route,
+                                 interfaceIndex: interfaceIndex))
+    }
+
+    /// Removes a route `addRoute` added.
+    public func deleteRoute(_ route: RouteInfo, interfaceIndex: Int32) throws {
+        try perform(routeRequest(Netlink.deleteRoute, flags: 0, route, interfaceIndex: interfaceIndex))
+    }
+
+    private func routeRequest(_ type: UInt16, flags: UInt16, _ route: RouteInfo, interfaceIndex: Int32) -> NetlinkRequest {
+        var request = NetlinkRequest(type: type, flags: Netlink.ack | flags)
         request.append(route.family)
         request.append(UInt8(route.destinationLength))
         request.append(UInt8(0))  // src_len
@@ -124,6 +146,6 @@ public final class RouteNetlinkSocket {
         if let gateway = route.gateway { request.attribute(Netlink.routeGateway, gateway.rawBytes) }
         request.attribute(Netlink.routeOutput, integer: UInt32(bitPattern: interfaceIndex))
         if let priority = route.priority { request.attribute(Netlink.routePriority, integer: priority) }
-        try perform(request)
+        return request
     }
 }

@@ -3,12 +3,14 @@
 /// mode); passt has none, and its local traffic goes through the guest port like any other.
 final class Datapath {
     let port: GuestPort
-    let services: LocalServices
+    /// What ARP, DHCP, NDP and DHCPv6 answer; replaced when the host's network changes.
+    private(set) var services: LocalServices
     /// The guest's addresses as its packets show them (shared with the flows).
     let guestAddresses: GuestAddresses
     let tcp: TCPFlows
     let udp: UDPFlows
     let icmp: ICMPFlows
+    let icmpErrors: ICMPErrorRelay
     let tcpEnabled: Bool
     let udpEnabled: Bool
     let icmpEnabled: Bool
@@ -30,6 +32,7 @@ final class Datapath {
         tcp = try TCPFlows(configuration: configuration, guestAddresses: guestAddresses, poll: poll, port: port)
         // Errors host sockets learn about the guest's datagrams and echo requests reach it as ICMP errors.
         let errors = ICMPErrorRelay(configuration: configuration, port: port)
+        icmpErrors = errors
         udp = try UDPFlows(configuration: configuration, guestAddresses: guestAddresses, poll: poll, port: port, errors: errors)
         icmp = ICMPFlows(configuration: configuration, poll: poll, port: port, errors: errors)
         tcpEnabled = !options.noTCP
@@ -57,6 +60,19 @@ final class Datapath {
             control?.remove()
             throw error
         }
+    }
+
+    /// The host's network changed (HostFollower): connections and datagrams from now on are translated
+    /// as the new configuration says, the services answer with it, and inbound traffic goes to the
+    /// guest's new addresses. Flows already open keep the sockets they have.
+    func follow(_ configuration: RuntimeConfiguration, _ change: ConfigurationChange) {
+        let translation = AddressTranslation(configuration)
+        tcp.follow(translation)
+        udp.translation = translation
+        icmp.translation = translation
+        icmpErrors.translation = translation
+        services = LocalServices(ServiceSettings(configuration))
+        if change.addressingChanged || !change.addressesAdded.isEmpty { guestAddresses.reset(to: configuration) }
     }
 
     /// At exit: the control and API socket files go.

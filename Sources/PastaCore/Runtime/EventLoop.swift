@@ -45,17 +45,21 @@ public final class EventLoop {
     private let housekeeping: TimerDescriptor
     private var advertisements: AdvertisementSchedule
     private let statistics: EventStatistics?
+    private let hostFollower: HostFollower?
 
     /// `exitDescriptor`: we leave when it becomes readable or hangs up (slirp4netns's `-e FD`).
-    /// `statsInterval`: `--stats`, seconds between event statistics in the log.
+    /// `statsInterval`: `--stats`, seconds between event statistics in the log. `hostFollower`: what
+    /// keeps the configuration in step with the host's network (not with `--no-follow-host`).
     init(poll: EventPoll, datapath: Datapath, connection: GuestConnection, quitWatcher: NamespaceQuitWatcher?,
-         command: SpawnedCommand?, exitDescriptor: Int32? = nil, statsInterval: Int? = nil) throws {
+         command: SpawnedCommand?, exitDescriptor: Int32? = nil, statsInterval: Int? = nil,
+         hostFollower: HostFollower? = nil) throws {
         self.poll = poll
         self.datapath = datapath
         self.connection = connection
         guestFrames = GuestFrames(datapath: datapath)
         self.quitWatcher = quitWatcher
         self.command = command
+        self.hostFollower = hostFollower
         housekeeping = try TimerDescriptor(intervalMilliseconds: 100)
         advertisements = AdvertisementSchedule(now: MonotonicClock.seconds())
         statistics = statsInterval.map { EventStatistics(intervalSeconds: $0, now: MonotonicClock.milliseconds()) }
@@ -72,6 +76,10 @@ public final class EventLoop {
         }
         try poll.add(housekeeping.descriptor.raw, EventReference(.periodicTimer))
         if let exitDescriptor { try poll.add(exitDescriptor, EventReference(.exitDescriptor)) }
+        if let watch = hostFollower?.watch {
+            try poll.add(watch.routeEvents.raw, EventReference(.hostRouteChange))
+            if let inotify = watch.resolverEvents { try poll.add(inotify.raw, EventReference(.hostResolverChange)) }
+        }
         if let quitWatcher {
             try poll.add(quitWatcher.descriptor.raw,
                          EventReference(quitWatcher.mechanism == .timer ? .quitTimer : .quitInotify))
@@ -118,6 +126,8 @@ public final class EventLoop {
                 case .exitDescriptor:
                     logInfo("exit descriptor closed or written to, exiting")
                     exitCode = 0
+                case .hostRouteChange: hostFollower?.routeEvent(now: MonotonicClock.milliseconds())
+                case .hostResolverChange: hostFollower?.resolverEvent(now: MonotonicClock.milliseconds())
                 case .splicedSocket, .spliceHandoff: break  // on the splice workers' own epoll
                 }
             }
@@ -205,6 +215,7 @@ public final class EventLoop {
         let now = MonotonicClock.milliseconds()
         ForbiddenSyscallTrigger.check(now: now)
         datapath.tick(now: now)
+        hostFollower?.tick(now: now)
         statistics?.reportIfDue(now: now)
         guard now / 1000 != lastSecond else { return }
         lastSecond = now / 1000

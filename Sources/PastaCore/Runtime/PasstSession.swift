@@ -10,11 +10,10 @@ struct PasstSession {
 
     static func start(options: Options) throws -> PasstSession {
         let pcap = try options.pcapFile.map { try PcapWriter(path: $0) }
-        let host = try HostNetwork.discover(
-            using: try RouteNetlinkSocket(),
-            interface4: options.templateInterface ?? options.outboundInterface4,
-            interface6: options.templateInterface ?? options.outboundInterface6)
-        let configuration = RuntimeConfiguration(options: options, host: host, resolvConf: .load())
+        let watch = HostChangeWatch.unlessPinned(options)
+        let host = try HostNetwork.discover(using: try watch?.query ?? RouteNetlinkSocket(), options: options)
+        let configuration = RuntimeConfiguration(options: options, host: host,
+                                                 resolvConf: watch?.resolverFile.read() ?? .load())
         if configuration.localMode { logWarning("no usable host interface: running in local mode") }
         let poll = try EventPoll()
         let datapath = try Datapath(configuration: configuration, namespace: nil, poll: poll, pcap: pcap)
@@ -29,8 +28,13 @@ struct PasstSession {
                 socket = listening
                 connection = .socket(listening, oneOff: options.oneOff, protocol: speaks)
             }
+            // A VM learns what changed from the services: at its next DHCP renewal, from the next Router
+            // Advertisement (every few minutes), or at once when it asks (a renewal it is told to make).
+            let follower = watch.map { watch in
+                HostFollower(watch: watch, configuration: configuration) { next, change in datapath.follow(next, change) }
+            }
             let loop = try EventLoop(poll: poll, datapath: datapath, connection: connection, quitWatcher: nil, command: nil,
-                                     statsInterval: options.statsInterval)
+                                     statsInterval: options.statsInterval, hostFollower: follower)
             return PasstSession(configuration: configuration, loop: loop, socket: socket, datapath: datapath)
         } catch {
             socket?.remove()

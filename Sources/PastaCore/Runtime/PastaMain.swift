@@ -162,12 +162,11 @@ struct PastaSession {
 
     static func start(options: Options, spawn: (SpawnedCommand) -> Void) throws -> PastaSession {
         let pcap = try options.pcapFile.map { try PcapWriter(path: $0) }
-        let hostNetlink = try RouteNetlinkSocket()
-        let host = try HostNetwork.discover(
-            using: hostNetlink,
-            interface4: options.templateInterface ?? options.outboundInterface4,
-            interface6: options.templateInterface ?? options.outboundInterface6)
-        let configuration = RuntimeConfiguration(options: options, host: host, resolvConf: .load())
+        // Watching starts before the first look, so no change falls between the two.
+        let watch = HostChangeWatch.unlessPinned(options)
+        let host = try HostNetwork.discover(using: try watch?.query ?? RouteNetlinkSocket(), options: options)
+        let configuration = RuntimeConfiguration(options: options, host: host,
+                                                 resolvConf: watch?.resolverFile.read() ?? .load())
         if configuration.localMode && !options.spliceOnly { logWarning("no usable host interface: running in local mode") }
 
         let target = try TargetNamespaces.resolve(options, spawned: spawn)
@@ -175,11 +174,11 @@ struct PastaSession {
         let watchPath = options.noNetnsQuit ? nil : target.watchPath
 
         let namespace = try NetworkNamespace(path: namespacePath)
-        let tap = try namespace.run { () throws -> TapDevice? in
+        let (tap, reconfiguration) = try namespace.run { () throws -> (TapDevice?, NamespaceReconfiguration?) in
             // --splice-only: no tap at all; the namespace's loopback is all the forwarding needs.
             if options.spliceOnly {
                 try NamespaceNetworkSetup.apply(configuration, tap: nil)
-                return nil
+                return (nil, nil)
             }
             let name = configuration.namespaceInterfaceName
             // TUNSETIFF on a name taken by another kind of device fails with a bare EINVAL: say what it means.
@@ -187,18 +186,25 @@ struct PastaSession {
                 throw OptionError("interface \(name) already exists in namespace \(namespacePath); pick another name with -I")
             }
             let tap = try TapDevice.create(name: name, offload: !options.noOffload, mtu: configuration.mtu)
-            try NamespaceNetworkSetup.apply(configuration, tap: tap)
+            let reconfiguration = try NamespaceNetworkSetup.apply(configuration, tap: tap)
             // A namespace of ours, for a command: its ping should work as the user's own does.
             if target.command != nil { NamespaceNetworkSetup.allowPingSockets() }
-            return tap
+            return (tap, reconfiguration)
         }
         let watcher = try watchPath.map { try NamespaceQuitWatcher(path: $0) }
         let poll = try EventPoll()
         let datapath = try Datapath(configuration: configuration, namespace: namespace, poll: poll, pcap: pcap)
         do {
+            let follower = watch.map { watch in
+                HostFollower(watch: watch, configuration: configuration) { next, change in
+                    reconfiguration?.apply(change)
+                    datapath.follow(next, change)
+                }
+            }
             let loop = try EventLoop(poll: poll, datapath: datapath, connection: tap.map { .tap($0) } ?? .none,
                                      quitWatcher: watcher, command: target.command,
-                                     exitDescriptor: options.exitDescriptor, statsInterval: options.statsInterval)
+                                     exitDescriptor: options.exitDescriptor, statsInterval: options.statsInterval,
+                                     hostFollower: follower)
             return PastaSession(configuration: configuration, loop: loop, datapath: datapath, namespace: namespace)
         } catch {
             datapath.removeSockets()

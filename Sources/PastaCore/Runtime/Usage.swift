@@ -46,6 +46,7 @@ enum Usage {
                   --fqdn NAME           FQDN handed out by DHCP (option 81) and DHCPv6 (option 39)
                   --freebind            Bind forwarding sockets to addresses not configured (yet)
                   --stats DELAY         Log event statistics every DELAY seconds
+                  --no-follow-host      Keep the host's addresses, routes and resolvers as at start
               -S, --search LIST         Space-separated list, search domains (none: disable)
                   --no-dhcp-dns, --dhcp-dns, --no-dhcp-search, --dhcp-search
                   --no-tcp, --no-udp, --no-icmp, --no-dhcp, --no-ndp, --no-dhcpv6, --no-ra

@@ -63,13 +63,19 @@ public final class Descriptor {
 
 /// Reads a whole (small) file, as /proc and /etc files are, up to `limit` bytes.
 public func readSmallFile(_ path: String, limit: Int = 1 << 20) throws -> [UInt8] {
-    let fd = try Descriptor.open(path, O_RDONLY)
-    var result: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while result.count < limit {
-        let n = try chunk.withUnsafeMutableBytes { try fd.read(into: $0.baseAddress!, count: $0.count) } ?? 0
-        if n == 0 { break }
-        result.append(contentsOf: chunk[0..<n])
+    try Descriptor.open(path, O_RDONLY).readToEnd(limit: limit)
+}
+
+extension Descriptor {
+    /// Reads from where the descriptor is to its end, or `limit` bytes.
+    func readToEnd(limit: Int) throws -> [UInt8] {
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while result.count < limit {
+            let n = try chunk.withUnsafeMutableBytes { try read(into: $0.baseAddress!, count: $0.count) } ?? 0
+            if n == 0 { break }
+            result.append(contentsOf: chunk[0..<min(n, limit - result.count)])
+        }
+        return result
     }
-    return result
 }

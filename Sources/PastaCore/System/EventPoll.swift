@@ -27,6 +27,9 @@ public enum EventKind: UInt8 {
     case apiListener
     case apiClient
     case exitDescriptor
+    /// The host's rtnetlink notifications, and inotify on its resolver file (HostChangeWatch).
+    case hostRouteChange
+    case hostResolverChange
     /// On a splice worker's own epoll.
     case splicedSocket
     case spliceHandoff
