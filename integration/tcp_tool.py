@@ -17,6 +17,9 @@
   reach-after HOSTS PORT CMD...     runs CMD, then connects to each of the comma-separated HOSTS (every ms
                                     until it succeeds, up to 5 s); prints "HOST MS" with the time since CMD
                                     exited; fails if CMD fails or a host is not reached
+  hold HOST PORT GATE                connects to an echo server, echoes a line, waits (up to 60 s) until
+                                    the file GATE exists, echoes another on the same connection; prints
+                                    "ok" or what broke
   udp-echo-server PORT [ADDR...]     echoes UDP datagrams on ADDRs (default: every address, both families)
   udp-send HOST PORT COUNT          sends COUNT datagrams from COUNT distinct source ports (no reply awaited)
   udp-ask HOST PORT MESSAGE         sends MESSAGE, prints the reply and the address it came from
@@ -453,6 +456,33 @@ def sack(host, port):
     return True
 
 
+def hold(host, port, gate):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.settimeout(5)
+            s.connect((host, port))
+            for line in (b"one\n", b"two\n"):
+                if line == b"two\n":
+                    deadline = time.monotonic() + 60
+                    while not os.path.exists(gate) and time.monotonic() < deadline:
+                        time.sleep(0.05)
+                s.sendall(line)
+                data = b""
+                while len(data) < len(line):
+                    chunk = s.recv(len(line) - len(data))
+                    if not chunk:
+                        raise OSError("connection closed")
+                    data += chunk
+                if data != line:
+                    raise OSError(f"echoed {data!r}")
+    except OSError as error:
+        print(f"broken: {error}", flush=True)
+        return False
+    print("ok", flush=True)
+    return True
+
+
 def reach_after(hosts, port, command):
     import subprocess
     if subprocess.run(command).returncode != 0:
@@ -503,6 +533,8 @@ def main(argv):
         udp_echo_server(int(argv[2]), argv[3:])
     elif command == "udp-send":
         return udp_send(argv[2], int(argv[3]), int(argv[4]))
+    elif command == "hold":
+        return hold(argv[2], int(argv[3]), argv[4])
     elif command == "udp-ask":
         return udp_ask(argv[2], int(argv[3]), argv[4])
     elif command == "dns-ask":

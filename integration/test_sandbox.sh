@@ -4,7 +4,8 @@
 # IPC and UTS namespaces of their own (passt in a PID namespace too), and still serve: TCP to the lab
 # internet, spliced connections, -T into the namespace, auto mode, the control socket, pcap, the log file,
 # the API socket; their socket files are removed at exit (by a socket janitor that is confined too). A
-# system call outside the filter's list kills the process with SIGSYS.
+# system call outside the filter's list kills the process with SIGSYS. With --config-net, the namespace's
+# netlink relay (addresses and routes that follow the host's) is confined too, and leaves with pasta.
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
 needs python3 tcpdump ping pgrep
@@ -65,15 +66,27 @@ check "... the control socket: pesto adds -t 7300:7001" eval '"$PESTO" --add -t 
 check "... and 7300 is served" eval 'in_host python3 "$TOOL" load 127.0.0.1 7300 4 65536 | grep -q "^ok 4"'
 check "... ping from the namespace reaches the lab internet" in_ctr ping -c 1 -W 2 203.0.113.10
 check "... still running after all that (not killed by the filter)" lab_alive "$PASTA_PID"
-JANITOR=$(pgrep -P "$PASTA_PID" | head -n 1)
+# Its helpers, told apart by the one capability set each keeps: the socket janitor (CAP_DAC_OVERRIDE and
+# CAP_FOWNER) and, with --config-net following the host, the namespace's netlink relay (CAP_NET_ADMIN).
+helper_with() { local child; for child in $(pgrep -P "$PASTA_PID"); do
+    [ "$(field "$child" CapEff)" = "$1" ] && echo "$child"; done | head -n 1; }
+JANITOR=$(helper_with 000000000000000a)
+RELAY=$(helper_with 0000000000001000)
 echo "    socket janitor $JANITOR: $(grep -E '^(Uid|CapEff|CapBnd|NoNewPrivs|Seccomp):' "/proc/$JANITOR/status" 2>/dev/null | tr '\t' ' ' | tr '\n' ';')"
 check "... its socket janitor holds only CAP_DAC_OVERRIDE and CAP_FOWNER, under a filter of its own" \
     eval '[ -n "$JANITOR" ] && [ "$(field "$JANITOR" CapEff)" = 000000000000000a ] && [ "$(field "$JANITOR" CapBnd)" = 000000000000000a ] &&
           [ "$(field "$JANITOR" Seccomp)" = 2 ] && [ "$(field "$JANITOR" NoNewPrivs)" = 1 ]'
 check "... and no descriptor but its socket and the control socket's directory" \
     eval '[ "$(ls "/proc/$JANITOR/fd" | wc -l)" -eq 5 ] && [ "$(readlink "/proc/$JANITOR/fd/0")" = /dev/null ]'
+echo "    netlink relay $RELAY: $(grep -E '^(Uid|CapEff|CapBnd|NoNewPrivs|Seccomp):' "/proc/$RELAY/status" 2>/dev/null | tr '\t' ' ' | tr '\n' ';')"
+check "... its netlink relay holds only CAP_NET_ADMIN, under a filter of its own" \
+    eval '[ -n "$RELAY" ] && [ "$(field "$RELAY" CapBnd)" = 0000000000001000 ] &&
+          [ "$(field "$RELAY" Seccomp)" = 2 ] && [ "$(field "$RELAY" NoNewPrivs)" = 1 ]'
+check "... and no descriptor but standard ones, its socket to us and the namespace's rtnetlink socket" \
+    eval '[ "$(ls "/proc/$RELAY/fd" | wc -l)" -eq 5 ] && readlink "/proc/$RELAY/fd/"* | grep -q "^socket:"'
 kill "$PASTA_PID"; lab_wait_for 50 eval '! lab_alive "$PASTA_PID"'
 check "... SIGTERM: gone, its control socket removed" eval '! lab_alive "$PASTA_PID" && [ ! -e "$CTL" ]'
+check "... and its netlink relay with it" lab_wait_for 30 eval '! lab_alive "$RELAY"'
 check "... the log file has its exit" grep -q "exiting" "$LOG"
 check "... the capture decodes and has the TCP traffic" \
     eval 'tcpdump -n -r "$PCAP" 2>/dev/null | grep -q "203.0.113.10.7000"'

@@ -5,6 +5,9 @@
 
 #include <errno.h>
 #include <linux/capability.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
 #include <sched.h>
 #include <stdint.h>
 #include <string.h>
@@ -16,7 +19,7 @@
 #include <unistd.h>
 
 const int CLinux_CLONE_NEWIPC = CLONE_NEWIPC, CLinux_CLONE_NEWUTS = CLONE_NEWUTS, CLinux_CLONE_NEWPID = CLONE_NEWPID;
-const int CLinux_CAP_DAC_OVERRIDE = CAP_DAC_OVERRIDE, CLinux_CAP_FOWNER = CAP_FOWNER;
+const int CLinux_CAP_DAC_OVERRIDE = CAP_DAC_OVERRIDE, CLinux_CAP_FOWNER = CAP_FOWNER, CLinux_CAP_NET_ADMIN = CAP_NET_ADMIN;
 
 int CLinux_set_no_new_privileges(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); }
 int CLinux_set_dumpable(int dumpable) { return prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0); }
@@ -103,4 +106,66 @@ void CLinux_socket_janitor_serve(int channel, int count, const int *directories,
     byte = 1;
     do { n = write(channel, &byte, 1); } while (n < 0 && errno == EINTR);
     _exit(0);
+}
+
+// An NLMSG_ERROR reply of our own to `request` (its first 16 bytes are a struct nlmsghdr).
+static void relay_refuse(int channel, const struct nlmsghdr *request, int error) {
+    struct { struct nlmsghdr header; struct nlmsgerr body; } reply;
+    memset(&reply, 0, sizeof(reply));
+    reply.header.nlmsg_len = sizeof(reply);
+    reply.header.nlmsg_type = NLMSG_ERROR;
+    reply.header.nlmsg_seq = request->nlmsg_seq;
+    reply.body.error = -error;
+    reply.body.msg = *request;
+    ssize_t n;
+    do { n = write(channel, &reply, sizeof(reply)); } while (n < 0 && errno == EINTR);
+}
+
+// Whether a reply datagram ends the exchange: it holds an ACK or error, or the end of a dump.
+static int relay_reply_ends(const unsigned char *bytes, size_t length) {
+    size_t offset = 0;
+    while (length - offset >= sizeof(struct nlmsghdr)) {
+        const struct nlmsghdr *header = (const struct nlmsghdr *)(bytes + offset);
+        if (header->nlmsg_len < sizeof(struct nlmsghdr) || header->nlmsg_len > length - offset) return 1;
+        if (header->nlmsg_type == NLMSG_ERROR || header->nlmsg_type == NLMSG_DONE) return 1;
+        offset += NLMSG_ALIGN(header->nlmsg_len);
+        if (offset > length) return 1;
+    }
+    return 0;
+}
+
+void CLinux_netlink_relay_serve(int channel, int netlink) {
+    static unsigned char buffer[32768] __attribute__((aligned(4)));
+    for (;;) {
+        ssize_t n;
+        do { n = read(channel, buffer, sizeof(buffer)); } while (n < 0 && errno == EINTR);
+        if (n <= 0) return;  // the daemon is gone
+        struct nlmsghdr request;
+        if ((size_t)n < sizeof(request)) continue;
+        memcpy(&request, buffer, sizeof(request));
+        int allowed = request.nlmsg_type == RTM_NEWADDR || request.nlmsg_type == RTM_DELADDR
+            || request.nlmsg_type == RTM_NEWROUTE || request.nlmsg_type == RTM_DELROUTE;
+        // One whole message, as the daemon sends them; anything else is refused, never passed on.
+        if (!allowed || request.nlmsg_len != (uint32_t)n) {
+            relay_refuse(channel, &request, EPERM);
+            continue;
+        }
+        ssize_t sent;
+        do { sent = send(netlink, buffer, (size_t)n, 0); } while (sent < 0 && errno == EINTR);
+        if (sent < 0) {
+            relay_refuse(channel, &request, errno);
+            continue;
+        }
+        for (;;) {
+            ssize_t m;
+            do { m = recv(netlink, buffer, sizeof(buffer), 0); } while (m < 0 && errno == EINTR);
+            if (m <= 0) {
+                relay_refuse(channel, &request, m < 0 ? errno : EIO);
+                break;
+            }
+            ssize_t w;
+            do { w = write(channel, buffer, (size_t)m); } while (w < 0 && errno == EINTR);
+            if (relay_reply_ends(buffer, (size_t)m)) break;
+        }
+    }
 }

@@ -86,6 +86,12 @@ static const int janitor_syscalls[] = {
     __NR_rt_sigreturn, __NR_futex, __NR_munmap, __NR_brk, __NR_mmap,
 };
 
+// The namespace's netlink relay: requests in and replies out on its socket to us, each passed on over
+// the rtnetlink socket it holds.
+static const int relay_syscalls[] = {
+    __NR_read, __NR_write, __NR_sendto, __NR_recvfrom, __NR_exit, __NR_exit_group, __NR_rt_sigreturn,
+};
+
 #define COUNT(list) (int)(sizeof(list) / sizeof((list)[0]))
 
 struct syscall_list { const int *calls; int count; };
@@ -103,6 +109,9 @@ static int profile_lists(CLinux_syscall_profile profile, struct syscall_list lis
         return 2;
     case CLinux_SYSCALLS_SOCKET_JANITOR:
         lists[0] = (struct syscall_list){ janitor_syscalls, COUNT(janitor_syscalls) };
+        return 1;
+    case CLinux_SYSCALLS_NETLINK_RELAY:
+        lists[0] = (struct syscall_list){ relay_syscalls, COUNT(relay_syscalls) };
         return 1;
     }
     return 0;

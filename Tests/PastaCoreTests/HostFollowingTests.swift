@@ -51,6 +51,7 @@ final class HostFollowingTests: XCTestCase {
         XCTAssertEqual(change.addressesAdded.map(\.address), [IPAddress("198.51.100.3")!, IPAddress("2001:db8:1::3")!])
         XCTAssertTrue(change.routesAdded.isEmpty && change.routesRemoved.isEmpty, "the gateways stayed")
         XCTAssertTrue(change.addressingChanged)
+        XCTAssertTrue(change.ipv6Changed)
         XCTAssertTrue(change.descriptions.contains("IPv4 address 198.51.100.3/24 (was 198.51.100.2/24)"), "\(change.descriptions)")
         let alias = IPAddress.v4(IPv4Address(169, 254, 1, 2))
         XCTAssertEqual(AddressTranslation(current).hostDestination(for: alias), IPAddress("198.51.100.2"))
@@ -71,6 +72,7 @@ final class HostFollowingTests: XCTestCase {
         let replaced = ResolvConf(text: "nameserver 203.0.113.54\n")
         let current = try start(["--dns-forward", "169.254.1.1"], host: uplink())
         let next = current.following(host: uplink(), resolvConf: replaced)
+        XCTAssertFalse(ConfigurationChange(from: current, to: next).ipv6Changed)
         XCTAssertEqual(AddressTranslation(next).hostDestination(for: .v4(IPv4Address(169, 254, 1, 1)), port: 53),
                        IPAddress("203.0.113.54"))
         let change = ConfigurationChange(from: current, to: next)
@@ -124,6 +126,7 @@ final class HostFollowingTests: XCTestCase {
         XCTAssertTrue(change.descriptions.contains("IPv6 on: address 2001:db8:1::2, gateway 2001:db8:1::1"), "\(change.descriptions)")
         XCTAssertEqual(change.addressesAdded.map(\.address), [IPAddress("2001:db8:1::2")!])
         XCTAssertTrue(ServiceSettings(next).routerAdvertisements, "and is advertised")
+        XCTAssertTrue(change.ipv6Changed, "at once: the loop restarts its advertisements")
         let ipv4Only = try start(["-4"], host: uplink(ipv6: false))
         XCTAssertNil(ipv4Only.following(host: uplink(ipv6: true), resolvConf: resolver53).ipv6, "-4 pins it off")
     }

@@ -177,7 +177,7 @@ int CLinux_is_stream_socket(int fd);
 
 // The sandbox (sandbox.c): process flags, capabilities, an empty root.
 extern const int CLinux_CLONE_NEWIPC, CLinux_CLONE_NEWUTS, CLinux_CLONE_NEWPID;
-extern const int CLinux_CAP_DAC_OVERRIDE, CLinux_CAP_FOWNER;
+extern const int CLinux_CAP_DAC_OVERRIDE, CLinux_CAP_FOWNER, CLinux_CAP_NET_ADMIN;
 int CLinux_set_no_new_privileges(void);
 int CLinux_set_dumpable(int dumpable);
 int CLinux_set_keep_capabilities(int keep);
@@ -194,12 +194,17 @@ int CLinux_mount_private_tree(void);
 int CLinux_enter_empty_root(const char *mount_point, int *used_chroot);
 // The socket janitor's whole life: waits until `channel` yields a byte (or end of file: it just exits),
 // removes each names[i] in directories[i] that is still the socket with inodes[i], answers, and exits.
+// The namespace's netlink relay: reads one request at a time from `channel` (SOCK_SEQPACKET), passes it to
+// `netlink` if it is RTM_NEWADDR, RTM_DELADDR, RTM_NEWROUTE or RTM_DELROUTE (else answers EPERM itself),
+// and writes each reply datagram back until the ACK or error. Returns when the channel closes.
+void CLinux_netlink_relay_serve(int channel, int netlink);
 void CLinux_socket_janitor_serve(int channel, int count, const int *directories, const char *const *names,
                                  const uint64_t *inodes) __attribute__((noreturn));
 
 // The syscall filter (syscalls.c): each mode's list of allowed system calls, anything else kills the process.
 typedef enum { CLinux_SYSCALLS_PASTA = 0, CLinux_SYSCALLS_PASST = 1, CLinux_SYSCALLS_SLIRP4NETNS = 2,
-               CLinux_SYSCALLS_SOCKET_JANITOR = 3 } CLinux_syscall_profile;
+               CLinux_SYSCALLS_SOCKET_JANITOR = 3,
+               CLinux_SYSCALLS_NETLINK_RELAY = 4 } CLinux_syscall_profile;
 // Installs the filter for `profile` on every thread of the process (SECCOMP_FILTER_FLAG_TSYNC); needs
 // no_new_privs. 0, or -1 with errno (ENOSYS on an architecture without lists).
 int CLinux_install_syscall_filter(CLinux_syscall_profile profile);

@@ -32,11 +32,16 @@ public struct ConfigurationChange: Equatable {
     public var addressesAdded: [AddressInfo] = []
     public var routesRemoved: [RouteInfo] = []
     public var routesAdded: [RouteInfo] = []
+    /// Every route of the new configuration: removing an address takes the routes through it away in
+    /// the kernel, unchanged ones too, so they are all added again after an address change.
+    public var routes: [RouteInfo] = []
     /// The address handed out or the gateway of a family changed, or a family came or went.
     public var addressingChanged = false
     public var resolversChanged = false
     public var searchDomainsChanged = false
     public var leftLocalMode = false
+    /// What a guest learns from Router Advertisements changed: IPv6 came, went, or moved.
+    public var ipv6Changed = false
     /// One line for each thing that changed, for the log.
     public var descriptions: [String] = []
 
@@ -49,6 +54,7 @@ public struct ConfigurationChange: Equatable {
         let oldRoutes = old.allRoutes.map(\.comparable), newRoutes = new.allRoutes.map(\.comparable)
         routesRemoved = oldRoutes.filter { !newRoutes.contains($0) }
         routesAdded = newRoutes.filter { !oldRoutes.contains($0) }
+        routes = newRoutes
         leftLocalMode = old.localMode && !new.localMode
 
         if leftLocalMode {
@@ -57,6 +63,7 @@ public struct ConfigurationChange: Equatable {
         }
         describe(family: "IPv4", old.ipv4, new.ipv4)
         describe(family: "IPv6", old.ipv6, new.ipv6)
+        ipv6Changed = old.ipv6 != new.ipv6
         if !addressesRemoved.isEmpty || !addressesAdded.isEmpty {
             descriptions.append("addresses: \(Self.list(newAddresses.map { "\($0.address)/\($0.prefixLength)" }))"
                 + " (were \(Self.list(oldAddresses.map { "\($0.address)/\($0.prefixLength)" })))")

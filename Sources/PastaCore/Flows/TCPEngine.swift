@@ -44,8 +44,7 @@ final class TCPEngine {
     let opener: HostSocketOpener
     let timers: TCPTimers
     let ourMAC: [UInt8]
-    /// Changes when the host's network does (Datapath.follow).
-    var translation: AddressTranslation
+    var translation: AddressTranslation  // follows the host's network (Datapath.follow)
     /// Guest addresses seen in its frames; inbound connections go to these, else to the configured ones.
     let guestAddresses: GuestAddresses
     /// Largest payload per segment our MTU allows, per family.

@@ -6,6 +6,8 @@ final class HostFollower {
     private(set) var configuration: RuntimeConfiguration
     private var debounce = ChangeDebounce()
     private let apply: (RuntimeConfiguration, ConfigurationChange) -> Void
+    /// Told after each change is applied (the loop restarts its Router Advertisements for IPv6 ones).
+    var changed: ((ConfigurationChange) -> Void)?
 
     init(watch: HostChangeWatch, configuration: RuntimeConfiguration,
          apply: @escaping (RuntimeConfiguration, ConfigurationChange) -> Void) {
@@ -47,5 +49,6 @@ final class HostFollower {
         change.descriptions.forEach { logInfo("host changed: \($0)") }
         configuration = next
         apply(next, change)
+        changed?(change)
     }
 }

@@ -1,9 +1,10 @@
 import Glibc
 
 /// `--config-net`, after start: the tap's addresses and routes changed as the host's did. The rtnetlink
-/// socket was made inside the namespace at start, and stays there, so no thread needs to join it again.
+/// socket was made inside the namespace at start, and stays there, so no thread needs to join it again;
+/// once we are sandboxed, requests go through the relay that holds it (NamespaceNetlinkRelay).
 public final class NamespaceReconfiguration {
-    private let netlink: RouteNetlinkSocket
+    private var netlink: RouteNetlinkSocket
     private let interfaceIndex: Int32
     private let interfaceName: String
 
@@ -11,6 +12,13 @@ public final class NamespaceReconfiguration {
         self.netlink = netlink
         self.interfaceIndex = interfaceIndex
         self.interfaceName = interfaceName
+    }
+
+    /// Before the sandbox takes our capabilities: from now on a relay that keeps CAP_NET_ADMIN sends our
+    /// requests. Without one, changes are logged as failures, and the rest of following goes on.
+    func relayThroughHelper() {
+        guard let channel = NamespaceNetlinkRelay.start(netlink: netlink.descriptor.raw) else { return }
+        netlink = RouteNetlinkSocket(relay: channel)
     }
 
     /// Old routes go first (their gateways may leave with the addresses), then old addresses; new
@@ -43,8 +51,9 @@ public final class NamespaceReconfiguration {
                 logWarning("can't add address \(entry.address)/\(entry.prefixLength) to \(interfaceName): \(error)")
             }
         }
+        let addressesChanged = !change.addressesRemoved.isEmpty || !change.addressesAdded.isEmpty
         do {
-            try NamespaceNetworkSetup.addRoutes(change.routesAdded, netlink: netlink, interfaceIndex: interfaceIndex,
+            try NamespaceNetworkSetup.addRoutes(addressesChanged ? change.routes : change.routesAdded, netlink: netlink, interfaceIndex: interfaceIndex,
                                                 tapName: interfaceName)
         } catch {
             logWarning("\(error)")

@@ -4,7 +4,7 @@ import Glibc
 /// An rtnetlink socket in the network namespace it was created in: dumps and changes links,
 /// addresses and routes.
 public final class RouteNetlinkSocket {
-    private let descriptor: Descriptor
+    let descriptor: Descriptor
     private var sequence: UInt32 = 1
     private var receiveBuffer = [UInt8](repeating: 0, count: 65536)
 
@@ -12,6 +12,12 @@ public final class RouteNetlinkSocket {
         descriptor = Descriptor(try retryingEINTR("netlink socket") { CLinux_netlink_route_socket() })
         var timeout = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(descriptor.raw, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// Requests over `descriptor`, which passes them on to an rtnetlink socket elsewhere and the replies
+    /// back, a datagram each (NamespaceNetlinkRelay).
+    init(relay descriptor: Descriptor) {
+        self.descriptor = descriptor
     }
 
     private func send(_ request: NetlinkRequest) throws -> UInt32 {

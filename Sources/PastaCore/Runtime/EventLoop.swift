@@ -76,6 +76,11 @@ public final class EventLoop {
         }
         try poll.add(housekeeping.descriptor.raw, EventReference(.periodicTimer))
         if let exitDescriptor { try poll.add(exitDescriptor, EventReference(.exitDescriptor)) }
+        // A guest that configures itself (SLAAC) hears of a new IPv6 prefix or router at once, then as
+        // after start: three advertisements close together.
+        hostFollower?.changed = { [unowned self] change in
+            if change.ipv6Changed { advertisements = AdvertisementSchedule(now: MonotonicClock.seconds()) }
+        }
         if let watch = hostFollower?.watch {
             try poll.add(watch.routeEvents.raw, EventReference(.hostRouteChange))
             if let inotify = watch.resolverEvents { try poll.add(inotify.raw, EventReference(.hostResolverChange)) }

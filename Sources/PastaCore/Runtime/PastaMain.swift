@@ -73,7 +73,8 @@ public enum PastaMain {
             // Sandbox stages 2 and 3 in the process that serves: the namespace's resident thread is ours.
             try Sandbox.isolate(Sandbox.Plan(
                 identity: identity, namespace: session.namespace,
-                socketFiles: [options.controlSocketPath, options.apiSocketPath].compactMap { $0 }))
+                socketFiles: [options.controlSocketPath, options.apiSocketPath].compactMap { $0 },
+                namespaceReconfiguration: session.namespaceReconfiguration))
             try Sandbox.confine(profile)
             ProcessSetup.daemonReady()
             if let ready = options.readyDescriptor {
@@ -159,6 +160,8 @@ struct PastaSession {
     /// Its sockets (`-c`, `-a`) are removed at exit.
     let datapath: Datapath
     let namespace: NetworkNamespace
+    /// `--config-net` while following the host: what changes the namespace's addresses and routes.
+    let namespaceReconfiguration: NamespaceReconfiguration?
 
     static func start(options: Options, spawn: (SpawnedCommand) -> Void) throws -> PastaSession {
         let pcap = try options.pcapFile.map { try PcapWriter(path: $0) }
@@ -205,7 +208,8 @@ struct PastaSession {
                                      quitWatcher: watcher, command: target.command,
                                      exitDescriptor: options.exitDescriptor, statsInterval: options.statsInterval,
                                      hostFollower: follower)
-            return PastaSession(configuration: configuration, loop: loop, datapath: datapath, namespace: namespace)
+            return PastaSession(configuration: configuration, loop: loop, datapath: datapath, namespace: namespace,
+                                namespaceReconfiguration: follower == nil ? nil : reconfiguration)
         } catch {
             datapath.removeSockets()
             throw error

@@ -25,6 +25,8 @@ public enum Sandbox {
         var namespace: NetworkNamespace?
         /// Socket files we listen on, removed at exit by the socket janitor.
         var socketFiles: [String] = []
+        /// `--config-net` following the host: its requests go through the netlink relay from now on.
+        var namespaceReconfiguration: NamespaceReconfiguration?
         /// passt, daemonising: a PID namespace of its own, which the daemonising fork enters.
         var newPIDNamespace = false
         /// passt, daemonising after isolating: what daemonising opens is opened now.
@@ -51,6 +53,7 @@ public enum Sandbox {
         // The time zone, for the system logger's timestamps, is read while /etc is there.
         tzset()
         if !plan.socketFiles.isEmpty { janitor = SocketJanitor.start(removing: plan.socketFiles) }
+        plan.namespaceReconfiguration?.relayThroughHelper()
         FilesystemIsolation.enter(newPIDNamespace: plan.newPIDNamespace)
         // Started before we lose the right to enter the namespace; it keeps no capability either.
         try plan.namespace?.settle()
