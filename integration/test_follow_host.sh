@@ -3,8 +3,8 @@
 # (local mode), then gets its addresses and routes: the namespace (--config-net) takes them within 2 s
 # and reaches the lab internet over TCP, UDP and ping, IPv4 and IPv6. The resolver file is replaced by
 # rename: --dns-forward asks the new resolver within 1 s (not with -D). The host's address changes:
-# --map-guest-addr reaches the new address within 1 s, -t still forwards, and a connection that did not
-# use the old address survives. A "VPN" takes the default route with its own resolver, then goes. An
+# --map-guest-addr reaches the new address within 1 s, -t still forwards, a connection that did not use
+# the old address survives and one that did is reset. A "VPN" takes the default route with its own resolver, then goes. An
 # IPv6 address arriving 3 s after an IPv4-only start turns IPv6 on. A link flapping 50 times in 5 s costs
 # no descriptors and no crash. --no-follow-host keeps the start-time view.
 #
@@ -132,6 +132,11 @@ start_pasta "$CTR_PINNED" --config-net -t none --no-follow-host
 in_ctr python3 "$TOOL" hold 2001:db8:2::10 9000 "$WORK/gate6" >"$WORK/hold6.out" 2>&1 &
 lab_track_pid $!
 lab_wait_for 50 eval 'in_ctr ss -Htn state established "dst [2001:db8:2::10]:9000" | grep -q .'
+# And one that does: IPv4 from 198.51.100.2, whose host socket pasta must abort once the address is gone.
+in_ctr python3 "$TOOL" hold 203.0.113.10 9000 "$WORK/gate-old" >"$WORK/hold-old.out" 2>&1 &
+lab_track_pid $!
+old_connection() { in_host ss -Htn state established "src 198.51.100.2 and dst 203.0.113.10:9000" | grep -q .; }
+lab_wait_for 50 old_connection
 since=$(now_ms)
 ip -n "$LAB_HOST" addr del 198.51.100.2/24 dev eth0
 ip -n "$LAB_HOST" addr add 198.51.100.3/24 dev eth0
@@ -145,6 +150,8 @@ check "  ($elapsed ms)" [ "$elapsed" -lt 1000 ]
 check_shows "the namespace has 198.51.100.3" "$CTR" lab_wait_for 10 ns_shows "$CTR" 198.51.100.3 198.51.100.1 2001:db8:1::2 2001:db8:1::1
 check "-t still forwards from the lab internet to the new address" \
     eval '[ "$(in_inet timeout 10 python3 "$TOOL" sequential 198.51.100.3 8080 2)" = "ok 2" ]'
+check "the connection from the old address is reset on the host's side" lab_wait_for 20 eval '! old_connection'
+touch "$WORK/gate-old"
 touch "$WORK/gate6"
 check "the established IPv6 connection survived" lab_wait_for 50 grep -qx ok "$WORK/hold6.out"
 echo "    (it says: $(cat "$WORK/hold6.out"))"

@@ -3,8 +3,9 @@
 # virtio-net on passt's UNIX socket (-netdev stream). passt runs in the lab host; the guest takes its
 # address by DHCP and an IPv6 one by SLAAC, asks the lab's DNS server (UDP) for a name, pings the lab
 # internet, downloads 64 MiB from it over IPv4 and over IPv6 (checksums compared here), and serves HTTP on
-# port 80, which -t 8080:80 publishes on the lab host: 64 MiB the guest made are fetched from it. A second
-# VM then boots on the same passt, which must serve it as it did the first.
+# port 80, which -t 8080:80 publishes on the lab host: 64 MiB the guest made are fetched from it. Then the
+# lab host's address changes, and the guest, asking DHCP again, is given the new one (passt follows the
+# host's network). A second VM then boots on the same passt, which must serve it as it did the first.
 #
 #   PASST=/path/to/passt bash integration/test_passt_vm.sh
 #
@@ -97,6 +98,10 @@ n=0
 while ! grep -q 'url:/done' /tmp/httpd.log && [ \$n -lt 600 ]; do sleep 0.1; n=\$((n + 1)); done
 sed 's/^/guest: httpd: /' /tmp/httpd.log
 kill \$!
+# The lab host's address changes now: once "renew" can be fetched, the guest asks DHCP again.
+n=0
+until timeout 5 wget -q -O /dev/null http://203.0.113.10:8000/renew 2>/dev/null || [ \$n -ge 100 ]; do sleep 0.3; n=\$((n + 1)); done
+udhcpc -i eth0 -s /usr/share/udhcpc/default.script -f -q -n -t 10 -T 1 -A 1 2>&1 | sed -n 's/^guest: lease/guest: renewed/p'
 GUEST
 
 CONSOLE="$WORK/console.log"; : >"$CONSOLE"
@@ -135,7 +140,17 @@ up=$(ip netns exec "$LAB_HOST" curl -s --max-time 60 http://127.0.0.1:8080/up | 
 check "64 MiB the guest made, fetched through -t 8080:80, match the guest's checksum" [ "$up" = "$(console_value upsha)" ]
 ip netns exec "$LAB_HOST" curl -s --max-time 20 -o /dev/null http://127.0.0.1:8080/done
 
-echo "5. shutdown"
+echo "5. the lab host's address changes while the guest runs"
+ip -n "$LAB_HOST" addr del 198.51.100.2/24 dev eth0
+ip -n "$LAB_HOST" addr add 198.51.100.3/24 dev eth0
+ip -n "$LAB_HOST" route replace default via 198.51.100.1
+sleep 1  # passt follows within a second
+touch "$WORK/www/renew"
+lab_wait_for 300 eval 'console_has "^guest: renewed " || ! lab_alive $VM_PID'
+check "the guest asks DHCP again and is given the host's new address: $(console_value renewed)" \
+    console_has "^guest: renewed 198.51.100.3/24 router 198.51.100.1 "
+
+echo "6. shutdown"
 wait "$VM_PID"; vm_status=$?
 T_END=$(now)
 check "the guest's script ends with status 0 and the VM powers off (status $vm_status)" [ "$vm_status" -eq 0 ]
@@ -148,8 +163,8 @@ ip netns exec "$LAB_HOST" bash "$here/vm/run-guest.sh" --guest "$GUEST_DIR" --so
 SECOND_VM=$!
 lab_track_pid "$SECOND_VM"
 wait "$SECOND_VM"; again_status=$?
-check "a second VM on the same passt gets its lease and reaches the lab internet (status $again_status)" \
-    eval '[ "$again_status" -eq 0 ] && tr -d "\r" <"$SECOND_CONSOLE" | grep -q "^guest: lease 198.51.100.2/24" &&
+check "a second VM on the same passt gets its lease (the new address) and reaches the lab internet (status $again_status)" \
+    eval '[ "$again_status" -eq 0 ] && tr -d "\r" <"$SECOND_CONSOLE" | grep -q "^guest: lease 198.51.100.3/24" &&
           tr -d "\r" <"$SECOND_CONSOLE" | grep -q "^guest: http ok"'
 if [ "$CHECKS_FAILED" -gt 0 ]; then
     echo "    console (last 40 lines):"; tr -d '\r' <"$CONSOLE" | tail -n 40 | sed 's/^/    | /'

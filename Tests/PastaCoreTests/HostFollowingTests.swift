@@ -159,6 +159,30 @@ final class HostFollowingTests: XCTestCase {
         XCTAssertFalse(try Options.parse([], mode: .pasta).noFollowHost)
     }
 
+    // MARK: - Connections from an address taken away, in the TCP simulation
+
+    func testConnectionsFromAnAddressTakenAwayAreResetOnBothSides() {
+        var scenario = TCPSimulation.Scenario()
+        scenario.name = "the guest's address taken away"
+        scenario.host.length = 3000
+        scenario.host.ending = .stayOpen
+        scenario.guestClosing = .afterPeer
+        scenario.timeLimit = 10_000
+        let simulation = TCPSimulation(scenario, seed: 3)
+        simulation.prepareGuest = { _ in
+            simulation.scheduler.at(2000) {
+                simulation.engine.resetConnections(from: IPAddress("192.0.2.99")!)  // another address: nothing
+                XCTAssertEqual(simulation.guest.resetsReceived, 0)
+                simulation.engine.resetConnections(from: IPAddress("198.51.100.2")!)
+            }
+        }
+        _ = simulation.run()
+        XCTAssertEqual(simulation.guest.received.count, 3000, "what came before is delivered")
+        XCTAssertEqual(simulation.guest.resetsReceived, 1, "the guest is told")
+        XCTAssertTrue(simulation.socket?.aborted == true, "the host socket is aborted")
+        XCTAssertEqual(simulation.engine.table.count, 0)
+    }
+
     // MARK: - Debouncing, on a virtual clock
 
     func testABurstIsReadOnceAfterItSettles() {

@@ -110,3 +110,13 @@ extension TCPEngine {
         return port.send(UnsafeRawBufferPointer(start: control.baseAddress, count: size))
     }
 }
+
+extension TCPEngine {
+    /// The guest's address `address` was taken away (the host's changed under `--config-net`): its
+    /// connections can't go on, so both sides are told now rather than at the guest's next timeout.
+    func resetConnections(from address: IPAddress) {
+        var gone: [TCPConnection] = []
+        table.forEach { if $0.key.guest.ip == address { gone.append($0) } }
+        for connection in gone { resetGuest(connection, why: "the guest's address \(address) is gone") }
+    }
+}

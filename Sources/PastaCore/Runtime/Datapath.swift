@@ -64,7 +64,8 @@ final class Datapath {
 
     /// The host's network changed (HostFollower): connections and datagrams from now on are translated
     /// as the new configuration says, the services answer with it, and inbound traffic goes to the
-    /// guest's new addresses. Flows already open keep the sockets they have.
+    /// guest's new addresses. Flows already open keep the sockets they have, but for TCP connections from
+    /// an address `--config-net` took away, which are reset.
     func follow(_ configuration: RuntimeConfiguration, _ change: ConfigurationChange) {
         let translation = AddressTranslation(configuration)
         tcp.follow(translation)
@@ -73,6 +74,10 @@ final class Datapath {
         icmpErrors.translation = translation
         services = LocalServices(ServiceSettings(configuration))
         if change.addressingChanged || !change.addressesAdded.isEmpty { guestAddresses.reset(to: configuration) }
+        // The namespace lost these addresses (we took them away): their connections end now.
+        if configuration.options.configureNetwork {
+            change.addressesRemoved.forEach { tcp.engine.resetConnections(from: $0.address) }
+        }
     }
 
     /// At exit: the control and API socket files go.
