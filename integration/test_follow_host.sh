@@ -200,7 +200,8 @@ check_shows "the namespace has the uplink's address again" "$CTR" lab_wait_for 2
 echo "5. an IPv6 address 3 s after an IPv4-only start"
 ip -n "$LAB_HOST" -6 addr del 2001:db8:1::3/64 dev eth0
 ip -n "$LAB_HOST" -6 route flush default 2>/dev/null
-start_pasta "$CTR_V6" --config-net -t none
+lab_serve "$CTR_V6" python3 "$TOOL" echo-server any 8081
+start_pasta "$CTR_V6" --config-net -t 8081
 check "IPv4 only at start ($(ns_describe "$CTR_V6"))" ns_shows "$CTR_V6" 198.51.100.3 198.51.100.1 - -
 sleep 3
 since=$(now_ms)
@@ -212,6 +213,8 @@ echo "    ($(took "$since") ms)"
 check "our Router Advertisement carries the /64 prefix" \
     eval 'ip netns exec "$CTR_V6" rdisc6 -1 eth0 2>&1 | grep -Eq "Prefix +: 2001:db8:1::/64"'
 check "ping over IPv6" eval 'ip netns exec "$CTR_V6" ping -6 -c 1 -W 3 2001:db8:2::10 >/dev/null'
+check "-t 8081 listens on IPv6 now too: the lab internet reaches it at [2001:db8:1::3]:8081" \
+    eval '[ "$(in_inet timeout 10 python3 "$TOOL" sequential 2001:db8:1::3 8081 2)" = "ok 2" ]'
 check "TCP over IPv6" \
     eval '[ "$(ip netns exec "$CTR_V6" timeout 10 python3 "$TOOL" sequential 2001:db8:2::10 9000 2)" = "ok 2" ]'
 

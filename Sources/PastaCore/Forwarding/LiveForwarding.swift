@@ -9,8 +9,8 @@ final class LiveForwarding {
     let capabilities: ForwardingCapabilities
     private let tcp: Listeners
     private let udp: Listeners
-    private let hostAddresses: [IPAddress]
-    private let namespaceAddresses: [IPAddress]
+    private var hostAddresses: [IPAddress]
+    private var namespaceAddresses: [IPAddress]
     private let auto: AutoForwarding?
     private let guestAddresses: GuestAddresses
 
@@ -58,6 +58,22 @@ final class LiveForwarding {
         if configuration.ipv4 != nil { addresses.append(loopback ? .v4(.loopback) : .v4(.any)) }
         if configuration.ipv6 != nil { addresses.append(loopback ? .v6(.loopback) : .v6(.any)) }
         return addresses
+    }
+
+    /// The host's network changed: when a family came (IPv6 after an IPv4-only start), rules without an
+    /// address listen on its wildcard too. If that can't be bound, the sockets stay as they were.
+    func follow(_ configuration: RuntimeConfiguration) {
+        let host = Self.wildcards(configuration, side: .host)
+        let namespace = Self.wildcards(configuration, side: .namespace)
+        guard host != hostAddresses || namespace != namespaceAddresses else { return }
+        let before = (hostAddresses, namespaceAddresses)
+        (hostAddresses, namespaceAddresses) = (host, namespace)
+        do {
+            try replace(with: tables)
+        } catch {
+            (hostAddresses, namespaceAddresses) = before
+            logWarning("forwarding: can't listen on \(host.map { "\($0)" }.joined(separator: " ")) as well: \(error)")
+        }
     }
 
     /// The addresses a rule listens on: its own, or the side's wildcards of the target's family.

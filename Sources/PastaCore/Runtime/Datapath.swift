@@ -74,6 +74,7 @@ final class Datapath {
         icmpErrors.translation = translation
         services = LocalServices(ServiceSettings(configuration))
         if change.addressingChanged || !change.addressesAdded.isEmpty { guestAddresses.reset(to: configuration) }
+        if change.addressingChanged { forwarding.follow(configuration) }
         // The namespace lost these addresses (we took them away): their connections end now.
         if configuration.options.configureNetwork {
             change.addressesRemoved.forEach { tcp.engine.resetConnections(from: $0.address) }
