@@ -3,11 +3,12 @@
 # our pasta in the lab host with a private 0666 tun node bind-mounted over /dev/net/tun in a mount
 # namespace of its own (the machine's node is never touched): spawn mode, a PID target (user and network
 # namespaces from `unshare -rn`), --netns PATH --userns PATH, TCP/UDP/ICMP through the tap, splice -t/-T,
-# auto mode both ways, quitting when the target ends, -P/-l/-p files in the user's home, and clear errors
+# auto mode both ways, following the lab host's addresses (through the netlink relay), quitting when the
+# target ends, -P/-l/-p files in the user's home, and clear errors
 # for what an unprivileged user may not do. Servers and clients run as root inside the lab's namespaces.
 set -u
 here=$(cd "$(dirname "$0")" && pwd); source "$here/lab.sh"; source "$here/assert.sh"
-needs python3 jq ping ps
+needs python3 jq ping ps pgrep
 TOOL="$here/tcp_tool.py"
 
 if [ "$(cat /proc/sys/user/max_user_namespaces)" = 0 ] ||
@@ -229,6 +230,18 @@ check "-p: the pcap file is the user's, with the pcap magic and frames" \
     eval '[ "$(stat -c %U "$RL_HOME/pasta.pcap")" = "$RL_USER" ] &&
           [ "$(od -An -tx1 -N4 "$RL_HOME/pasta.pcap" | tr -d " ")" = d4c3b2a1 ] &&
           [ "$(stat -c %s "$RL_HOME/pasta.pcap")" -gt 100000 ]'
+# The host's network followed: an address the lab host gains and loses, through the netlink relay (a child
+# of the user's pasta that keeps CAP_NET_ADMIN over the target's namespace only).
+ip -n "$LAB_HOST" addr add 198.51.100.9/24 dev eth0
+check "an address the lab host gains reaches the target's namespace within 2 s" \
+    lab_wait_for 20 eval 'in_target "$U" ip -o addr show dev eth0 | grep -q "198.51.100.9/24"'
+ip -n "$LAB_HOST" addr del 198.51.100.9/24 dev eth0
+check "and goes when the lab host's goes" lab_wait_for 20 eval '! in_target "$U" ip -o addr show dev eth0 | grep -q "198.51.100.9/24"'
+RELAY=$(for child in $(pgrep -P "$PASTA_PID"); do
+    [ "$(awk '/^CapEff:/ {print $2}' "/proc/$child/status")" = 0000000000001000 ] && echo "$child"; done | head -n 1)
+check "its netlink relay is the user's and holds only CAP_NET_ADMIN (in the user's namespace)" \
+    eval '[ -n "$RELAY" ] && [ "$(awk "/^Uid:/ {print \$2}" /proc/$RELAY/status)" = "$RL_UID" ] &&
+          [ "$(awk "/^Seccomp:/ {print \$2}" /proc/$RELAY/status)" = 2 ]'
 kill "$U"
 ended=$(now_ms)
 gone_within "$PASTA_PID" 30
