@@ -2,7 +2,8 @@
 
 /// rtnetlink replies, as the kernel answers our link, address and route dumps: split into messages,
 /// parsed as RouteNetlinkSocket does, then the host's configuration is chosen from them and the runtime
-/// configuration, its summary and the service settings are derived, as at start-up. Input: a control
+/// configuration, its summary and the service settings are derived, as at start-up, and as a change of
+/// the host's network would be (ConfigurationChange). Input: a control
 /// byte, then one datagram of messages in host byte order. Control bits 0-1 name `eth0` with -i for IPv4
 /// and IPv6; bits 2-3 pick extra options.
 enum NetlinkHarness {
@@ -37,6 +38,15 @@ enum NetlinkHarness {
         _ = configuration.summary
         _ = ServiceSettings(configuration)
         _ = AddressTranslation(configuration)
+        // The same dump as a change of the host's network after a start in local mode, and back.
+        let started = RuntimeConfiguration(options: optionVariants[Int(control >> 2 & 3)], host: HostNetwork(),
+                                           resolvConf: ResolvConf(text: "nameserver 192.0.2.53\n"))
+        let followed = started.following(host: host, resolvConf: ResolvConf(text: ""))
+        _ = ConfigurationChange(from: started, to: followed).descriptions
+        _ = ConfigurationChange(from: followed, to: started).descriptions
+        if !ConfigurationChange(from: followed, to: followed).isEmpty {
+            fatalError("netlink: a configuration differs from itself")
+        }
     }
 
     /// One message: header (length, type, flags, sequence, port), fixed part, attributes, all 4-aligned.
