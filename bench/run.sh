@@ -23,7 +23,7 @@ PASST_THEIRS="${PASST_THEIRS:-/usr/bin/passt}"
 command -v iperf3 >/dev/null || { echo "iperf3 is needed" >&2; exit 1; }
 command -v gcc >/dev/null || { echo "gcc is needed (the round-trip tool)" >&2; exit 1; }
 bash scripts/stamp-commit.sh >/dev/null
-swift build -c release >/dev/null 2>&1 || { echo "release build failed" >&2; exit 1; }
+swift build -c release --static-swift-stdlib >/dev/null 2>&1 || { echo "release build failed" >&2; exit 1; }
 
 LAB_ID="bench$$"
 source integration/lab.sh

@@ -33,6 +33,13 @@ deps_cached_deb() {
     [ -s "$link" ] && readlink -f "$link"
 }
 
+# deps_cached_deb_stale PACKAGE: the package is installed in a version other than its cached .deb's.
+deps_cached_deb_stale() {
+    local installed
+    installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Version}' "$1" 2>/dev/null)
+    [ "${installed%% *}" = ii ] && [ "${installed#ii  }" != "$(dpkg-deb -f "$(deps_cached_deb "$1")" Version 2>/dev/null)" ]
+}
+
 # deps_unobtained_reason PACKAGE: why the last install-deps.sh run could not get it (nothing if it did,
 # or if install-deps.sh never ran here).
 deps_unobtained_reason() {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the build, the demo, the benchmark and the tests need on Debian 12 (run as root): every
 # `install` package of scripts/packages.txt in one apt-get run, and the .deb files of its `fetch` packages
-# (the VM guest's kernel and busybox-static) into $PASTA_DEPS_DIR/debs, where they stay: a second run needs
-# no mirror. Bounded: `apt-get update` gets 100 s (a silent mirror is given up within two minutes), all
+# (the VM guest's kernel and busybox-static; passt's, of the version installed) into $PASTA_DEPS_DIR/debs,
+# where they stay: a second run needs no mirror (unless a fetched package was since installed in another
+# version). Bounded: `apt-get update` gets 100 s (a silent mirror is given up within two minutes), all
 # network steps together 10 minutes, each request 30 s and three retries; the install itself (dpkg, from
 # the downloaded files) is not stopped half-way. What it could not get is printed and recorded with the
 # reason of the step that lost it (scripts/deps-lib.sh): a test that needs a package the mirror did not
@@ -35,7 +36,7 @@ mapfile -t fetches < <(deps_list fetch)
 missing=()
 for p in "${wanted[@]}"; do deps_installed "$p" || missing+=("$p"); done
 unfetched=()
-for p in "${fetches[@]}"; do deps_cached_deb "$p" >/dev/null || unfetched+=("$p"); done
+for p in "${fetches[@]}"; do deps_cached_deb "$p" >/dev/null && ! deps_cached_deb_stale "$p" || unfetched+=("$p"); done
 
 declare -A why=()   # package -> why it could not be had
 update_trouble=""   # a line of apt-get update's that shows some index could not be fetched
@@ -101,7 +102,10 @@ fi
 # fetch_deb PACKAGE: downloads its .deb (for a linux-image-* metapackage, the versioned kernel package it
 # depends on) into the cache and points DEPS_DEBS/PACKAGE.deb at it.
 fetch_deb() {
-    local package="$1" target="$1" deb status
+    local package="$1" target="$1" deb status installed
+    # An installed package's .deb is of the version installed (the one to put back).
+    installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Version}' "$package" 2>/dev/null)
+    [ "${installed%% *}" = ii ] && target="$package=${installed#ii  }"
     if [[ "$package" == linux-image-* ]]; then
         target=$(apt-cache depends "$package" 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }')
         [ -n "$target" ] || { lost "apt knows no kernel package $package depends on" "$package"; return 1; }
@@ -109,7 +113,7 @@ fetch_deb() {
     (cd "$DEPS_DEBS" && run_step "$(left)" apt-get download -o APT::Sandbox::User=root "$target")
     status=$?
     [ $status -eq 0 ] || { lost "$(step_reason $status "downloading $target")" "$package"; return 1; }
-    deb=$(ls -t "$DEPS_DEBS/${target}_"*.deb 2>/dev/null | head -n 1)
+    deb=$(ls -t "$DEPS_DEBS/${target%%=*}_"*.deb 2>/dev/null | head -n 1)
     [ -n "$deb" ] || { lost "downloading $target left no .deb in $DEPS_DEBS" "$package"; return 1; }
     ln -sfn "$(basename "$deb")" "$DEPS_DEBS/$package.deb"
 }
@@ -129,7 +133,10 @@ done
 record=$(mktemp "$PASTA_DEPS_DIR/unobtained.XXXXXX")
 unobtained=()
 for p in "${wanted[@]}"; do deps_installed "$p" || unobtained+=("$p"); done
-for p in "${fetches[@]}"; do deps_cached_deb "$p" >/dev/null || unobtained+=("$p"); done
+# (A package both installed and fetched, passt, is recorded once.)
+for p in "${fetches[@]}"; do
+    deps_cached_deb "$p" >/dev/null || [[ " ${unobtained[*]} " == *" $p "* ]] || unobtained+=("$p")
+done
 for p in "${unobtained[@]}"; do
     printf '%s\t%s\n' "$p" "${why[$p]:-apt-get did not install it (see $LOG)}" >>"$record"
 done

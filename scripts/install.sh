@@ -9,6 +9,8 @@
 #               where the files will be at run time, not into D
 # --uninstall   removes exactly the files listed below (and the directories that end up empty)
 # --no-build    installs what .build/release holds (built and stamped already)
+# The binaries are built with the Swift runtime inside them (--static-swift-stdlib): they run without
+# the toolchain.
 #
 # What goes where (P = prefix):
 #   P/bin/pasta                  the program; its name picks the mode
@@ -33,7 +35,7 @@ while [ $# -gt 0 ]; do
         --destdir) destdir="${2:?--destdir needs a directory}"; shift 2 ;;
         --uninstall) uninstall=yes; shift ;;
         --no-build) build=no; shift ;;
-        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
         *) prefix="$1"; shift ;;
     esac
@@ -75,7 +77,7 @@ fi
 
 if [ "$build" = yes ]; then
     bash scripts/stamp-commit.sh >/dev/null
-    swift build -c release
+    swift build -c release --static-swift-stdlib
 fi
 for binary in pasta kata-passt-endpoint podman-netplugin; do
     [ -x ".build/release/$binary" ] || { echo "install.sh: .build/release/$binary is missing" >&2; exit 1; }

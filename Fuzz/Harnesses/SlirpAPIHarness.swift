@@ -1,11 +1,13 @@
+import AdapterSupport
 @testable import PastaCore
+@testable import SlirpDropIn
 
 /// The slirp4netns API socket: one JSON request per connection, answered by SlirpHostForwards over a HOST
 /// table without sockets. Input: the request's bytes. Every reply must be `{"return": ...}` or
 /// `{"error": {"desc": ...}}` and serialize to JSON our own parser reads back; an error changes nothing.
 enum SlirpAPIHarness {
     static let harness = Harness(
-        name: "slirp4netns-api", summary: "slirp4netns API requests (JSONParser, SlirpHostForwards)",
+        name: "slirp4netns-api", summary: "slirp4netns API requests (the adapters' JSON parser, SlirpHostForwards)",
         maximumLength: 8192, run: run, seeds: seeds)
 
     /// Refuses rules on port 9999, as a failed bind would.
@@ -35,7 +37,7 @@ enum SlirpAPIHarness {
         let isReturn = reply["return"] != nil, isError = reply["error"]?["desc"] != nil
         guard isReturn != isError else { fatalError("slirp4netns-api: reply \(reply.serialized)") }
         if isError, table.hostRules != before { fatalError("slirp4netns-api: an error changed the table") }
-        guard (try? JSONParser.parse(Array(reply.serialized.utf8))) == reply else {
+        guard (try? JSONValue(parsing: Array(reply.serialized.utf8), limits: SlirpHostForwards.limits)) == reply else {
             fatalError("slirp4netns-api: reply doesn't read back: \(reply.serialized)")
         }
     }

@@ -1,3 +1,5 @@
+import AdapterSupport
+
 /// What the hook needs from the bundle's `config.json` (the OCI runtime spec): where the root file
 /// system is and which files are bind-mounted over `/etc/hosts` and `/etc/resolv.conf`.
 public struct BundleConfig: Equatable {

@@ -1,3 +1,4 @@
+import AdapterSupport
 import Glibc
 import PastaCore
 
@@ -67,13 +68,18 @@ public struct Hook {
         if let address = arguments.hostAddress { try ContainerFiles.pointHostEntry(config: config, address: address) }
         if let server = arguments.dnsForward4 { try ContainerFiles.pointResolverAtForwarder(config: config, server: server) }
 
-        let outcome: PastaLauncher.Outcome
+        // pasta configures the namespace, binds its ports, forks its daemon and exits 0, or says why it
+        // can't and exits non-zero.
+        let outcome: ProcessLauncher.Outcome
         do {
-            outcome = try PastaLauncher.run(executable: pastaExecutable, arguments: arguments.arguments,
-                                            timeoutSeconds: timeoutSeconds)
+            outcome = try ProcessLauncher.run(pastaExecutable, arguments: arguments.arguments, timeoutSeconds: timeoutSeconds)
         } catch {
             stopStartingPasta(pidFile: pastaPIDFile, target: target)
-            throw error
+            throw HookError("can't start pasta: \(error)")
+        }
+        if outcome.timedOut {
+            stopStartingPasta(pidFile: pastaPIDFile, target: target)
+            throw HookError("pasta was not ready within \(timeoutSeconds) s\(outcome.output.isEmpty ? "" : ": " + outcome.output)")
         }
         guard outcome.status == 0 else {
             stopStartingPasta(pidFile: pastaPIDFile, target: target)

@@ -1,3 +1,5 @@
+import AdapterSupport
+
 /// The OCI state a runtime writes to a hook's standard input (runtime-spec "State"):
 /// `{"ociVersion", "id", "status", "pid", "bundle", "annotations"}`.
 public struct HookState: Equatable {

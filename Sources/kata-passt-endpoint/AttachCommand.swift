@@ -6,7 +6,7 @@ enum AttachCommand {
     /// passt is ready when it returns; this only absorbs scheduling delays in the socket check.
     static let socketWaitMilliseconds = 1000
 
-    static func run(_ invocation: Invocation) throws(Failure) -> [(String, JSON)] {
+    static func run(_ invocation: Invocation) throws(Failure) -> [(key: String, value: JSON)] {
         let paths = try EndpointPaths(index: invocation.index, directory: invocation.directory)
         try DirectoryLock.acquire(paths.directory, exclusive: true)
         try paths.checkWritable()
@@ -33,7 +33,7 @@ enum AttachCommand {
 
         let arguments = ["-P", paths.pidFile, "-s", paths.socket] + invocation.passtOptions
         let outcome = try PasstLauncher.run(passt, arguments: arguments, timeoutSeconds: invocation.startTimeout)
-        let output: [(String, JSON)] = [("passtOutput", .string(outcome.output))]
+        let output: [(key: String, value: JSON)] = [("passtOutput", .string(outcome.output))]
         if outcome.timedOut {
             let cleanup = abandon(paths)
             throw Failure(.passtFailed, "passt did not return within \(invocation.startTimeout) s and was killed",
@@ -80,7 +80,7 @@ enum AttachCommand {
 
     /// After a failed start: stops a passt of ours that did come up, removes the files of this attempt,
     /// and says what it did (or could not do) for the error answer.
-    static func abandon(_ paths: EndpointPaths) -> [(String, JSON)] {
+    static func abandon(_ paths: EndpointPaths) -> [(key: String, value: JSON)] {
         var notes: [String] = []
         var state = EndpointState.inspect(paths)
         if let pid = state.runningPid {

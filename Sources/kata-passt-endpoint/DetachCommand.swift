@@ -4,7 +4,7 @@ import Glibc
 /// file and socket. Idempotent: an index with nothing running answers so and succeeds, after removing
 /// stale files. A PID that is not provably our passt is never signalled.
 enum DetachCommand {
-    static func run(_ invocation: Invocation) throws(Failure) -> [(String, JSON)] {
+    static func run(_ invocation: Invocation) throws(Failure) -> [(key: String, value: JSON)] {
         let paths = try EndpointPaths(index: invocation.index, directory: invocation.directory)
         try DirectoryLock.acquire(paths.directory, exclusive: true)
         if let passt = try? PasstLauncher.locate() { PasstIdentity.remember(launcher: passt) }

@@ -67,7 +67,7 @@ struct EndpointState {
         return reasons
     }
 
-    var fields: [(String, JSON)] {
+    var fields: [(key: String, value: JSON)] {
         let reasons = staleReasons
         return [
             ("index", .int(paths.index)),

@@ -44,9 +44,9 @@ enum FailureKind: String, CaseIterable {
 struct Failure: Error {
     let kind: FailureKind
     let message: String
-    var details: [(String, JSON)] = []
+    var details: [(key: String, value: JSON)] = []
 
-    init(_ kind: FailureKind, _ message: String, details: [(String, JSON)] = []) {
+    init(_ kind: FailureKind, _ message: String, details: [(key: String, value: JSON)] = []) {
         self.kind = kind
         self.message = message
         self.details = details

@@ -12,7 +12,7 @@ enum PasstStopper {
         /// The last signal it needed.
         let signal: String
         let milliseconds: Int
-        var fields: [(String, JSON)] {
+        var fields: [(key: String, value: JSON)] {
             [("stoppedPid", .int(Int(pid))), ("signal", .string(signal)), ("stoppedAfterMs", .int(milliseconds))]
         }
     }

@@ -1,7 +1,7 @@
 import Glibc
 
 /// One JSON object on stdout per run; on failure also one line for people on stderr.
-func answer(command: String?, _ fields: [(String, JSON)]) -> Never {
+func answer(command: String?, _ fields: [(key: String, value: JSON)]) -> Never {
     print(JSON.object([("ok", .bool(true)), ("command", .optional(command))] + fields).serialized)
     exit(0)
 }

@@ -3,7 +3,7 @@ import Glibc
 
 public struct OptionError: Error, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }
 
 extension Options {
@@ -337,7 +337,7 @@ extension Options {
         }
     }
 
-    static func interfaceName(_ value: String, _ fail: (String) -> OptionError) throws -> String {
+    public static func interfaceName(_ value: String, _ fail: (String) -> OptionError) throws -> String {
         guard !value.isEmpty, value.utf8.count < 16, !value.contains("/"), !value.contains(" "),
               value != ".", value != ".."
         else { throw fail("interface names are 1 to 15 characters, without '/' or spaces") }

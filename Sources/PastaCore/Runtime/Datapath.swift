@@ -21,7 +21,7 @@ final class Datapath {
     /// `-c`: where pesto clients change `forwarding`.
     let control: ControlServer?
     /// slirp4netns mode's `-a PATH`: its API edits `forwarding` too.
-    let slirpAPI: SlirpAPIServer?
+    let slirpAPI: APISocketServer?
 
     init(configuration: RuntimeConfiguration, namespace: NetworkNamespace?, poll: EventPoll, pcap: PcapWriter?) throws {
         let options = configuration.options
@@ -52,9 +52,8 @@ final class Datapath {
         control = try options.controlSocketPath.map { try ControlServer(path: $0, poll: poll, forwarding: forwarding) }
         do {
             slirpAPI = try options.apiSocketPath.map { path in
-                let forwards = SlirpHostForwards(table: forwarding, guest4: configuration.ipv4?.address ?? .any,
-                                                 guest6: configuration.ipv6?.address)
-                return try SlirpAPIServer(path: path, poll: poll, forwards: forwards)
+                try APISocket.make(path: path, poll: poll, forwarding: forwarding,
+                                   guest4: configuration.ipv4?.address ?? .any, guest6: configuration.ipv6?.address)
             }
         } catch {
             control?.remove()

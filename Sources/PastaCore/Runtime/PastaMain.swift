@@ -4,11 +4,6 @@ import Glibc
 public enum PastaMain {
     /// Runs pasta (or passt) for `arguments` (argv, including argv[0]) and returns the exit status.
     public static func run(_ arguments: [String]) -> Int32 {
-        let program = (arguments.first ?? "pasta").split(separator: "/").last.map(String.init) ?? "pasta"
-        // One binary: installed as pesto (a link), it is the control client.
-        if program == "pesto" { return PestoMain.run(arguments) }
-        // Installed as slirp4netns (a link), it takes slirp4netns's command line and API.
-        if program == "slirp4netns" { return SlirpMain.run(arguments) }
         signal(SIGPIPE, SIG_IGN)
         let mode = ProgramMode(invokedAs: arguments.first ?? "pasta")
         let options: Options
@@ -32,7 +27,7 @@ public enum PastaMain {
 
     /// Runs a parsed, validated configuration until it is told to stop; `profile` names the system calls
     /// the sandboxed loop may make.
-    static func serve(_ options: Options, profile: SyscallFilter.Profile) -> Int32 {
+    public static func serve(_ options: Options, profile: SyscallFilter.Profile) -> Int32 {
         let mode = options.mode
         // Sandbox stage 1, before opening anything of our own: closing later could close our own files.
         let keep = [options.socketFD, options.readyDescriptor, options.exitDescriptor].compactMap { $0 }

@@ -1,13 +1,13 @@
 import CLinux
 
 /// Text for `--help` and `--version`.
-enum Usage {
+public enum Usage {
     /// The package's version.
-    static let version = "0.3.0"
+    public static let version = "0.3.0"
     /// The commit it was built from (scripts/stamp-commit.sh), or "unknown commit".
-    static let commit = String(cString: CLinux_build_commit())
+    public static let commit = String(cString: CLinux_build_commit())
     /// "pasta-swift 0.3.0 (abc1234)", first in every program's `--version`.
-    static let build = "pasta-swift \(version) (\(commit))"
+    public static let build = "pasta-swift \(version) (\(commit))"
 
     static func versionText(_ mode: ProgramMode) -> String {
         "\(build)\n\(mode.rawValue): user-mode networking for network namespaces and virtual machines"

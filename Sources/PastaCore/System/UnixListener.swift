@@ -7,7 +7,7 @@ import Glibc
 /// (107 bytes; Podman's API socket paths can be) are reached through the directory's /proc/self/fd entry.
 public final class UnixListener {
     public let path: String
-    let descriptor: Descriptor
+    public let descriptor: Descriptor
     private let inode: ino_t
 
     public init(path: String, backlog: Int32 = 16, purpose: String) throws {
@@ -77,7 +77,7 @@ public final class UnixListener {
     }
 
     /// The next waiting client (non-blocking, close-on-exec), if any.
-    func accept() -> Descriptor? {
+    public func accept() -> Descriptor? {
         let fd = CLinux_accept(descriptor.raw)
         return fd >= 0 ? Descriptor(fd) : nil
     }

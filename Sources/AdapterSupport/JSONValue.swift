@@ -1,10 +1,17 @@
-/// A JSON document (RFC 8259), parsed strictly and within limits: the hook reads what runc and Podman
-/// hand it, and a malformed or hostile document must end in an error, never a trap or a deep recursion.
-public indirect enum JSONValue: Equatable {
+/// A JSON document (RFC 8259), parsed strictly and within limits, and serialized: the adapters read what
+/// runc, Podman and slirp4netns API clients hand them, and a malformed or hostile document must end in an
+/// error, never a trap or a deep recursion. Duplicate keys, control characters in strings, bad escapes,
+/// lone surrogates, invalid UTF-8, numbers longer than 64 characters or beyond a Double's range are
+/// rejected; size, nesting depth and string length are bounded by the caller's limits.
+// Sendable said outright: inferring it for a recursive enum is circular to the compiler (and errors that
+// carry JSON, as kata-passt-endpoint's do, must be Sendable).
+public indirect enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
-    /// The number as written, so integers of any size keep their exact text.
-    case number(String)
+    /// A number written without fraction or exponent that fits in Int64.
+    case integer(Int64)
+    /// Any other number (finite: one that overflows a Double is rejected).
+    case number(Double)
     case string(String)
     case array([JSONValue])
     /// Members in document order; keys are unique (a duplicate is rejected).
@@ -14,6 +21,7 @@ public indirect enum JSONValue: Equatable {
         switch (a, b) {
         case (.null, .null): return true
         case (.bool(let x), .bool(let y)): return x == y
+        case (.integer(let x), .integer(let y)): return x == y
         case (.number(let x), .number(let y)): return x == y
         case (.string(let x), .string(let y)): return x == y
         case (.array(let x), .array(let y)): return x == y
@@ -46,10 +54,8 @@ public indirect enum JSONValue: Equatable {
 
     /// An integer written without fraction or exponent that fits in Int64.
     public var integerValue: Int64? {
-        guard case .number(let text) = self, !text.contains("."), !text.contains("e"), !text.contains("E") else {
-            return nil
-        }
-        return Int64(text)
+        if case .integer(let value) = self { return value }
+        return nil
     }
 
     public var boolValue: Bool? {
@@ -116,7 +122,7 @@ private struct JSONParser {
         case UInt8(ascii: "t"): try literal("true"); return .bool(true)
         case UInt8(ascii: "f"): try literal("false"); return .bool(false)
         case UInt8(ascii: "n"): try literal("null"); return .null
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
         default: throw error("unexpected character")
         }
     }
@@ -168,8 +174,9 @@ private struct JSONParser {
         }
     }
 
-    mutating func number() throws -> String {
+    mutating func number() throws -> JSONValue {
         let start = index
+        var isInteger = true
         if bytes[index] == UInt8(ascii: "-") { index += 1 }
         guard index < bytes.count, isDigit(bytes[index]) else { throw error("invalid number") }
         if bytes[index] == UInt8(ascii: "0") {
@@ -178,18 +185,23 @@ private struct JSONParser {
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            isInteger = false
             index += 1
             guard index < bytes.count, isDigit(bytes[index]) else { throw error("invalid number") }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            isInteger = false
             index += 1
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
             guard index < bytes.count, isDigit(bytes[index]) else { throw error("invalid number") }
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
         guard index - start <= 64 else { throw error("number longer than 64 characters") }
-        return String(decoding: bytes[start..<index], as: UTF8.self)
+        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        if isInteger, let value = Int64(text) { return .integer(value) }
+        guard let value = Double(text), value.isFinite else { throw JSONError("number out of range at byte \(start)") }
+        return .number(value)
     }
 
     func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
@@ -265,5 +277,40 @@ private struct JSONParser {
         }
         guard let unicode = Unicode.Scalar(scalar) else { throw error("invalid \\u escape") }
         return Array(String(Character(unicode)).utf8)
+    }
+}
+
+extension JSONValue {
+    /// The document as compact JSON text, members in their order.
+    public var serialized: String {
+        switch self {
+        case .object(let members):
+            return "{" + members.map { JSONValue.quoted($0.key) + ":" + $0.value.serialized }.joined(separator: ",") + "}"
+        case .array(let items): return "[" + items.map(\.serialized).joined(separator: ",") + "]"
+        case .string(let text): return JSONValue.quoted(text)
+        case .integer(let value): return String(value)
+        case .number(let value): return value.isFinite ? "\(value)" : "null"
+        case .bool(let value): return value ? "true" : "false"
+        case .null: return "null"
+        }
+    }
+
+    /// RFC 8259 section 7: quote, backslash and control characters (DEL too) escaped; the rest stays UTF-8.
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 }

@@ -1,22 +1,13 @@
-/// What the slirp4netns API edits: the HOST forwarding table, through whatever holds it.
-protocol HostForwardingTable: AnyObject {
-    var hostRules: [ForwardingRule] { get }
-    /// Puts `rules` in force as the HOST table, or throws why not (and changes nothing).
-    func setHostRules(_ rules: [ForwardingRule]) throws
-}
-
-extension LiveForwarding: HostForwardingTable {
-    var hostRules: [ForwardingRule] { tables.first { $0.pif == .host }?.rules ?? [] }
-
-    func setHostRules(_ rules: [ForwardingRule]) throws {
-        try replace(with: [ForwardingTable(.host, rules: rules)])
-    }
-}
+import AdapterSupport
+import PastaCore
 
 /// slirp4netns's API requests (`add_hostfwd`, `list_hostfwd`, `remove_hostfwd`), one JSON document each,
 /// answered with `{"return": ...}` or `{"error": {"desc": ...}}`. Forwards are HOST rules with an id;
 /// beyond slirp4netns, host and guest addresses may be IPv6.
 final class SlirpHostForwards {
+    /// A request is at most 4096 bytes (SlirpAPIServer); these bound what a test or fuzzer hands over.
+    static let limits = JSONValue.Limits(maxBytes: 65536, maxDepth: 16, maxStringBytes: 4096)
+
     private struct Entry {
         let id: Int64
         let rule: ForwardingRule
@@ -39,7 +30,7 @@ final class SlirpHostForwards {
         do {
             let document: JSONValue
             do {
-                document = try JSONParser.parse(request)
+                document = try JSONValue(parsing: request, limits: Self.limits)
             } catch {
                 throw RequestError("cannot parse JSON: \(error)")
             }
@@ -87,7 +78,9 @@ final class SlirpHostForwards {
         guard let guest = try address(arguments, "guest_addr", default: defaultGuest) else {
             throw RequestError("add_hostfwd: an IPv6 host_addr needs IPv6 in the namespace (--enable-ipv6)")
         }
-        guard guest.family == hostAddress.family else {
+        switch (guest, hostAddress) {
+        case (.v4, .v4), (.v6, .v6): break
+        default:
             throw RequestError("add_hostfwd: host_addr and guest_addr are of different families")
         }
         guard !guest.isUnspecified, !guest.isMulticast else { throw RequestError("add_hostfwd: guest_addr is not a unicast address") }

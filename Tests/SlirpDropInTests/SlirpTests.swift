@@ -1,5 +1,7 @@
+import AdapterSupport
 import XCTest
 @testable import PastaCore
+@testable import SlirpDropIn
 
 /// A HOST table without sockets: refuses rules on ports listed in `taken`, as a failed bind would.
 private final class FakeTable: HostForwardingTable {
@@ -21,15 +23,18 @@ final class SlirpTests: XCTestCase {
 
     private func isError(_ reply: JSONValue) -> Bool { reply["error"]?["desc"] != nil }
 
+    /// The API's parser: the shared one, within the API's limits.
+    private func parse(_ bytes: [UInt8]) throws -> JSONValue { try JSONValue(parsing: bytes, limits: SlirpHostForwards.limits) }
+
     func testJSONParser() throws {
-        XCTAssertEqual(try JSONParser.parse(Array(#" {"a": [1, -2.5e1, "x\u00e9\n", true, null, {}]} "#.utf8)),
+        XCTAssertEqual(try parse(Array(#" {"a": [1, -2.5e1, "x\u00e9\n", true, null, {}]} "#.utf8)),
                        .object([("a", .array([.integer(1), .number(-25), .string("xé\n"), .bool(true), .null, .object([])]))]))
-        XCTAssertEqual(try JSONParser.parse(Array(#""\ud83d\ude00""#.utf8)), .string("😀"))
+        XCTAssertEqual(try parse(Array(#""\ud83d\ude00""#.utf8)), .string("😀"))
         let bad = ["", "{", "}", "{\"a\":}", "{\"a\" 1}", "{\"a\":1,}", "[1,]", "01", "1.", "-", "+1", "\"\\x\"",
                    "\"\u{1}\"", "\"\\ud800\"", "\"\\udc00\"", "tru", "nul", "{\"a\":1,\"a\":2}", "{} {}", "\"abc",
                    String(repeating: "[", count: 40) + String(repeating: "]", count: 40), "1e999", "{'a':1}"]
-        for text in bad { XCTAssertThrowsError(try JSONParser.parse(Array(text.utf8)), text) }
-        XCTAssertThrowsError(try JSONParser.parse([0x22, 0xFF, 0x22]))  // invalid UTF-8
+        for text in bad { XCTAssertThrowsError(try parse(Array(text.utf8)), text) }
+        XCTAssertThrowsError(try parse([0x22, 0xFF, 0x22]))  // invalid UTF-8
         XCTAssertEqual(JSONValue.object([("d", .string("a\"b\\\u{1}"))]).serialized, #"{"d":"a\"b\\\u0001"}"#)
     }
 

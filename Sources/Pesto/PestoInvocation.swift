@@ -1,3 +1,5 @@
+import PastaCore
+
 /// pesto's command line: `pesto [-d] [-s] [-A] [-D] [-C PIF] [-t|-u|-T|-U SPEC]... PATH`. Without -A or
 /// -D, the first `-t`/`-u` replaces the HOST table and the first `-T`/`-U` the SPLICE table (later ones
 /// add to it); `-A`, `-D` and `-C` apply from left to right. Options and PATH may come in any order.

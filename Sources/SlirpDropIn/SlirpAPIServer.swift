@@ -1,12 +1,14 @@
+import AdapterSupport
 import CLinux
 import Glibc
+import PastaCore
 
 /// slirp4netns's API socket (`-a PATH`): a client sends one JSON request (up to 4096 bytes), shuts down its
 /// side, and gets one JSON reply (SlirpHostForwards). Served from the event loop without blocking it, up
 /// to `maximumClients` at once (the rest wait in the backlog); a request is answered as soon as it is a
 /// complete JSON document or the client's side closes, and a client that has done neither within
 /// `deadline` is dropped.
-final class SlirpAPIServer {
+final class SlirpAPIServer: APISocketServer {
     static let deadlineMilliseconds = 5000
     static let maximumRequest = 4096
     static let maximumClients = 16
@@ -37,6 +39,12 @@ final class SlirpAPIServer {
     private var listening = true
     private var buffer = [UInt8](repeating: 0, count: SlirpAPIServer.maximumRequest + 1)
 
+    /// The server of `context`, for PastaCore's datapath (APISocket.factory).
+    convenience init(_ context: APISocket.Context) throws {
+        try self.init(path: context.path, poll: context.poll,
+                      forwards: SlirpHostForwards(table: context.forwarding, guest4: context.guest4, guest6: context.guest6))
+    }
+
     init(path: String, poll: EventPoll, forwards: SlirpHostForwards) throws {
         listener = try UnixListener(path: path, backlog: 64, purpose: "API socket")
         self.poll = poll
@@ -49,12 +57,12 @@ final class SlirpAPIServer {
         }
     }
 
-    func remove() {
+    public func remove() {
         for client in clients.compactMap({ $0 }) { close(client) }
         listener.remove()
     }
 
-    func accept(now: Int) {
+    public func accept(now: Int) {
         while let slot = clients.firstIndex(where: { $0 == nil }) {
             guard let socket = listener.accept() else { return }
             generation &+= 1
@@ -71,7 +79,7 @@ final class SlirpAPIServer {
         setListening(false)
     }
 
-    func clientEvent(_ reference: EventReference, events: UInt32, now: Int) {
+    public func clientEvent(_ reference: EventReference, events: UInt32, now: Int) {
         guard Int(reference.index) < clients.count, let client = clients[Int(reference.index)],
               client.reference == reference else { return }
         if client.draining { return drain(client) }
@@ -83,7 +91,7 @@ final class SlirpAPIServer {
     }
 
     /// Every 100 ms: clients past their deadline are dropped.
-    func tick(now: Int) {
+    public func tick(now: Int) {
         for client in clients.compactMap({ $0 }) where now >= client.deadline {
             logDebug("API socket: client dropped after \(Self.deadlineMilliseconds / 1000) s")
             close(client)
@@ -102,7 +110,7 @@ final class SlirpAPIServer {
         }
         // Complete once it parses as an object: no need to wait for the client's shutdown.
         if client.request.last == UInt8(ascii: "}") || client.request.last == UInt8(ascii: "\n"),
-           case .object? = try? JSONParser.parse(client.request) {
+           case .object? = try? JSONValue(parsing: client.request, limits: SlirpHostForwards.limits) {
             answer(client)
         }
     }

@@ -1,4 +1,5 @@
 import Glibc
+import PastaCore
 
 /// slirp4netns's command line (`slirp4netns [OPTION]... PID|PATH [TAPNAME]`), as Podman 4.x/5.x and
 /// Buildah call it, validated, and the pasta configuration that gives the namespace the same network:

@@ -1,5 +1,6 @@
 import XCTest
 @testable import PastaCore
+@testable import Pesto
 
 final class PestoInvocationTests: XCTestCase {
     private let rule80 = ForwardingRule(.tcp, ports: 18080...18080, targetFirst: 80)

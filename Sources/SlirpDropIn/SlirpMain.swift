@@ -1,4 +1,5 @@
 import Glibc
+import PastaCore
 
 /// Our binary invoked as `slirp4netns`: its command line, then pasta's datapath in the foreground.
 public enum SlirpMain {
@@ -20,6 +21,7 @@ public enum SlirpMain {
             print(SlirpInvocation.versionText)
             return 0
         }
+        APISocket.factory = { try SlirpAPIServer($0) }
         return PastaMain.serve(invocation.options, profile: .slirp4netns)
     }
 

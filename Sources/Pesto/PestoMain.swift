@@ -1,5 +1,6 @@
 import CLinux
 import Glibc
+import PastaCore
 
 /// The pesto client: connects to a pasta or passt control socket, shows the forwarding tables, or sends
 /// new ones and reads them back to tell whether they took effect (the protocol itself has no reply).
