@@ -57,8 +57,8 @@ PIDFILE="$WORK/run/passt.pid"
 # The guest is told the lab's resolver (-D 203.0.113.10 -S none): the machine's own must not leak in.
 # shellcheck disable=SC2086
 start_passt() {
-    lab_in "$LAB_HOST" "$PASST" -P "$PIDFILE" -s "$SOCKET" -t 8080:80 -D 203.0.113.10 -S none $PASST_OPTS \
-        >"$WORK/passt.log" 2>&1 || return 1
+    lab_in "$LAB_HOST" "$PASST" -P "$PIDFILE" -s "$SOCKET" -t 8080:80 -D 203.0.113.10 -S none \
+        -l "$WORK/run/events.log" $PASST_OPTS >"$WORK/passt.log" 2>&1 || return 1
     PASST_PID=$(cat "$PIDFILE" 2>/dev/null)
     [ -n "$PASST_PID" ] && lab_track_pid "$PASST_PID" && lab_alive "$PASST_PID" && [ -S "$SOCKET" ]
 }
@@ -144,7 +144,7 @@ echo "5. the lab host's address changes while the guest runs"
 ip -n "$LAB_HOST" addr del 198.51.100.2/24 dev eth0
 ip -n "$LAB_HOST" addr add 198.51.100.3/24 dev eth0
 ip -n "$LAB_HOST" route replace default via 198.51.100.1
-sleep 1  # passt follows within a second
+lab_wait_for 30 grep -q "host changed: IPv4 address 198.51.100.3/24" "$WORK/run/events.log"
 touch "$WORK/www/renew"
 lab_wait_for 300 eval 'console_has "^guest: renewed " || ! lab_alive $VM_PID'
 check "the guest asks DHCP again and is given the host's new address: $(console_value renewed)" \
@@ -169,6 +169,7 @@ check "a second VM on the same passt gets its lease (the new address) and reache
 if [ "$CHECKS_FAILED" -gt 0 ]; then
     echo "    console (last 40 lines):"; tr -d '\r' <"$CONSOLE" | tail -n 40 | sed 's/^/    | /'
     grep -v "Failed to send .* to syslog" "$WORK/passt.log" | tail -n 20 | sed 's/^/    passt: /'
+    tail -n 20 "$WORK/run/events.log" | sed 's/^/    passt log: /'
 fi
 echo "    VM from qemu's start to power-off: $((T_END - T_BOOT)) ms; whole test: $((T_END - T_START)) ms"
 finish

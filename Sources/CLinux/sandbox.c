@@ -7,6 +7,7 @@
 #include <linux/capability.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/if_addr.h>
 #include <sys/socket.h>
 #include <sched.h>
 #include <stdint.h>
@@ -134,7 +135,69 @@ static int relay_reply_ends(const unsigned char *bytes, size_t length) {
     return 0;
 }
 
-void CLinux_netlink_relay_serve(int channel, int netlink) {
+// Walks the attributes after a fixed header of `fixed` bytes: each whole, 4-aligned, of a type in
+// `allowed` (a bit mask); the output interface, if `oif_type` is set, must be `interface_index` and present.
+static int relay_attributes_allowed(const unsigned char *bytes, size_t length, size_t fixed, uint32_t allowed,
+                                    int oif_type, int interface_index) {
+    size_t offset = NLMSG_HDRLEN + fixed;
+    int oif_seen = 0;
+    if (length < offset) return 0;
+    while (offset < length) {
+        struct rtattr attribute;
+        if (length - offset < sizeof(attribute)) return 0;
+        memcpy(&attribute, bytes + offset, sizeof(attribute));
+        if (attribute.rta_len < sizeof(attribute) || attribute.rta_len > length - offset) return 0;
+        if (attribute.rta_type >= 32 || !(allowed & (1u << attribute.rta_type))) return 0;
+        if (oif_type && attribute.rta_type == oif_type) {
+            int32_t index;
+            if (attribute.rta_len != RTA_LENGTH(sizeof(index))) return 0;
+            memcpy(&index, bytes + offset + RTA_LENGTH(0), sizeof(index));
+            if (index != interface_index) return 0;
+            oif_seen = 1;
+        }
+        offset += RTA_ALIGN(attribute.rta_len);
+    }
+    return !oif_type || oif_seen;
+}
+
+int CLinux_netlink_relay_allows(const void *request, size_t length, int interface_index) {
+    const unsigned char *bytes = request;
+    struct nlmsghdr header;
+    if (length < sizeof(header) || length > 4096) return 0;
+    memcpy(&header, bytes, sizeof(header));
+    if (header.nlmsg_len != length) return 0;
+    if (header.nlmsg_flags & ~(NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL)) return 0;
+    if (!(header.nlmsg_flags & NLM_F_REQUEST)) return 0;
+    switch (header.nlmsg_type) {
+    case RTM_NEWADDR:
+    case RTM_DELADDR: {
+        struct ifaddrmsg address;
+        if (length < NLMSG_HDRLEN + sizeof(address)) return 0;
+        memcpy(&address, bytes + NLMSG_HDRLEN, sizeof(address));
+        if (address.ifa_family != AF_INET && address.ifa_family != AF_INET6) return 0;
+        if ((int)address.ifa_index != interface_index || address.ifa_scope != RT_SCOPE_UNIVERSE) return 0;
+        return relay_attributes_allowed(bytes, length, sizeof(address),
+                                        1u << IFA_ADDRESS | 1u << IFA_LOCAL | 1u << IFA_FLAGS, 0, interface_index);
+    }
+    case RTM_NEWROUTE:
+    case RTM_DELROUTE: {
+        struct rtmsg route;
+        if (length < NLMSG_HDRLEN + sizeof(route)) return 0;
+        memcpy(&route, bytes + NLMSG_HDRLEN, sizeof(route));
+        if (route.rtm_family != AF_INET && route.rtm_family != AF_INET6) return 0;
+        if (route.rtm_src_len || route.rtm_tos || route.rtm_table != RT_TABLE_MAIN || route.rtm_flags) return 0;
+        if (route.rtm_protocol != RTPROT_BOOT || route.rtm_type != RTN_UNICAST) return 0;
+        if (route.rtm_scope != RT_SCOPE_UNIVERSE && route.rtm_scope != RT_SCOPE_LINK) return 0;
+        return relay_attributes_allowed(bytes, length, sizeof(route),
+                                        1u << RTA_DST | 1u << RTA_GATEWAY | 1u << RTA_OIF | 1u << RTA_PRIORITY,
+                                        RTA_OIF, interface_index);
+    }
+    default:
+        return 0;
+    }
+}
+
+void CLinux_netlink_relay_serve(int channel, int netlink, int interface_index) {
     static unsigned char buffer[32768] __attribute__((aligned(4)));
     for (;;) {
         ssize_t n;
@@ -143,10 +206,8 @@ void CLinux_netlink_relay_serve(int channel, int netlink) {
         struct nlmsghdr request;
         if ((size_t)n < sizeof(request)) continue;
         memcpy(&request, buffer, sizeof(request));
-        int allowed = request.nlmsg_type == RTM_NEWADDR || request.nlmsg_type == RTM_DELADDR
-            || request.nlmsg_type == RTM_NEWROUTE || request.nlmsg_type == RTM_DELROUTE;
-        // One whole message, as the daemon sends them; anything else is refused, never passed on.
-        if (!allowed || request.nlmsg_len != (uint32_t)n) {
+        // Only what the daemon sends for the tap; anything else is refused here, never passed on.
+        if (!CLinux_netlink_relay_allows(buffer, (size_t)n, interface_index)) {
             relay_refuse(channel, &request, EPERM);
             continue;
         }

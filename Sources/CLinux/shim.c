@@ -139,7 +139,8 @@ int CLinux_inotify_watch_delete(int fd, const char *path) { return inotify_add_w
 int CLinux_inotify_watch_entries(int fd, const char *path) {
     return inotify_add_watch(fd, path, IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO);
 }
-const uint32_t CLinux_IN_DELETE = IN_DELETE, CLinux_IN_DELETE_SELF = IN_DELETE_SELF, CLinux_IN_IGNORED = IN_IGNORED;
+const uint32_t CLinux_IN_DELETE = IN_DELETE, CLinux_IN_DELETE_SELF = IN_DELETE_SELF, CLinux_IN_IGNORED = IN_IGNORED,
+    CLinux_IN_Q_OVERFLOW = IN_Q_OVERFLOW;
 
 const int CLinux_IFNAMSIZ = IFNAMSIZ;
 

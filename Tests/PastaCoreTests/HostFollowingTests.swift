@@ -117,6 +117,38 @@ final class HostFollowingTests: XCTestCase {
         XCTAssertEqual(onlyIPv4.ipv6?.address, current.ipv6?.address, "a family that vanished stays until it is back")
     }
 
+    func testAnExplicitAddressKeepsItsGatewayWhileTheHostIsBetweenNetworks() throws {
+        let current = try start(["--config-net", "-a", "192.0.2.5", "-n", "24"], host: uplink())
+        XCTAssertEqual(current.ipv4?.gateway, IPv4Address(198, 51, 100, 1), "the host's gateway, -g not given")
+        let next = current.following(host: noHost, resolvConf: resolver53)
+        XCTAssertEqual(next.ipv4?.gateway, IPv4Address(198, 51, 100, 1))
+        XCTAssertTrue(ConfigurationChange(from: current, to: next).isEmpty)
+    }
+
+    func testALocalModeFamilyStaysUntilTheHostHasItToo() throws {
+        let current = try start(host: noHost)
+        let onlyIPv6 = HostNetwork(ipv4: nil, ipv6: uplink().ipv6)
+        let next = current.following(host: onlyIPv6, resolvConf: resolver53)
+        XCTAssertFalse(next.localMode)
+        XCTAssertEqual(next.ipv4?.address, RuntimeConfiguration.localAddress4, "IPv4 keeps its local-mode address")
+        XCTAssertEqual(next.ipv6?.address, IPv6Address("2001:db8:1::2"))
+        let change = ConfigurationChange(from: current, to: next)
+        XCTAssertTrue(change.leftLocalMode)
+        XCTAssertFalse(change.addressesRemoved.contains { $0.address == IPAddress("169.254.2.1") })
+    }
+
+    func testTheAddressHandedOutStaysWhileTheHostStillHasIt() throws {
+        let current = try start(host: uplink(2))
+        // The host gains .7, which the kernel lists first.
+        let both = HostNetwork.choose(links: [eth0], addresses: [address("198.51.100.7", 24), address("198.51.100.2", 24)],
+                                      routes: [defaultRoute(via: "198.51.100.1")], interface4: nil, interface6: nil)
+        let next = current.following(host: both, resolvConf: resolver53)
+        XCTAssertEqual(next.ipv4?.address, IPv4Address(198, 51, 100, 2))
+        let change = ConfigurationChange(from: current, to: next)
+        XCTAssertEqual(change.addressesAdded.map(\.address), [IPAddress("198.51.100.7")!], "the namespace gets it too")
+        XCTAssertFalse(change.descriptions.contains { $0.hasPrefix("IPv4 address") })
+    }
+
     func testAnIPv6AddressArrivingTurnsIPv6On() throws {
         let current = try start(host: uplink(ipv6: false))
         XCTAssertNil(current.ipv6)
@@ -181,6 +213,31 @@ final class HostFollowingTests: XCTestCase {
         XCTAssertEqual(simulation.guest.resetsReceived, 1, "the guest is told")
         XCTAssertTrue(simulation.socket?.aborted == true, "the host socket is aborted")
         XCTAssertEqual(simulation.engine.table.count, 0)
+    }
+
+    // MARK: - The resolver file
+
+    func testAResolverFileBehindALinkIsReadThroughTheTargetsDirectory() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("resolver-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        for directory in ["etc", "run/resolve"] {
+            try FileManager.default.createDirectory(atPath: "\(root)/\(directory)", withIntermediateDirectories: true)
+        }
+        try "nameserver 192.0.2.53\n".write(toFile: "\(root)/run/resolve/stub.conf", atomically: false, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(atPath: "\(root)/etc/resolv.conf", withDestinationPath: "\(root)/run/resolve/stub.conf")
+        let file = ResolverFile(path: "\(root)/etc/resolv.conf")
+        XCTAssertEqual(file.places.map(\.entry), ["resolv.conf", "stub.conf"])
+        XCTAssertEqual(file.read()?.nameservers, [IPAddress("192.0.2.53")!])
+        XCTAssertTrue(file.isMentioned(in: [InotifyEvent(mask: 0x80, name: "stub.conf")]), "a rename in the target's directory")
+        XCTAssertFalse(file.isMentioned(in: [InotifyEvent(mask: 0x80, name: "hosts")]))
+
+        // A link to where nothing is yet: its target's directory, once there, is held all the same.
+        try FileManager.default.removeItem(atPath: "\(root)/run/resolve/stub.conf")
+        let dangling = ResolverFile(path: "\(root)/etc/resolv.conf")
+        XCTAssertEqual(dangling.places.count, 2)
+        XCTAssertNil(dangling.read())
+        try "nameserver 192.0.2.54\n".write(toFile: "\(root)/run/resolve/stub.conf", atomically: false, encoding: .utf8)
+        XCTAssertEqual(dangling.read()?.nameservers, [IPAddress("192.0.2.54")!], "read once it appears")
     }
 
     // MARK: - Debouncing, on a virtual clock

@@ -3,11 +3,11 @@ import XCTest
 
 final class NetlinkParsingTests: XCTestCase {
     /// An RTM_NEWROUTE for "default via 198.51.100.1 dev 2 metric 100" as the kernel would send it.
-    private func defaultRouteMessage(sequence: UInt32 = 7) -> [UInt8] {
+    private func defaultRouteMessage(sequence: UInt32 = 7, flags: UInt32 = 0) -> [UInt8] {
         var message = NetlinkRequest(type: Netlink.newRoute, flags: Netlink.multi)
         message.append(bytes: [Netlink.familyIPv4, 0, 0, 0, Netlink.tableMain, Netlink.protocolBoot,
                                Netlink.scopeUniverse, Netlink.typeUnicast])
-        message.append(UInt32(0))
+        message.append(flags)
         message.attribute(Netlink.routeTable, integer: UInt32(254))
         message.attribute(Netlink.routeGateway, [198, 51, 100, 1])
         message.attribute(Netlink.routeOutput, integer: UInt32(2))
@@ -26,6 +26,14 @@ final class NetlinkParsingTests: XCTestCase {
         XCTAssertEqual(route.outputInterface, 2)
         XCTAssertEqual(route.priority, 100)
         XCTAssertEqual(route.table, 254)
+    }
+
+    /// A cached clone (an IPv6 path MTU exception, RTM_F_CLONED) is not a route of the table: copied into
+    /// the namespace, it would hide the namespace's own exception for that destination.
+    func testClonedRoutesAreToldApart() {
+        XCTAssertFalse(RouteInfo.isCloned(NetlinkMessage.split(defaultRouteMessage()[...])[0].payload))
+        XCTAssertTrue(RouteInfo.isCloned(NetlinkMessage.split(defaultRouteMessage(flags: 0x200)[...])[0].payload))
+        XCTAssertFalse(RouteInfo.isCloned([1, 2, 3][...]), "too short to say: not a clone")
     }
 
     func testTruncationsAtEveryOffsetNeverTrap() {

@@ -55,7 +55,7 @@ int CLinux_inotify_watch_delete(int fd, const char *path);
 // Watches a directory for entries written, created, renamed in or out, or deleted (a resolver file
 // replaced by rename shows as IN_MOVED_TO).
 int CLinux_inotify_watch_entries(int fd, const char *path);
-extern const uint32_t CLinux_IN_DELETE, CLinux_IN_DELETE_SELF, CLinux_IN_IGNORED;
+extern const uint32_t CLinux_IN_DELETE, CLinux_IN_DELETE_SELF, CLinux_IN_IGNORED, CLinux_IN_Q_OVERFLOW;
 
 // tun/tap: creates (or attaches to) tap `name` on fd; the kernel's chosen name is copied to out_name (IFNAMSIZ).
 // With vnet_header, every frame read or written is preceded by a struct virtio_net_hdr (10 bytes).
@@ -192,12 +192,16 @@ int CLinux_mount_private_tree(void);
 // Mounts an empty read-only tmpfs on `mount_point` and makes it our root: pivot_root(2), or chroot(2)
 // where that fails (*used_chroot is then 1). 0, or -1 with errno.
 int CLinux_enter_empty_root(const char *mount_point, int *used_chroot);
+// The namespace's netlink relay: reads one request at a time from `channel` (SOCK_SEQPACKET), passes it to
+// `netlink` if it is one the daemon makes (CLinux_netlink_relay_allows), else answers EPERM itself, and
+// writes each reply datagram back until the ACK or error. Returns when the channel closes.
+void CLinux_netlink_relay_serve(int channel, int netlink, int interface_index);
+// Whether the relay passes `request` (one datagram of `length` bytes) on: one whole RTM_NEWADDR or
+// RTM_DELADDR of an IPv4/IPv6 address on `interface_index`, or RTM_NEWROUTE/RTM_DELROUTE of a unicast
+// route of the main table through it, with only the flags and attributes the daemon sends.
+int CLinux_netlink_relay_allows(const void *request, size_t length, int interface_index);
 // The socket janitor's whole life: waits until `channel` yields a byte (or end of file: it just exits),
 // removes each names[i] in directories[i] that is still the socket with inodes[i], answers, and exits.
-// The namespace's netlink relay: reads one request at a time from `channel` (SOCK_SEQPACKET), passes it to
-// `netlink` if it is RTM_NEWADDR, RTM_DELADDR, RTM_NEWROUTE or RTM_DELROUTE (else answers EPERM itself),
-// and writes each reply datagram back until the ACK or error. Returns when the channel closes.
-void CLinux_netlink_relay_serve(int channel, int netlink);
 void CLinux_socket_janitor_serve(int channel, int count, const int *directories, const char *const *names,
                                  const uint64_t *inodes) __attribute__((noreturn));
 

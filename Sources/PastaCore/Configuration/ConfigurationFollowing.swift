@@ -8,129 +8,30 @@ extension RuntimeConfiguration {
         next.mtu = mtu
         next.namespaceInterfaceName = namespaceInterfaceName
         // A host between networks (a lease expired, a cable out, a VPN reconnecting) has no usable
-        // interface for a moment: the guest keeps what it has rather than falling back to local mode,
-        // and a family that vanished stays as it was until it comes back.
-        if next.localMode && !localMode {
-            next.ipv4 = ipv4
-            next.ipv6 = ipv6
-            next.localMode = false
-        } else if !next.localMode {
-            if next.ipv4 == nil { next.ipv4 = ipv4?.templateName == nil ? nil : ipv4 }
-            if next.ipv6 == nil { next.ipv6 = ipv6?.templateName == nil ? nil : ipv6 }
-        }
+        // interface for a moment: a family keeps what it has until an interface serves it again, rather
+        // than falling back to local mode or losing its gateway (`-a` without `-g`). So does a local-mode
+        // family until the host has that family too.
+        if ipv4 != nil && next.ipv4?.templateName == nil { next.ipv4 = ipv4 }
+        if ipv6 != nil && next.ipv6?.templateName == nil { next.ipv6 = ipv6 }
+        next.localMode = localMode && next.ipv4?.templateName == nil && next.ipv6?.templateName == nil
+        // The address handed out stays the one the guest has while the host still has it (the kernel
+        // lists a newer address first).
+        next.ipv4 = Self.keepingAddress(of: ipv4, in: next.ipv4)
+        next.ipv6 = Self.keepingAddress(of: ipv6, in: next.ipv6)
         // A resolver file caught while rewritten, or gone for a moment, names no server: keep ours.
         if next.dnsServers.isEmpty && options.dnsServers.isEmpty && !options.dnsDisabled {
             next.dnsServers = dnsServers
         }
         return next
     }
-}
 
-/// What differs between two configurations, as the datapath and the namespace apply it.
-public struct ConfigurationChange: Equatable {
-    public var addressesRemoved: [AddressInfo] = []
-    public var addressesAdded: [AddressInfo] = []
-    public var routesRemoved: [RouteInfo] = []
-    public var routesAdded: [RouteInfo] = []
-    /// Every route of the new configuration: removing an address takes the routes through it away in
-    /// the kernel, unchanged ones too, so they are all added again after an address change.
-    public var routes: [RouteInfo] = []
-    /// The address handed out or the gateway of a family changed, or a family came or went.
-    public var addressingChanged = false
-    public var resolversChanged = false
-    public var searchDomainsChanged = false
-    public var leftLocalMode = false
-    /// What a guest learns from Router Advertisements changed: IPv6 came, went, or moved.
-    public var ipv6Changed = false
-    /// One line for each thing that changed, for the log.
-    public var descriptions: [String] = []
-
-    public var isEmpty: Bool { descriptions.isEmpty }
-
-    public init(from old: RuntimeConfiguration, to new: RuntimeConfiguration) {
-        let oldAddresses = old.allAddresses.map(\.comparable), newAddresses = new.allAddresses.map(\.comparable)
-        addressesRemoved = oldAddresses.filter { !newAddresses.contains($0) }
-        addressesAdded = newAddresses.filter { !oldAddresses.contains($0) }
-        let oldRoutes = old.allRoutes.map(\.comparable), newRoutes = new.allRoutes.map(\.comparable)
-        routesRemoved = oldRoutes.filter { !newRoutes.contains($0) }
-        routesAdded = newRoutes.filter { !oldRoutes.contains($0) }
-        routes = newRoutes
-        leftLocalMode = old.localMode && !new.localMode
-
-        if leftLocalMode {
-            let from = [new.ipv4?.templateName, new.ipv6?.templateName].compactMap { $0 }.first ?? "options"
-            descriptions.append("local mode ends: addresses and routes of \(from)")
-        }
-        describe(family: "IPv4", old.ipv4, new.ipv4)
-        describe(family: "IPv6", old.ipv6, new.ipv6)
-        ipv6Changed = old.ipv6 != new.ipv6
-        if !addressesRemoved.isEmpty || !addressesAdded.isEmpty {
-            descriptions.append("addresses: \(Self.list(newAddresses.map { "\($0.address)/\($0.prefixLength)" }))"
-                + " (were \(Self.list(oldAddresses.map { "\($0.address)/\($0.prefixLength)" })))")
-        }
-        if !routesRemoved.isEmpty || !routesAdded.isEmpty {
-            descriptions.append("routes: \(Self.list(newRoutes.map(\.text))) (were \(Self.list(oldRoutes.map(\.text))))")
-        }
-        if old.dnsServers != new.dnsServers {
-            resolversChanged = true
-            descriptions.append("resolvers: \(Self.list(new.dnsServers.map { "\($0)" }))"
-                + " (were \(Self.list(old.dnsServers.map { "\($0)" })))")
-        }
-        if old.searchDomains != new.searchDomains {
-            searchDomainsChanged = true
-            descriptions.append("search domains: \(Self.list(new.searchDomains)) (were \(Self.list(old.searchDomains)))")
-        }
-    }
-
-    private mutating func describe<A>(family: String, _ old: FamilyConfiguration<A>?, _ new: FamilyConfiguration<A>?) {
-        switch (old, new) {
-        case (nil, nil):
-            return
-        case (nil, let new?):
-            addressingChanged = true
-            descriptions.append("\(family) on: address \(new.address), gateway \(new.gateway.map { "\($0)" } ?? "none")")
-        case (let old?, nil):
-            addressingChanged = true
-            descriptions.append("\(family) off (was address \(old.address))")
-        case (let old?, let new?):
-            if old.address != new.address || old.prefixLength != new.prefixLength {
-                addressingChanged = true
-                descriptions.append("\(family) address \(new.address)/\(new.prefixLength) (was \(old.address)/\(old.prefixLength))")
-            }
-            if old.gateway != new.gateway {
-                addressingChanged = true
-                descriptions.append("\(family) gateway \(new.gateway.map { "\($0)" } ?? "none")"
-                    + " (was \(old.gateway.map { "\($0)" } ?? "none"))")
-            }
-        }
-    }
-
-    private static func list(_ items: [String]) -> String { items.isEmpty ? "none" : items.joined(separator: " ") }
-}
-
-extension RuntimeConfiguration {
-    /// The addresses and routes `--config-net` gives the namespace, both families.
-    var allAddresses: [AddressInfo] { (ipv4?.addresses ?? []) + (ipv6?.addresses ?? []) }
-    var allRoutes: [RouteInfo] { (ipv4?.routes ?? []) + (ipv6?.routes ?? []) }
-}
-
-extension AddressInfo {
-    /// What the namespace's copy has of it: the host's interface index and scope don't carry over.
-    var comparable: AddressInfo {
-        AddressInfo(interfaceIndex: 0, address: address, prefixLength: prefixLength, scope: 0)
-    }
-}
-
-extension RouteInfo {
-    /// What the namespace's copy has of it (the host's interface, protocol and scope don't carry over).
-    var comparable: RouteInfo {
-        RouteInfo(family: family, destination: destinationLength == 0 ? nil : destination,
-                  destinationLength: destinationLength, gateway: gateway, outputInterface: nil,
-                  table: UInt32(Netlink.tableMain), routingProtocol: Netlink.protocolBoot,
-                  scope: Netlink.scopeUniverse, type: Netlink.typeUnicast, priority: priority)
-    }
-
-    var text: String {
-        (destination.map { "\($0)/\(destinationLength)" } ?? "default") + (gateway.map { " via \($0)" } ?? "")
+    private static func keepingAddress<A: FamilyAddress>(of old: FamilyConfiguration<A>?, in new: FamilyConfiguration<A>?)
+        -> FamilyConfiguration<A>?
+    {
+        guard let old, var new, old.address != new.address,
+              let same = new.addresses.first(where: { $0.address == old.address.ip }) else { return new }
+        new.address = old.address
+        new.prefixLength = same.prefixLength
+        return new
     }
 }

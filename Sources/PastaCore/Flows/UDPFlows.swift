@@ -357,6 +357,18 @@ public final class UDPFlows {
 
     var count: Int { table.count }
 
+    /// Closes the flows the guest opened to `remote` port `port` (the --dns-forward address, when the
+    /// resolver behind it changed): the guest's next datagram opens one to where it goes now.
+    func closeFlows(to remote: IPAddress, port: UInt16, now: Int) {
+        var closing: [UDPFlow] = []
+        table.forEach { if $0.key.remote.ip == remote && $0.key.remotePort == port { closing.append($0) } }
+        for flow in closing {
+            if let socket = flow.socket { poll.remove(socket.raw) }
+            table.remove(flow.key)
+            flowLog.log(now: now, "UDP: \(Self.describe(flow.key)) closed, its resolver changed")
+        }
+    }
+
     /// Flows or descriptors are running out: the oldest half of the flows nobody answered make room.
     @discardableResult
     private func reclaimUnanswered(now: Int) -> Int {

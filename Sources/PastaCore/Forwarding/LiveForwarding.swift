@@ -6,7 +6,7 @@ import Glibc
 /// one can't be bound, everything opened for the update is closed again and the old tables stay in force.
 final class LiveForwarding {
     private(set) var tables: [ForwardingTable]
-    let capabilities: ForwardingCapabilities
+    private(set) var capabilities: ForwardingCapabilities
     private let tcp: Listeners
     private let udp: Listeners
     private var hostAddresses: [IPAddress]
@@ -63,6 +63,7 @@ final class LiveForwarding {
     /// The host's network changed: when a family came (IPv6 after an IPv4-only start), rules without an
     /// address listen on its wildcard too. If that can't be bound, the sockets stay as they were.
     func follow(_ configuration: RuntimeConfiguration) {
+        capabilities = ForwardingCapabilities(configuration)
         let host = Self.wildcards(configuration, side: .host)
         let namespace = Self.wildcards(configuration, side: .namespace)
         guard host != hostAddresses || namespace != namespaceAddresses else { return }

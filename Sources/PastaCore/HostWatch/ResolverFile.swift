@@ -18,13 +18,31 @@ final class ResolverFile {
     init(path: String = "/etc/resolv.conf") {
         var places: [Place] = []
         if let place = Self.place(of: path) { places.append(place) }
-        // An absolute link (systemd-resolved's, NetworkManager's) can't be followed from an empty root.
-        if let target = realpath(path, nil) {
-            let resolved = String(cString: target)
-            free(target)
-            if resolved != path, let place = Self.place(of: resolved) { places.append(place) }
+        // An absolute link (systemd-resolved's, NetworkManager's) can't be followed from an empty root:
+        // each link's target's directory is held too. A link may point where nothing is yet (resolved not
+        // started at boot): its directory is what counts.
+        var current = path
+        for _ in 0..<8 {
+            guard let target = Self.linkTarget(current) else { break }
+            current = target
+            guard let place = Self.place(of: target) else {
+                logWarning("\(path) leads to \(target), whose directory isn't there: resolver changes won't be followed")
+                break
+            }
+            places.append(place)
         }
         self.places = places
+    }
+
+    /// Where the symbolic link `path` points, as an absolute path; nil if it is no link.
+    private static func linkTarget(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let length = readlink(path, &buffer, buffer.count - 1)
+        guard length > 0 else { return nil }
+        let target = String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if target.hasPrefix("/") { return target }
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        return directory + "/" + target
     }
 
     private static func place(of path: String) -> Place? {
@@ -56,6 +74,8 @@ final class ResolverFile {
     /// Whether inotify's events name one of the entries that lead to the file.
     func isMentioned(in events: [InotifyEvent]) -> Bool {
         // IN_Q_OVERFLOW: events were lost, and ours may have been among them.
-        events.contains { event in event.mask & 0x4000 != 0 || places.contains { $0.entry == event.name } }
+        events.contains { event in
+            event.mask & CLinux_IN_Q_OVERFLOW != 0 || places.contains { $0.entry == event.name }
+        }
     }
 }

@@ -7,6 +7,9 @@ public final class NamespaceReconfiguration {
     private var netlink: RouteNetlinkSocket
     private let interfaceIndex: Int32
     private let interfaceName: String
+    /// The relay stopped answering (timed out or gone): nothing more is asked of it, so a hung relay costs
+    /// the event loop one timeout, not one per request.
+    private var unreachable = false
 
     init(netlink: RouteNetlinkSocket, interfaceIndex: Int32, interfaceName: String) {
         self.netlink = netlink
@@ -17,46 +20,54 @@ public final class NamespaceReconfiguration {
     /// Before the sandbox takes our capabilities: from now on a relay that keeps CAP_NET_ADMIN sends our
     /// requests. Without one, changes are logged as failures, and the rest of following goes on.
     func relayThroughHelper() {
-        guard let channel = NamespaceNetlinkRelay.start(netlink: netlink.descriptor.raw) else { return }
+        guard let channel = NamespaceNetlinkRelay.start(netlink: netlink.descriptor.raw, interfaceIndex: interfaceIndex)
+        else { return }
         netlink = RouteNetlinkSocket(relay: channel)
     }
 
     /// Old routes go first (their gateways may leave with the addresses), then old addresses; new
     /// addresses come before the routes that need them. A failure is logged and the rest still applied.
     func apply(_ change: ConfigurationChange) {
+        guard !unreachable else { return }
         for route in change.routesRemoved {
-            do {
+            request("remove route \(route.text) from \(interfaceName)", ignoring: ESRCH) {  // gone with its address
                 try netlink.deleteRoute(route, interfaceIndex: interfaceIndex)
-            } catch let error as SystemError where error.code == ESRCH {
-                continue  // gone with the address it depended on
-            } catch {
-                logWarning("can't remove route \(route.text) from \(interfaceName): \(error)")
             }
         }
         for entry in change.addressesRemoved {
-            do {
+            request("remove address \(entry.address)/\(entry.prefixLength) from \(interfaceName)",
+                    ignoring: EADDRNOTAVAIL) {  // removed in the namespace already
                 try netlink.deleteAddress(entry.address, prefixLength: entry.prefixLength, interfaceIndex: interfaceIndex)
-            } catch let error as SystemError where error.code == EADDRNOTAVAIL {
-                continue  // removed in the namespace already
-            } catch {
-                logWarning("can't remove address \(entry.address)/\(entry.prefixLength) from \(interfaceName): \(error)")
             }
         }
         for entry in change.addressesAdded {
-            do {
+            request("add address \(entry.address)/\(entry.prefixLength) to \(interfaceName)", ignoring: EEXIST) {
                 try netlink.addAddress(entry.address, prefixLength: entry.prefixLength, interfaceIndex: interfaceIndex)
-            } catch let error as SystemError where error.code == EEXIST {
-                continue
-            } catch {
-                logWarning("can't add address \(entry.address)/\(entry.prefixLength) to \(interfaceName): \(error)")
             }
         }
+        guard !unreachable else { return }
         let addressesChanged = !change.addressesRemoved.isEmpty || !change.addressesAdded.isEmpty
         do {
-            try NamespaceNetworkSetup.addRoutes(addressesChanged ? change.routes : change.routesAdded, netlink: netlink, interfaceIndex: interfaceIndex,
-                                                tapName: interfaceName)
+            try NamespaceNetworkSetup.addRoutes(addressesChanged ? change.routes : change.routesAdded,
+                                                netlink: netlink, interfaceIndex: interfaceIndex, tapName: interfaceName)
         } catch {
             logWarning("\(error)")
+        }
+    }
+
+    /// One request; a failure is logged (but `ignoring`, which means it is done already), and one that
+    /// got no answer marks the relay unreachable.
+    private func request(_ what: String, ignoring expected: Int32, _ body: () throws -> Void) {
+        guard !unreachable else { return }
+        do {
+            try body()
+        } catch let error as SystemError where error.code == expected {
+            return
+        } catch let error as SystemError where [EAGAIN, EWOULDBLOCK, EIO].contains(error.code) {
+            unreachable = true
+            logError("can't \(what): the netlink relay doesn't answer; the namespace's addresses no longer follow the host's")
+        } catch {
+            logWarning("can't \(what): \(error)")
         }
     }
 }

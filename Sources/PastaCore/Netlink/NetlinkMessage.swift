@@ -22,6 +22,7 @@ enum Netlink {
     static let protocolKernel: UInt8 = 2, protocolBoot: UInt8 = 3
     static let scopeUniverse: UInt8 = 0, scopeLink: UInt8 = 253, scopeHost: UInt8 = 254
     static let typeUnicast: UInt8 = 1
+    static let routeFlagCloned: UInt32 = 0x200  // RTM_F_CLONED
     static let interfaceUp: UInt32 = 0x1
     static let familyIPv4: UInt8 = 2, familyIPv6: UInt8 = 10, familyUnspecified: UInt8 = 0
 }

@@ -60,6 +60,13 @@ public struct RouteInfo: Equatable {
 
     public var isDefault: Bool { destinationLength == 0 }
 
+    /// Whether an rtmsg describes a route the kernel cloned (RTM_F_CLONED in rtm_flags): a cache entry,
+    /// such as an IPv6 path MTU exception, not a route of the table.
+    static func isCloned(_ payload: ArraySlice<UInt8>) -> Bool {
+        guard payload.count >= 12 else { return false }
+        return payload.loadNative(UInt32.self, at: payload.startIndex + 8) & Netlink.routeFlagCloned != 0
+    }
+
     static func parse(_ payload: ArraySlice<UInt8>) -> RouteInfo? {
         guard payload.count >= 12 else { return nil }
         let base = payload.startIndex

@@ -75,9 +75,12 @@ public final class RouteNetlinkSocket {
             .filter { $0.type == Netlink.newAddress }.compactMap { AddressInfo.parse($0.payload) }
     }
 
+    /// The routing tables' routes, without the kernel's cached clones (IPv6 path MTU exceptions are
+    /// dumped too: copied, one would hide the namespace's own exception for that destination).
     public func routes(family: UInt8) throws -> [RouteInfo] {
         try dump(type: Netlink.getRoute, family: family, fixedLength: 12)
-            .filter { $0.type == Netlink.newRoute }.compactMap { RouteInfo.parse($0.payload) }
+            .filter { $0.type == Netlink.newRoute && !RouteInfo.isCloned($0.payload) }
+            .compactMap { RouteInfo.parse($0.payload) }
     }
 
     public func link(named name: String) throws -> LinkInfo? {
@@ -100,18 +103,18 @@ public final class RouteNetlinkSocket {
 
     /// Adds an address with duplicate address detection disabled (IPv6 addresses are usable at once).
     public func addAddress(_ address: IPAddress, prefixLength: Int, interfaceIndex: Int32) throws {
-        try perform(addressRequest(Netlink.newAddress, flags: Netlink.create | Netlink.exclusive, address,
-                                   prefixLength: prefixLength, interfaceIndex: interfaceIndex))
+        try perform(Self.addressRequest(Netlink.newAddress, flags: Netlink.create | Netlink.exclusive, address,
+                                        prefixLength: prefixLength, interfaceIndex: interfaceIndex))
     }
 
     /// Removes an address (and with it the routes the kernel derived from it).
     public func deleteAddress(_ address: IPAddress, prefixLength: Int, interfaceIndex: Int32) throws {
-        try perform(addressRequest(Netlink.deleteAddress, flags: 0, address, prefixLength: prefixLength,
-                                   interfaceIndex: interfaceIndex))
+        try perform(Self.addressRequest(Netlink.deleteAddress, flags: 0, address, prefixLength: prefixLength,
+                                        interfaceIndex: interfaceIndex))
     }
 
-    private func addressRequest(_ type: UInt16, flags: UInt16, _ address: IPAddress, prefixLength: Int,
-                                interfaceIndex: Int32) -> NetlinkRequest {
+    static func addressRequest(_ type: UInt16, flags: UInt16, _ address: IPAddress, prefixLength: Int,
+                               interfaceIndex: Int32) -> NetlinkRequest {
         var request = NetlinkRequest(type: type, flags: Netlink.ack | flags)
         request.append(address.netlinkFamily)
         request.append(UInt8(prefixLength))
@@ -126,16 +129,16 @@ public final class RouteNetlinkSocket {
 
     /// Adds a route in the main table through `interfaceIndex`.
     public func addRoute(_ route: RouteInfo, interfaceIndex: Int32) throws {
-        try perform(routeRequest(Netlink.newRoute, flags: Netlink.create | Netlink.exclusive, route,
-                                 interfaceIndex: interfaceIndex))
+        try perform(Self.routeRequest(Netlink.newRoute, flags: Netlink.create | Netlink.exclusive, route,
+                                      interfaceIndex: interfaceIndex))
     }
 
     /// Removes a route `addRoute` added.
     public func deleteRoute(_ route: RouteInfo, interfaceIndex: Int32) throws {
-        try perform(routeRequest(Netlink.deleteRoute, flags: 0, route, interfaceIndex: interfaceIndex))
+        try perform(Self.routeRequest(Netlink.deleteRoute, flags: 0, route, interfaceIndex: interfaceIndex))
     }
 
-    private func routeRequest(_ type: UInt16, flags: UInt16, _ route: RouteInfo, interfaceIndex: Int32) -> NetlinkRequest {
+    static func routeRequest(_ type: UInt16, flags: UInt16, _ route: RouteInfo, interfaceIndex: Int32) -> NetlinkRequest {
         var request = NetlinkRequest(type: type, flags: Netlink.ack | flags)
         request.append(route.family)
         request.append(UInt8(route.destinationLength))

@@ -62,21 +62,30 @@ final class Datapath {
     }
 
     /// The host's network changed (HostFollower): connections and datagrams from now on are translated
-    /// as the new configuration says, the services answer with it, and inbound traffic goes to the
-    /// guest's new addresses. Flows already open keep the sockets they have, but for TCP connections from
-    /// an address `--config-net` took away, which are reset.
-    func follow(_ configuration: RuntimeConfiguration, _ change: ConfigurationChange) {
+    /// as the new configuration says, and the services answer with it. Flows already open keep their
+    /// sockets, but for TCP connections from an address `--config-net` takes away (reset now, while the
+    /// namespace still has the address to receive the guest's reset) and datagrams to the `--dns-forward`
+    /// address (their resolver changed). Runs before the namespace is changed.
+    func follow(_ configuration: RuntimeConfiguration, _ change: ConfigurationChange, now: Int) {
+        let options = configuration.options
         let translation = AddressTranslation(configuration)
         tcp.follow(translation)
         udp.translation = translation
         icmp.translation = translation
         icmpErrors.translation = translation
         services = LocalServices(ServiceSettings(configuration))
-        if change.addressingChanged || !change.addressesAdded.isEmpty { guestAddresses.reset(to: configuration) }
         if change.addressingChanged { forwarding.follow(configuration) }
-        // The namespace lost these addresses (we took them away): their connections end now.
-        if configuration.options.configureNetwork {
-            change.addressesRemoved.forEach { tcp.engine.resetConnections(from: $0.address) }
+        if change.resolversChanged {
+            if let forward = options.dnsForward4 { udp.closeFlows(to: .v4(forward), port: 53, now: now) }
+            if let forward = options.dnsForward6 { udp.closeFlows(to: .v6(forward), port: 53, now: now) }
+        }
+        guard options.configureNetwork else { return }
+        // We move the namespace's addresses ourselves: inbound traffic goes to the new ones at once. (A
+        // guest that configures itself keeps its address until it renews: what its packets show stays.)
+        if change.addressingChanged { guestAddresses.reset(to: configuration) }
+        let kept = Set(change.addressesAdded.map(\.address))
+        for gone in Set(change.addressesRemoved.map(\.address)) where !kept.contains(gone) {
+            tcp.engine.resetConnections(from: gone)
         }
     }
 

@@ -28,10 +28,12 @@ struct PasstSession {
                 socket = listening
                 connection = .socket(listening, oneOff: options.oneOff, protocol: speaks)
             }
-            // A VM learns what changed from the services: at its next DHCP renewal, from the next Router
-            // Advertisement (every few minutes), or at once when it asks (a renewal it is told to make).
+            // A VM learns what changed from the services: IPv6 from Router Advertisements sent at once (the
+            // loop restarts them), IPv4 when its DHCP client next asks (there is no way to make it ask).
             let follower = watch.map { watch in
-                HostFollower(watch: watch, configuration: configuration) { next, change in datapath.follow(next, change) }
+                HostFollower(watch: watch, configuration: configuration) { next, change, now in
+                    datapath.follow(next, change, now: now)
+                }
             }
             let loop = try EventLoop(poll: poll, datapath: datapath, connection: connection, quitWatcher: nil, command: nil,
                                      statsInterval: options.statsInterval, hostFollower: follower)

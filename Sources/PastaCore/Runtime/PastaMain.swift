@@ -194,9 +194,11 @@ struct PastaSession {
         let datapath = try Datapath(configuration: configuration, namespace: namespace, poll: poll, pcap: pcap)
         do {
             let follower = watch.map { watch in
-                HostFollower(watch: watch, configuration: configuration) { next, change in
+                HostFollower(watch: watch, configuration: configuration) { next, change, now in
+                    // The datapath first: connections from addresses about to go are reset while the
+                    // namespace still has them.
+                    datapath.follow(next, change, now: now)
                     reconfiguration?.apply(change)
-                    datapath.follow(next, change)
                 }
             }
             let loop = try EventLoop(poll: poll, datapath: datapath, connection: tap.map { .tap($0) } ?? .none,
