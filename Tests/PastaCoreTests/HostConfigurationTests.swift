@@ -45,6 +45,20 @@ final class HostConfigurationTests: XCTestCase {
         XCTAssertEqual(v6.addresses.map(\.address), [IPAddress("2001:db8:1::2")!], "link-local stays on the host")
     }
 
+    func testTemporaryDeprecatedAndDuplicateAddressesStayOnTheHost() throws {
+        var privacy = AddressInfo(interfaceIndex: 2, address: IPAddress("2001:db8:1::abcd")!, prefixLength: 64, scope: 0)
+        privacy.flags = Netlink.addressFlagTemporary
+        var deprecated = AddressInfo(interfaceIndex: 2, address: IPAddress("2001:db8:1::dead")!, prefixLength: 64, scope: 0)
+        deprecated.flags = Netlink.addressFlagDeprecated | Netlink.addressFlagPermanent
+        var duplicate = AddressInfo(interfaceIndex: 2, address: IPAddress("198.51.100.99")!, prefixLength: 24, scope: 0)
+        duplicate.flags = Netlink.addressFlagDADFailed
+        // The kernel lists the newest first.
+        let host = HostNetwork.choose(links: links, addresses: [privacy, deprecated, duplicate] + addresses, routes: routes,
+                                      interface4: nil, interface6: nil)
+        XCTAssertEqual(host.ipv6?.addresses.map(\.address), [IPAddress("2001:db8:1::2")!])
+        XCTAssertEqual(host.ipv4?.addresses.map(\.address), [IPAddress("198.51.100.2")!])
+    }
+
     func testInterfaceOverride() throws {
         let host = HostNetwork.choose(links: links, addresses: addresses, routes: routes, interface4: "wlan0", interface6: nil)
         XCTAssertEqual(host.ipv4?.link.name, "wlan0")

@@ -36,6 +36,23 @@ final class NetlinkParsingTests: XCTestCase {
         XCTAssertFalse(RouteInfo.isCloned([1, 2, 3][...]), "too short to say: not a clone")
     }
 
+    func testAddressFlagsComeFromIFAFlagsOrTheHeader() throws {
+        var withAttribute = NetlinkRequest(type: Netlink.newAddress, flags: Netlink.multi)
+        withAttribute.append(bytes: [Netlink.familyIPv6, 64, 0, 0])
+        withAttribute.append(UInt32(2))
+        withAttribute.attribute(Netlink.addressAddress, IPAddress("2001:db8:1::abcd")!.rawBytes)
+        withAttribute.attribute(Netlink.addressFlags, integer: Netlink.addressFlagTemporary | Netlink.addressFlagPermanent)
+        let privacy = try XCTUnwrap(AddressInfo.parse(NetlinkMessage.split(withAttribute.finished(sequence: 1)[...])[0].payload))
+        XCTAssertTrue(privacy.isTransient)
+        var headerOnly = NetlinkRequest(type: Netlink.newAddress, flags: Netlink.multi)
+        headerOnly.append(bytes: [Netlink.familyIPv4, 24, UInt8(Netlink.addressFlagPermanent), 0])
+        headerOnly.append(UInt32(2))
+        headerOnly.attribute(Netlink.addressAddress, [198, 51, 100, 2])
+        let permanent = try XCTUnwrap(AddressInfo.parse(NetlinkMessage.split(headerOnly.finished(sequence: 2)[...])[0].payload))
+        XCTAssertEqual(permanent.flags, Netlink.addressFlagPermanent)
+        XCTAssertFalse(permanent.isTransient)
+    }
+
     func testTruncationsAtEveryOffsetNeverTrap() {
         let bytes = defaultRouteMessage() + defaultRouteMessage(sequence: 8)
         for length in 0...bytes.count {

@@ -1,7 +1,8 @@
 /// The host interface that addresses and routes are copied from, for one address family.
 public struct InterfaceTemplate: Equatable {
     public var link: LinkInfo
-    /// Global addresses of the interface (link-local ones stay on the host).
+    /// Global addresses of the interface (link-local ones stay on the host, and so do temporary, deprecated
+    /// and duplicate ones: a privacy address, copied, would change under the guest every day or so).
     public var addresses: [AddressInfo]
     /// Main-table routes through the interface, other than those the kernel derives from addresses.
     public var routes: [RouteInfo]
@@ -41,6 +42,7 @@ public struct HostNetwork: Equatable {
         guard let link, link.flags & Netlink.interfaceUp != 0 || name != nil else { return nil }
         let own = addresses.filter {
             $0.interfaceIndex == link.index && $0.address.netlinkFamily == family && !$0.address.isLinkLocalOrLoopback
+                && !$0.isTransient
         }
         guard !own.isEmpty else { return nil }
         let gateway = defaults.first { $0.outputInterface == link.index }?.gateway

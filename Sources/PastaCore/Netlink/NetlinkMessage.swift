@@ -14,6 +14,8 @@ enum Netlink {
     // IFA_*
     static let addressAddress: UInt16 = 1, addressLocal: UInt16 = 2, addressFlags: UInt16 = 8
     static let addressFlagNoDAD: UInt32 = 0x02, addressFlagPermanent: UInt32 = 0x80
+    static let addressFlagTemporary: UInt32 = 0x01, addressFlagDADFailed: UInt32 = 0x08
+    static let addressFlagDeprecated: UInt32 = 0x20
     // RTA_*
     static let routeDestination: UInt16 = 1, routeOutput: UInt16 = 4, routeGateway: UInt16 = 5
     static let routePriority: UInt16 = 6, routePreferredSource: UInt16 = 7, routeTable: UInt16 = 15

@@ -27,6 +27,14 @@ public struct AddressInfo: Equatable {
     public var address: IPAddress
     public var prefixLength: Int
     public var scope: UInt8
+    /// IFA_F_* (the IFA_FLAGS attribute, or ifa_flags where the kernel sends none).
+    public var flags: UInt32 = 0
+
+    /// A privacy address (RFC 8981), one being given up, or one another host holds: not the host's
+    /// address to copy or hand out.
+    var isTransient: Bool {
+        flags & (Netlink.addressFlagTemporary | Netlink.addressFlagDeprecated | Netlink.addressFlagDADFailed) != 0
+    }
 
     static func parse(_ payload: ArraySlice<UInt8>) -> AddressInfo? {
         guard payload.count >= 8 else { return nil }
@@ -41,7 +49,8 @@ public struct AddressInfo: Equatable {
         guard prefix <= (family == Netlink.familyIPv4 ? 32 : 128) else { return nil }
         return AddressInfo(
             interfaceIndex: Int32(bitPattern: payload.loadNative(UInt32.self, at: base + 4)),
-            address: address, prefixLength: prefix, scope: payload[base + 3])
+            address: address, prefixLength: prefix, scope: payload[base + 3],
+            flags: attributes.uint32(Netlink.addressFlags) ?? UInt32(payload[base + 2]))
     }
 }
 
