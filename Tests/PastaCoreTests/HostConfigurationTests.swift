@@ -50,13 +50,16 @@ final class HostConfigurationTests: XCTestCase {
         privacy.flags = Netlink.addressFlagTemporary
         var deprecated = AddressInfo(interfaceIndex: 2, address: IPAddress("2001:db8:1::dead")!, prefixLength: 64, scope: 0)
         deprecated.flags = Netlink.addressFlagDeprecated | Netlink.addressFlagPermanent
-        var duplicate = AddressInfo(interfaceIndex: 2, address: IPAddress("198.51.100.99")!, prefixLength: 24, scope: 0)
+        var duplicate = AddressInfo(interfaceIndex: 2, address: IPAddress("2001:db8:1::beef")!, prefixLength: 64, scope: 0)
         duplicate.flags = Netlink.addressFlagDADFailed
+        // IPv4's secondary addresses carry the bit IPv6 uses for temporary ones: they are the host's.
+        var secondary = AddressInfo(interfaceIndex: 2, address: IPAddress("198.51.100.9")!, prefixLength: 24, scope: 0)
+        secondary.flags = 0x01 | Netlink.addressFlagPermanent
         // The kernel lists the newest first.
-        let host = HostNetwork.choose(links: links, addresses: [privacy, deprecated, duplicate] + addresses, routes: routes,
-                                      interface4: nil, interface6: nil)
+        let host = HostNetwork.choose(links: links, addresses: [privacy, deprecated, duplicate] + addresses + [secondary],
+                                      routes: routes, interface4: nil, interface6: nil)
         XCTAssertEqual(host.ipv6?.addresses.map(\.address), [IPAddress("2001:db8:1::2")!])
-        XCTAssertEqual(host.ipv4?.addresses.map(\.address), [IPAddress("198.51.100.2")!])
+        XCTAssertEqual(host.ipv4?.addresses.map(\.address), [IPAddress("198.51.100.2")!, IPAddress("198.51.100.9")!])
     }
 
     func testInterfaceOverride() throws {

@@ -30,10 +30,11 @@ public struct AddressInfo: Equatable {
     /// IFA_F_* (the IFA_FLAGS attribute, or ifa_flags where the kernel sends none).
     public var flags: UInt32 = 0
 
-    /// A privacy address (RFC 8981), one being given up, or one another host holds: not the host's
-    /// address to copy or hand out.
+    /// An IPv6 privacy address (RFC 8981), one being given up, or one another host holds: not the host's
+    /// address to copy or hand out. (For IPv4 the same bit as "temporary" means secondary: those count.)
     var isTransient: Bool {
-        flags & (Netlink.addressFlagTemporary | Netlink.addressFlagDeprecated | Netlink.addressFlagDADFailed) != 0
+        guard case .v6 = address else { return false }
+        return flags & (Netlink.addressFlagTemporary | Netlink.addressFlagDeprecated | Netlink.addressFlagDADFailed) != 0
     }
 
     static func parse(_ payload: ArraySlice<UInt8>) -> AddressInfo? {
