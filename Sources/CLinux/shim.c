@@ -179,16 +179,23 @@ long CLinux_write_with_header(int fd, const void *header, int header_length, con
     return writev(fd, iov, 2);
 }
 
-int CLinux_netlink_route_socket(void) {
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+// An AF_NETLINK/NETLINK_ROUTE socket bound to a kernel-chosen port id and the multicast `groups`.
+static int netlink_route_bound(int extra_type_flags, unsigned groups) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | extra_type_flags, NETLINK_ROUTE);
     if (fd < 0) return -1;
-    struct sockaddr_nl addr = { .nl_family = AF_NETLINK };
+    struct sockaddr_nl addr = { .nl_family = AF_NETLINK, .nl_groups = groups };
     if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
         int saved = errno;
         close(fd);
         errno = saved;
         return -1;
     }
+    return fd;
+}
+
+int CLinux_netlink_route_socket(void) {
+    int fd = netlink_route_bound(0, 0);
+    if (fd < 0) return -1;
     int one = 1;
     // Ask for extended error reports so failures name the offending attribute where the kernel can.
     setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
@@ -196,19 +203,8 @@ int CLinux_netlink_route_socket(void) {
 }
 
 int CLinux_netlink_route_listener(void) {
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
-    if (fd < 0) return -1;
-    struct sockaddr_nl addr = {
-        .nl_family = AF_NETLINK,
-        .nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE,
-    };
-    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-        int saved = errno;
-        close(fd);
-        errno = saved;
-        return -1;
-    }
-    return fd;
+    return netlink_route_bound(SOCK_NONBLOCK,
+                               RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE);
 }
 
 int CLinux_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

@@ -12,36 +12,20 @@ enum NamespaceNetlinkRelay {
     /// Forks the relay over `netlink`, for the tap `interfaceIndex`; the socket to it, or nil (and a
     /// warning) when it can't be had.
     static func start(netlink: Int32, interfaceIndex: Int32) -> Descriptor? {
-        var pair: [Int32] = [0, 0]
-        guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue | SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
-            logWarning("sandbox: no netlink relay (socketpair): the namespace's addresses won't follow the host's")
-            return nil
-        }
-        let child = CLinux_fork()
-        if child < 0 {
-            Glibc.close(pair[0]); Glibc.close(pair[1])
-            logWarning("sandbox: no netlink relay (fork): the namespace's addresses won't follow the host's")
-            return nil
-        }
-        if child == 0 {
-            Glibc.close(pair[0])
-            serve(channel: pair[1], netlink: netlink, interfaceIndex: interfaceIndex)
-        }
-        Glibc.close(pair[1])
-        let channel = Descriptor(pair[0])
+        guard let channel = HelperProcess.start(
+            "netlink relay", socketType: Int32(SOCK_SEQPACKET.rawValue),
+            without: "the namespace's addresses won't follow the host's",
+            child: { serve(channel: $0, netlink: netlink, interfaceIndex: interfaceIndex) })
+        else { return nil }
         // A relay that died leaves the channel closed (read returns 0); one that hangs must not stop us.
         var timeout = timeval(tv_sec: 3, tv_usec: 0)
         setsockopt(channel.raw, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         return channel
     }
 
-    /// In the relay: nothing inherited but the two sockets, no signals from the terminal or a process
-    /// group (it ends when our side of the channel closes), CAP_NET_ADMIN only, then serve.
+    /// In the relay: the two sockets, CAP_NET_ADMIN only, then serve.
     private static func serve(channel: Int32, netlink: Int32, interfaceIndex: Int32) -> Never {
-        for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE] { Glibc.signal(signal, SIG_IGN) }
-        let null = open("/dev/null", O_RDWR)
-        if null >= 0 { dup2(null, 0); dup2(null, 1); dup2(null, 2) }
-        ProcessSetup.closeInheritedDescriptors(keeping: [channel, netlink])
+        HelperProcess.detach(keeping: [channel, netlink])
         guard CLinux_drop_capabilities(UInt64(1) << UInt64(CLinux_CAP_NET_ADMIN)) == 0 else { _exit(1) }
         _ = CLinux_set_dumpable(0)
         _ = CLinux_set_no_new_privileges()

@@ -34,33 +34,17 @@ final class SocketJanitor {
         }
         defer { directories.forEach { Glibc.close($0) } }
         guard !directories.isEmpty else { return nil }
-        var pair: [Int32] = [0, 0]
-        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
-            logWarning("sandbox: no socket janitor (socketpair): socket files will stay at exit")
-            return nil
-        }
-        let child = CLinux_fork()
-        if child < 0 {
-            Glibc.close(pair[0]); Glibc.close(pair[1])
-            logWarning("sandbox: no socket janitor (fork): socket files will stay at exit")
-            return nil
-        }
-        if child == 0 {
-            Glibc.close(pair[0])
-            serve(channel: pair[1], directories: directories, names: names, inodes: inodes)
-        }
-        Glibc.close(pair[1])
-        return SocketJanitor(channel: Descriptor(pair[0]))
+        let channel = HelperProcess.start(
+            "socket janitor", socketType: Int32(SOCK_STREAM.rawValue), without: "socket files will stay at exit",
+            child: { serve(channel: $0, directories: directories, names: names, inodes: inodes) })
+        return channel.map(SocketJanitor.init)
     }
 
-    /// In the janitor: nothing inherited but what it needs, no signals from the terminal or a process
-    /// group, only the capabilities that let it unlink in others' directories, then wait.
+    /// In the janitor: the directories and its socket, only the capabilities that let it unlink in
+    /// others' directories, then wait.
     private static func serve(channel: Int32, directories: [Int32], names: [UnsafeMutablePointer<CChar>?],
                               inodes: [UInt64]) -> Never {
-        for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE] { Glibc.signal(signal, SIG_IGN) }
-        let null = open("/dev/null", O_RDWR)
-        if null >= 0 { dup2(null, 0); dup2(null, 1); dup2(null, 2) }
-        ProcessSetup.closeInheritedDescriptors(keeping: Set(directories + [channel]))
+        HelperProcess.detach(keeping: Set(directories + [channel]))
         let keep = UInt64(1) << UInt64(CLinux_CAP_DAC_OVERRIDE) | UInt64(1) << UInt64(CLinux_CAP_FOWNER)
         _ = CLinux_drop_capabilities(keep)
         _ = CLinux_set_dumpable(0)
