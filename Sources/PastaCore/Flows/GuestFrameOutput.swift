@@ -12,6 +12,11 @@ protocol GuestFrameOutput: AnyObject {
     /// Offers one frame; false if it wasn't taken.
     @discardableResult
     func send(_ frame: UnsafeRawBufferPointer) -> Bool
+    /// Room for TCP frames in the guest's own buffers, to read payloads into (see FrameLoan); only asked
+    /// with `segmentationOffload`.
+    func borrowFrames(headerLength: Int, payloadLimit: Int, bytes: Int) -> FrameLoanOutcome
+    /// The first `frames` frames of the loan are filled: they go to the guest. Returns how many were taken.
+    func settle(_ loan: FrameLoan, frames: Int) -> Int
 }
 
 extension GuestPort: GuestFrameOutput {}

@@ -27,32 +27,60 @@ extension TCPEngine {
         }
     }
 
-    /// One peek into frames and their sending; false when the pump is done for now.
+    /// One peek into frames and their sending; false when the pump is done for now. The frames are the
+    /// guest's own buffers where the backend lends them (one copy: the kernel's, into the guest), else ours.
     private func pumpOnce(_ connection: TCPConnection, room: Int, now: Int) -> Bool {
         let frameLimit = frameLimit(connection)
         // A probe is one frame, as large as the first transmission's: a smaller one would leave the rest
         // of that frame as a hole of its own.
-        let requested = prepareFrames(connection, bytes: connection.probing ? min(room, frameLimit) : room,
-                                      frameLimit: frameLimit)
+        let wanted = connection.probing ? min(room, frameLimit) : room
+        let (loan, full) = borrowGuestFrames(connection, bytes: wanted, frameLimit: frameLimit)
+        if full {
+            waitForRoom(connection)
+            return false
+        }
+        let parts: UnsafeBufferPointer<UnsafeMutableRawBufferPointer>
+        let requestedBytes: Int
+        if let loan {
+            parts = loan.payloadParts
+            requestedBytes = loan.capacity
+        } else {
+            let requested = prepareFrames(connection, bytes: wanted, frameLimit: frameLimit)
+            parts = UnsafeBufferPointer(start: peekBuffers, count: requested.frames)
+            requestedBytes = requested.bytes
+        }
         let received: Int
-        switch connection.socket.peek(into: UnsafeBufferPointer(start: peekBuffers, count: requested.frames)) {
+        switch connection.socket.peek(into: parts) {
         case .done(let count): received = count
         case .wouldBlock:
+            if let loan { _ = port.settle(loan, frames: 0) }
             connection.socketDrained = true
             return false
         case .failed(let code):
+            if let loan { _ = port.settle(loan, frames: 0) }
             resetGuest(connection, why: "reading from the host socket failed: \(errorDescription(code))")
             return false
         }
         if received == 0 {
+            if let loan { _ = port.settle(loan, frames: 0) }
             connection.socketEOF = true
             sendFin(connection, now: now)
             return false
         }
-        let frames = completeFrames(connection, received: received, from: connection.sendNext, flags: TCPFlags.ack,
+        let frames: Int
+        let taken: Int
+        let takenBytes: Int
+        if let loan {
+            frames = completeLentFrames(connection, loan, received: received)
+            taken = port.settle(loan, frames: frames)
+            takenBytes = taken == frames ? received : (0..<taken).reduce(0) { $0 + loan.payloadLength($1) }
+        } else {
+            frames = completeFrames(connection, received: received, from: connection.sendNext, flags: TCPFlags.ack,
                                     lastFlags: TCPFlags.psh)
-        let taken = port.send(UnsafeBufferPointer(start: outgoing, count: frames))
-        sent(connection, frames: taken, now: now)
+            taken = port.send(UnsafeBufferPointer(start: outgoing, count: frames))
+            takenBytes = (0..<taken).reduce(0) { $0 + peekBuffers[$1].count }
+        }
+        sent(connection, bytes: takenBytes, now: now)
         if connection.probing && taken > 0 {
             connection.probesSent += 1
             return false
@@ -66,7 +94,7 @@ extension TCPEngine {
             waitForRoom(connection)
             return false
         }
-        if received < requested.bytes {
+        if received < requestedBytes {
             // All there is for now. After the peer's FIN no edge follows the data it came with: peek
             // again, for the end of the stream.
             if connection.peerClosed { return true }
@@ -74,6 +102,42 @@ extension TCPEngine {
             return false
         }
         return true
+    }
+
+    /// Room in the guest's own buffers for frames of `bytes` in all, where the backend lends it (with
+    /// segmentation offload only: the checksum stays partial, so the payload is never read back); nil
+    /// to build them in ours. `full`: the guest's side has no room at all.
+    private func borrowGuestFrames(_ connection: TCPConnection, bytes: Int, frameLimit: Int) -> (loan: FrameLoan?, full: Bool) {
+        guard port.segmentationOffload else { return (nil, false) }
+        switch port.borrowFrames(headerLength: TCPFrameWriter.payloadOffset(ipv4: connection.isIPv4),
+                                 payloadLimit: frameLimit, bytes: bytes) {
+        case .lent(let loan):
+            // A peek into no room would read as the end of the stream.
+            guard loan.capacity > 0 else {
+                _ = port.settle(loan, frames: 0)
+                return (nil, false)
+            }
+            return (loan, false)
+        case .full: return (nil, true)
+        case .unavailable: return (nil, false)
+        }
+    }
+
+    /// Writes the headers of the lent frames a peek of `received` bytes filled (their checksums partial, as
+    /// lending needs segmentation offload); returns how many frames.
+    private func completeLentFrames(_ connection: TCPConnection, _ loan: FrameLoan, received: Int) -> Int {
+        let count = loan.fill(received)
+        let window = advertisedWindow(connection)
+        var sequence = connection.sendNext
+        for frame in 0..<count {
+            let length = loan.payloadLength(frame)
+            _ = TCPFrameWriter.complete(
+                loan.header(frame), key: connection.key, ourMAC: ourMAC, guestMAC: port.guestMAC, sequence: sequence,
+                acknowledgment: connection.receiveNext, flags: TCPFlags.ack | (frame == count - 1 ? TCPFlags.psh : 0),
+                window: window, payloadLength: length, partialChecksum: true)
+            sequence = sequence &+ UInt32(length)
+        }
+        return count
     }
 
     /// The largest payload of one frame: with offloads, 64 KiB segments the tap cuts to the MSS itself.
@@ -121,10 +185,10 @@ extension TCPEngine {
         return frame
     }
 
-    /// The backend took the first `count` frames `completeFrames` made.
-    private func sent(_ connection: TCPConnection, frames count: Int, now: Int) {
-        for index in 0..<count { connection.sendNext = connection.sendNext &+ UInt32(peekBuffers[index].count) }
-        guard count > 0 else { return }
+    /// The backend took frames holding `bytes` of payload, from sendNext on.
+    private func sent(_ connection: TCPConnection, bytes: Int, now: Int) {
+        guard bytes > 0 else { return }
+        connection.sendNext = connection.sendNext &+ UInt32(bytes)
         if sequenceLess(connection.sendMax, connection.sendNext) { connection.sendMax = connection.sendNext }
         connection.ackPending = false
         connection.acknowledgedUpTo = connection.receiveNext

@@ -1,5 +1,6 @@
 /// How Ethernet frames travel between us and the guest: a tap device in the namespace (pasta), qemu's
-/// stream socket (passt), later vhost-user. Flows never see a backend: they send through `GuestPort`.
+/// stream socket (passt), the guest's virtio rings (passt --vhost-user).
+/// Flows never see a backend: they send through `GuestPort`.
 ///
 /// A backend may refuse frames when the guest's side is full; it then reports writability on its
 /// descriptor, and the port lets the flows that waited go on. Frames are plain Ethernet frames. A backend
@@ -37,6 +38,16 @@ public protocol FrameBackend: AnyObject {
     /// its checksum left partial, for the guest's stack to cut; false if not taken (then full, as `send`).
     /// Only called where `udpSegmentation` is true.
     func sendDatagrams(_ frame: UnsafeRawBufferPointer, datagramSize: Int) -> Bool
+
+    /// Lends room in the guest's own buffers for TCP frames with `headerLength` bytes of headers and up to
+    /// `payloadLimit` bytes of payload each, `bytes` of payload in all at most (see FrameLoan). Only asked
+    /// while `segmentationOffload` is true: the frames' checksums are left partial. `.full` means full as
+    /// after `send`, until `drain()` says otherwise.
+    func lend(_ loan: FrameLoan, headerLength: Int, payloadLimit: Int, bytes: Int) -> FrameLoanOutcome
+
+    /// The first `frames` frames of the last loan are filled (their headers written): they go to the guest,
+    /// the rest of the room goes back. Returns how many were taken, as `send` does.
+    func settle(_ loan: FrameLoan, frames: Int) -> Int
 }
 
 extension FrameBackend {
@@ -52,6 +63,11 @@ extension FrameBackend {
     public var udpSegmentation: Bool { false }
 
     public func sendDatagrams(_ frame: UnsafeRawBufferPointer, datagramSize: Int) -> Bool { false }
+
+    /// Frames are built in our memory and copied by `send`.
+    public func lend(_ loan: FrameLoan, headerLength: Int, payloadLimit: Int, bytes: Int) -> FrameLoanOutcome { .unavailable }
+
+    public func settle(_ loan: FrameLoan, frames: Int) -> Int { frames }
 }
 
 public enum FrameReceipt: Equatable {

@@ -21,6 +21,8 @@ public final class GuestPort {
     /// The backend takes several UDP datagrams of a flow as one frame (`sendDatagrams`).
     public var udpSegmentation: Bool { backend?.udpSegmentation ?? false }
     static let reference = EventReference(.guest)
+    /// The room a backend lends in the guest's buffers (see `borrowFrames`).
+    private let loan = FrameLoan()
     /// A frame's copy with its checksum finished, for the capture file.
     private let captureCopy = UnsafeMutableRawBufferPointer.allocate(byteCount: FrameBatch.frameCapacity, alignment: 16)
 
@@ -80,6 +82,23 @@ public final class GuestPort {
     @discardableResult
     func send(_ frame: UnsafeRawBufferPointer) -> Bool {
         withUnsafePointer(to: frame) { send(UnsafeBufferPointer(start: $0, count: 1)) == 1 }
+    }
+
+    /// Room for TCP frames in the guest's own buffers, where the backend lends it (see FrameLoan); not while
+    /// capturing, since the capture file needs each frame whole in our memory.
+    func borrowFrames(headerLength: Int, payloadLimit: Int, bytes: Int) -> FrameLoanOutcome {
+        guard let backend, pcap == nil, !isFull else { return .unavailable }
+        let outcome = backend.lend(loan, headerLength: headerLength, payloadLimit: payloadLimit, bytes: bytes)
+        if case .full = outcome { becomeFull(backend) }
+        return outcome
+    }
+
+    /// The first `frames` frames of the loan are filled: they go to the guest (see `FrameBackend.settle`).
+    func settle(_ loan: FrameLoan, frames: Int) -> Int {
+        guard let backend else { return frames }
+        let taken = backend.settle(loan, frames: frames)
+        if taken < frames { becomeFull(backend) }
+        return taken
     }
 
     /// Offers one frame of UDP datagrams of `datagramSize` bytes each (the last may be shorter), its

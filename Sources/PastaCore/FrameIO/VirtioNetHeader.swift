@@ -104,13 +104,22 @@ struct VirtioNetHeader: Equatable {
         guard let tcp = PartialChecksum.ofTCP(frame) else { return VirtioNetHeader() }
         let ipv4 = frame[12] == 0x08 && frame[13] == 0x00
         let headers = tcp.start + Int(frame[tcp.start + 12] >> 4) * 4
-        let payload = frame.count - headers
-        let limit = ipv4 ? segmentPayload4 : segmentPayload6
-        var header = VirtioNetHeader(flags: Self.needsChecksum, checksumStart: UInt16(tcp.start), checksumOffset: 16)
-        if payload > limit && headers <= frame.count {
+        guard headers <= frame.count else {
+            return VirtioNetHeader(flags: Self.needsChecksum, checksumStart: UInt16(tcp.start), checksumOffset: 16)
+        }
+        return forTCP(ipv4: ipv4, transportStart: tcp.start, headersLength: headers, payloadLength: frame.count - headers,
+                      segmentPayload: ipv4 ? segmentPayload4 : segmentPayload6)
+    }
+
+    /// The header of a TCP frame of ours whose checksum is partial: `headersLength` bytes of headers, the
+    /// TCP header from `transportStart`; segmented by the guest's stack when the payload passes `segmentPayload`.
+    static func forTCP(ipv4: Bool, transportStart: Int, headersLength: Int, payloadLength: Int,
+                       segmentPayload: Int) -> VirtioNetHeader {
+        var header = VirtioNetHeader(flags: Self.needsChecksum, checksumStart: UInt16(transportStart), checksumOffset: 16)
+        if payloadLength > segmentPayload {
             header.gsoType = ipv4 ? Self.gsoTCPv4 : Self.gsoTCPv6
-            header.gsoSize = UInt16(limit)
-            header.headerLength = UInt16(headers)
+            header.gsoSize = UInt16(segmentPayload)
+            header.headerLength = UInt16(headersLength)
         }
         return header
     }

@@ -26,6 +26,11 @@ final class SimulatedLink: GuestFrameOutput {
     let backendCapacity: Int
     let drainPerMillisecond: Int
     let segmentationOffload: Bool
+    /// Buffers of this size are lent for frames (see FrameLoan), the first of each frame holding its
+    /// headers; a frame takes a slot of the backend's queue as a sent one does.
+    let lentBufferSize: Int?
+    private let loan = FrameLoan()
+    private var lentMemory: UnsafeMutableRawPointer?
     let guestMAC: [UInt8] = FrameFixtures.guestMAC.bytes
     private(set) var isFull = false
     private var queued = 0
@@ -41,7 +46,7 @@ final class SimulatedLink: GuestFrameOutput {
     private var batches: [Int: [[UInt8]]] = [:]
 
     init(scheduler: SimulationScheduler, random: SimulationRandom, toGuest: LinkFaults, toEngine: LinkFaults,
-         backendCapacity: Int, drainPerMillisecond: Int, segmentationOffload: Bool) {
+         backendCapacity: Int, drainPerMillisecond: Int, segmentationOffload: Bool, lentBufferSize: Int? = nil) {
         self.scheduler = scheduler
         self.random = random
         self.toGuest = toGuest
@@ -49,6 +54,65 @@ final class SimulatedLink: GuestFrameOutput {
         self.backendCapacity = backendCapacity
         self.drainPerMillisecond = drainPerMillisecond
         self.segmentationOffload = segmentationOffload
+        self.lentBufferSize = lentBufferSize
+        if let lentBufferSize {
+            lentMemory = .allocate(byteCount: (FrameLoan.maximumParts + FrameLoan.maximumFrames) * lentBufferSize, alignment: 16)
+        }
+    }
+
+    deinit { lentMemory?.deallocate() }
+
+    func borrowFrames(headerLength: Int, payloadLimit: Int, bytes: Int) -> FrameLoanOutcome {
+        guard let lentBufferSize, let lentMemory, headerLength < lentBufferSize else { return .unavailable }
+        guard !isFull else { return .full }
+        guard queued < backendCapacity else {
+            isFull = true
+            return .full
+        }
+        loan.reset(headerLength: headerLength)
+        var left = bytes
+        var buffer = 0
+        // Buffers are handed out in order, so neighbours of one frame are never adjacent by accident of
+        // the test: each lies lentBufferSize bytes apart, with garbage between what is filled.
+        while left > 0, !loan.isFull, queued + loan.frameCount < backendCapacity, loan.hasRoomForPart {
+            let header = lentMemory + buffer * lentBufferSize
+            buffer += 1
+            loan.beginFrame(header: header, payloadLimit: min(left, payloadLimit))
+            loan.addPart(header + headerLength, count: lentBufferSize - headerLength)
+            while loan.frameRoomLeft > 0, loan.hasRoomForPart {
+                loan.addPart(lentMemory + buffer * lentBufferSize, count: lentBufferSize)
+                buffer += 1
+            }
+            left -= loan.currentFrameRoom
+        }
+        return .lent(loan)
+    }
+
+    func settle(_ loan: FrameLoan, frames: Int) -> Int {
+        var part = 0
+        for frame in 0..<frames {
+            var bytes = Array(loan.header(frame))
+            var left = loan.payloadLength(frame)
+            while left > 0 {
+                let piece = loan.payloadParts[part]
+                let count = min(left, piece.count)
+                bytes += UnsafeRawBufferPointer(rebasing: piece[0..<count])
+                left -= count
+                part += 1
+            }
+            // The next frame's parts start after this frame's last.
+            while part < loan.partCount && !startsFrame(loan, part: part, frame: frame + 1) { part += 1 }
+            queued += 1
+            carryToGuest(bytes)
+        }
+        if !draining && queued > 0 { drain() }
+        return frames
+    }
+
+    /// Whether payload part `part` is the first of frame `frame` (it follows that frame's header).
+    private func startsFrame(_ loan: FrameLoan, part: Int, frame: Int) -> Bool {
+        guard frame < loan.frameCount else { return false }
+        return UnsafeRawPointer(loan.payloadParts[part].baseAddress!) == UnsafeRawPointer(loan.header(frame).baseAddress! + loan.headerLength)
     }
 
     func send(_ frames: UnsafeBufferPointer<UnsafeRawBufferPointer>) -> Int {

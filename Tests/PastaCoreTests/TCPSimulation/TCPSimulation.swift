@@ -21,6 +21,9 @@ final class TCPSimulation {
         var toGuest = LinkFaults.none
         var toEngine = LinkFaults.none
         var offload = false
+        /// With offload: the backend lends guest buffers of this many bytes for the engine's frames (as
+        /// vhost-user's mergeable receive buffers), instead of taking frames built in the engine's memory.
+        var lentBufferSize: Int?
         var backendCapacity = 256
         var drainPerMillisecond = 64
         /// The guest's application stops reading for a while, from this time on.
@@ -93,7 +96,7 @@ final class TCPSimulation {
         link = SimulatedLink(scheduler: scheduler, random: SimulationRandom(seed: seed &* 31 &+ 7),
                              toGuest: scenario.toGuest, toEngine: scenario.toEngine,
                              backendCapacity: scenario.backendCapacity, drainPerMillisecond: scenario.drainPerMillisecond,
-                             segmentationOffload: scenario.offload)
+                             segmentationOffload: scenario.offload, lentBufferSize: scenario.lentBufferSize)
         opener = SimulatedOpener(simulation: self)
         timers = SimulatedTimers(scheduler: scheduler)
         engine = TCPEngine(configuration: configuration, capacity: 16, guestAddresses: GuestAddresses(configuration),

@@ -30,6 +30,7 @@ final class TCPSimulationTests: XCTestCase {
     }
 
     func testDownloads() { sweep("download", SimulationScenarios.download) }
+    func testDownloadsIntoLentBuffers() { sweep("download-lent", SimulationScenarios.downloadIntoLentBuffers) }
     func testUploads() { sweep("upload", SimulationScenarios.upload) }
     func testExchanges() { sweep("exchange", SimulationScenarios.exchange) }
     func testHostSpeaksFirstAndCloses() { sweep("host-speaks-first", SimulationScenarios.hostSpeaksFirst) }
@@ -52,6 +53,9 @@ enum SimulationScenarios {
         scenario.guest.receiveBuffer = [16_384, 65_536, 262_144][random.int(0...2)]
         scenario.guest.delayedAck = random.chance(0.7)
         scenario.offload = random.chance(0.3)
+        // From a generator of its own, so the draws below stay what they were for every seed.
+        var lending = SimulationRandom(seed: seed ^ 0x1E4D_B0FF)
+        if scenario.offload && lending.chance(0.5) { scenario.lentBufferSize = [100, 1000, 4096][lending.int(0...2)] }
         scenario.hostSendBuffer = [8192, 65_536, 262_144][random.int(0...2)]
         scenario.hostShortWrites = random.chance(0.2) ? random.int(100...4000) : nil
         scenario.host.chunk = [512, 4096, 32_768][random.int(0...2)]
@@ -76,6 +80,18 @@ enum SimulationScenarios {
         var (scenario, random) = base(seed)
         scenario.host.length = random.int(0...60_000)
         scenario.guestBytes = random.chance(0.5) ? random.int(1...200) : 0  // a request, or none
+        scenario.guestClosing = random.chance(0.5) ? .whenSent : .afterPeer
+        return scenario
+    }
+
+    /// Several frames per loan: downloads of up to 250 KB into buffers the backend lends.
+    static func downloadIntoLentBuffers(_ seed: UInt64) -> TCPSimulation.Scenario {
+        var (scenario, random) = base(seed)
+        scenario.offload = true
+        scenario.lentBufferSize = [100, 1000, 4096, 65_536][random.int(0...3)]
+        scenario.host.length = random.int(0...250_000)
+        scenario.guest.receiveBuffer = [65_536, 262_144, 1 << 20][random.int(0...2)]
+        scenario.guestBytes = random.chance(0.5) ? random.int(1...200) : 0
         scenario.guestClosing = random.chance(0.5) ? .whenSent : .afterPeer
         return scenario
     }

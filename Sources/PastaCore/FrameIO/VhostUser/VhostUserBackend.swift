@@ -2,7 +2,8 @@ import Glibc
 
 /// passt's vhost-user frame backend: the guest's virtio-net rings in memory qemu shares with us. Frames
 /// from the guest are read where the guest wrote them (copied only when a frame spans several buffers);
-/// frames for the guest are written straight into its receive buffers. qemu is off the data path: the
+/// frames for the guest are written straight into its receive buffers, and TCP payloads are read from
+/// their sockets right there (`lend`). qemu is off the data path: the
 /// guest kicks our eventfds, we signal its call eventfds. Offloads, where the driver negotiated them, are
 /// those of our tap: each frame's virtio-net header says what checksum and segmentation is left to do.
 ///
@@ -16,6 +17,7 @@ public final class VhostUserBackend: FrameBackend {
     /// The kick descriptors in `events`, per ring.
     private var watchedKicks: [Int32?] = [nil, nil]
     private let chain = DescriptorChain()
+    private let lender = ReceiveBufferLender(headerSize: VhostUserBackend.headerSize)
     /// Transmit chains whose frames the last batch handed out: returned once it is handled (`release`).
     private var transmitted: [UInt16] = []
     /// Frames that span several guest buffers are gathered here, one slot per batch entry.
@@ -267,6 +269,43 @@ public final class VhostUserBackend: FrameBackend {
             queue.use(head: head, written: UInt32(written))
         }
         return nil
+    }
+
+    // MARK: To the guest, in buffers it lends
+
+    /// Frames go straight into the guest's receive buffers (see ReceiveBufferLender), so a socket's data
+    /// is read where the guest reads it. Only with offloads, whose partial checksum means nothing of the
+    /// payload is read back, and mergeable buffers, which let a 64 KiB frame span page-sized chains.
+    public func lend(_ loan: FrameLoan, headerLength: Int, payloadLimit: Int, bytes: Int) -> FrameLoanOutcome {
+        guard failure == nil, segmentationOffload, device.mergeableBuffers,
+              let queue = device.runningQueue(VhostUserDevice.receiveQueue) else { return .unavailable }
+        let outcome = lender.lend(loan, from: queue, headerLength: headerLength, payloadLimit: payloadLimit, bytes: bytes)
+        noticeLostMemory()
+        switch outcome {
+        case .lent where failure == nil:
+            return .lent(loan)
+        case .lent, .unsuitable:
+            return .unavailable
+        case .empty:
+            waitingForRoom = true
+            return .full
+        case .broken(let reason):
+            failure = "the guest's receive ring is broken: \(reason)"
+            EventCounter.signal(wake)
+            return .unavailable
+        }
+    }
+
+    public func settle(_ loan: FrameLoan, frames: Int) -> Int {
+        guard failure == nil, let queue = device.runningQueue(VhostUserDevice.receiveQueue) else {
+            lender.forget()
+            return frames
+        }
+        lender.settle(loan, frames: frames, to: queue, segmentPayload4: segmentPayload4, segmentPayload6: segmentPayload6)
+        publish(queue, VhostUserDevice.receiveQueue)
+        noticeLostMemory()
+        if failure != nil { EventCounter.signal(wake) }
+        return frames
     }
 
     public func drain() -> Bool {
