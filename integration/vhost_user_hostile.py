@@ -964,11 +964,8 @@ def sane_arp(fe):
     return f"answered (ARP reply, {length} bytes)"
 
 
-@case
-def partial_checksum_not_tcp(fe):
-    """With CSUM negotiated, a DHCP request whose header claims a TCP-like partial checksum (offset 16): the
-    services finish checksums they were left, and must do it in passt's memory, never in the guest's
-    transmit buffer, which has to read back byte for byte as the guest wrote it."""
+def running_with_csum(fe):
+    """Like running(), with CSUM negotiated: the transmit header's NEEDS_CSUM vouches for a checksum."""
     mem = Memory()
     offered = fe.probe()
     fe.step(SET_FEATURES, u64(offered & (F_VERSION_1 | F_PROTOCOL | F_MRG_RXBUF | F_CSUM)))
@@ -981,6 +978,15 @@ def partial_checksum_not_tcp(fe):
     start_ring(fe, rx)
     start_ring(fe, tx)
     post_receive_buffers(rx)
+    return mem, rx, tx
+
+
+@case
+def partial_checksum_not_tcp(fe):
+    """With CSUM negotiated, a DHCP request whose header claims a TCP-like partial checksum (offset 16): the
+    services finish checksums they were left, and must do it in passt's memory, never in the guest's
+    transmit buffer, which has to read back byte for byte as the guest wrote it."""
+    mem, rx, tx = running_with_csum(fe)
     udp = struct.pack("!HHHH", 68, 67, 8 + 300, 0) + bytes(300)
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, b"\0" * 4, b"\xff" * 4)
     total = sum(struct.unpack("!10H", ip))
@@ -999,6 +1005,107 @@ def partial_checksum_not_tcp(fe):
         raise Bad("passt wrote into the guest's transmit buffer")
     fe.probe()
     return "ignored (transmit buffer untouched, still serving)"
+
+
+def tcp_headers(payload_length, ip_length=None, data_offset=5, flags=0x08, sequence=1000):
+    """Ethernet, IPv4 and TCP headers of a segment from the guest to 203.0.113.10:9 (no connection there:
+    passt answers with a reset whose acknowledgment counts the payload)."""
+    options = b"\x01" * (4 * data_offset - 20)
+    tcp = struct.pack("!HHIIBBHHH", 40000, 9, sequence, 0, data_offset << 4, flags, 65535, 0, 0) + options
+    length = 20 + len(tcp) + payload_length if ip_length is None else ip_length
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, length, 0, 0x4000, 64, 6, 0,
+                     socket.inet_aton("198.51.100.2"), socket.inet_aton("203.0.113.10"))
+    total = sum(struct.unpack("!10H", ip))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    ip = ip[:10] + struct.pack("!H", ~total & 0xFFFF) + ip[12:]
+    return b"\x02\x00\x00\x00\x00\x01" + GUEST_MAC + b"\x08\x00" + ip + tcp
+
+
+def transmit_pieces(tx, pieces, offset=0x60000):
+    """One transmit chain, a descriptor per piece."""
+    at = offset
+    for i, piece in enumerate(pieces):
+        tx.mem.write(at, piece)
+        last = i == len(pieces) - 1
+        tx.set_desc(i, at, len(piece), 0 if last else D_NEXT, 0 if last else i + 1)
+        at += (len(piece) + 15) & ~15
+    tx.post(0)
+    tx.notify()
+
+
+def reset_answer(mem, rx, seconds=1.0):
+    """The acknowledgment of the reset passt put on the receive ring, or None if nothing came."""
+    if not wait_used(rx, seconds=seconds):
+        return None
+    head, length = rx.used_elem(0)
+    data = mem.read(0x70000 + head * 2048, length)
+    tcp = NET_HEADER + 14 + 20
+    if length < tcp + 20 or data[NET_HEADER + 12:NET_HEADER + 14] != b"\x08\x00" or not data[tcp + 13] & 0x04:
+        raise Bad(f"the receive ring holds {length} bytes that are no TCP reset")
+    return struct.unpack("!I", data[tcp + 8:tcp + 12])[0]
+
+
+NEEDS_CSUM_TCP = struct.pack("<BBHHHHH", 1, 0, 0, 0, 14 + 20, 16, 0)
+NO_OFFLOAD = struct.pack("<BBHHHHH", 0, 0, 0, 0, 0, 0, 0)
+
+
+def scattered_case(fe, pieces, expect_ack):
+    mem, rx, tx = running_with_csum(fe)
+    transmit_pieces(tx, pieces)
+    if not wait_used(tx):
+        raise Bad("the transmit chain never came back used")
+    ack = reset_answer(mem, rx, seconds=1.0 if expect_ack is not None else 0.3)
+    if ack != expect_ack:
+        raise Bad(f"reset acknowledging {ack}, expected {expect_ack}")
+    fe.probe()
+    return f"answered (reset, ack {ack})" if ack is not None else "ignored (dropped, still serving)"
+
+
+@case
+def scattered_tcp_payload(fe):
+    """A Linux guest's layout: the headers in one descriptor, the payload in two more. The payload is read
+    where it lies; the reset passt answers with counts all of it."""
+    return scattered_case(fe, [NEEDS_CSUM_TCP + tcp_headers(3000), b"a" * 1000, b"b" * 2000], 1000 + 3000)
+
+
+@case
+def scattered_ip_length_short(fe):
+    """The IP length covers less than the descriptors hold: the frame is dropped, not cut."""
+    return scattered_case(fe, [NEEDS_CSUM_TCP + tcp_headers(0, ip_length=40 + 500), b"a" * 1000], None)
+
+
+@case
+def scattered_ip_length_long(fe):
+    """The IP length claims more than the descriptors hold: dropped, nothing read past them."""
+    return scattered_case(fe, [NEEDS_CSUM_TCP + tcp_headers(0, ip_length=40 + 4000), b"a" * 1000], None)
+
+
+@case
+def scattered_tcp_header_split(fe):
+    """The TCP header itself is cut between two descriptors: gathered, then handled whole."""
+    headers = NEEDS_CSUM_TCP + tcp_headers(100)
+    return scattered_case(fe, [headers[:50], headers[50:], b"c" * 100], 1000 + 100)
+
+
+@case
+def scattered_options_past_buffer(fe):
+    """The data offset says 60 bytes of TCP header, the first buffer holds 20 of them: gathered."""
+    headers = NEEDS_CSUM_TCP + tcp_headers(200, data_offset=15)
+    return scattered_case(fe, [headers[:NET_HEADER + 54], headers[NET_HEADER + 54:] + b"d" * 200], 1000 + 200)
+
+
+@case
+def scattered_not_vouched(fe):
+    """No NEEDS_CSUM, no DATA_VALID and a checksum of 0: gathered, verified, dropped."""
+    return scattered_case(fe, [NO_OFFLOAD + tcp_headers(800), b"e" * 800], None)
+
+
+@case
+def scattered_many_pieces(fe):
+    """The payload in single bytes, as many as the ring holds: read where they lie or gathered, all count."""
+    fe_pieces = [NEEDS_CSUM_TCP + tcp_headers(7)] + [b"f"] * 7
+    return scattered_case(fe, fe_pieces, 1000 + 7)
 
 
 @case

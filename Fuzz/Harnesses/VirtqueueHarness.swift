@@ -64,7 +64,53 @@ enum VirtqueueHarness {
         let queue = SplitVirtqueue(size: size, descriptors: rings, available: rings + availableOffset,
                                    used: rings + usedOffset, memory: memory, nextAvailable: nextAvailable,
                                    eventIndex: control & 1 != 0)
-        walk(queue, size: size, control: control, regions: [rings, buffers])
+        if control & 8 != 0 {
+            lend(queue, control: control, input: &input, regions: [rings, buffers])
+        } else {
+            walk(queue, size: size, control: control, regions: [rings, buffers])
+        }
+    }
+
+    /// The receive ring as passt --vhost-user lends it for frames (ReceiveBufferLender): every part lent
+    /// lies in guest memory, a peek's worth of bytes is written into the parts, and settling gives back
+    /// exactly what wasn't filled.
+    static func lend(_ queue: SplitVirtqueue, control: UInt8, input: inout FuzzInput, regions: [UnsafeMutableRawPointer]) {
+        let lender = ReceiveBufferLender(headerSize: 12)
+        let loan = FrameLoan()
+        for _ in 0..<4 {
+            let headerLength = control & 16 != 0 ? 74 : 54
+            let before = queue.nextAvailable
+            let outcome = lender.lend(loan, from: queue, headerLength: headerLength,
+                                      payloadLimit: 1 + Int(input.uint16()), bytes: 1 + Int(input.uint16()) * 16)
+            guard outcome == .lent else {
+                guard loan.frameCount == 0, queue.nextAvailable == before else {
+                    fatalError("virtqueue: \(outcome) left \(loan.frameCount) frames lent, nextAvailable \(before) -> \(queue.nextAvailable)")
+                }
+                return
+            }
+            guard loan.frameCount > 0, loan.capacity > 0, loan.partCount <= FrameLoan.maximumParts else {
+                fatalError("virtqueue: a loan of \(loan.frameCount) frames, \(loan.capacity) bytes, \(loan.partCount) parts")
+            }
+            for part in loan.payloadParts + (0..<loan.frameCount).map({ loan.header($0) }) {
+                guard regions.contains(where: { part.baseAddress! >= $0 && part.baseAddress! + part.count <= $0 + regionSize }) else {
+                    fatalError("virtqueue: a lent part of \(part.count) bytes outside guest memory")
+                }
+            }
+            let received = Int(input.uint16()) % (loan.capacity + 1)
+            var left = received
+            for part in loan.payloadParts where left > 0 {
+                let count = min(left, part.count)
+                part.baseAddress!.initializeMemory(as: UInt8.self, repeating: 0xA5, count: count)
+                left -= count
+            }
+            let frames = loan.fill(received)
+            for frame in 0..<frames {
+                loan.header(frame).initializeMemory(as: UInt8.self, repeating: 0x5A)
+            }
+            lender.settle(loan, frames: frames, to: queue, segmentPayload4: 1460, segmentPayload6: 1440)
+            queue.publishUsed()
+            _ = queue.shouldNotify()
+        }
     }
 
     static func walk(_ queue: SplitVirtqueue, size: Int, control: UInt8, regions: [UnsafeMutableRawPointer]) {

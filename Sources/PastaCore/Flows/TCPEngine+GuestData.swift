@@ -5,7 +5,55 @@ extension TCPEngine {
     /// written with the rest of the batch's in one send.
     func processData(_ connection: TCPConnection, _ segment: TCPSegment) {
         if connection.guestFinished { return }
-        var payload = segment.payload
+        guard !segment.scattered.isEmpty else {
+            return processData(connection, segment, payload: segment.payload, queueable: true)
+        }
+        if enqueueScattered(connection, segment) { return }
+        // Out of order, with a FIN, or behind held-back data: read whole, from a pool slot released once
+        // handled (what must wait is copied to a slot of its own; nothing queues a view of this one).
+        guard let slot = pool.store(segment.scattered, sequence: segment.sequence, fin: false) else { return }
+        defer { pool.release(slot) }
+        processData(connection, segment, payload: pool.bytes(slot), queueable: false)
+    }
+
+    /// The segment from the guest's frame: its header and payload together, or the header alone in
+    /// `payload` with the payload `scattered`.
+    static func segment(_ payload: UnsafeRawBufferPointer, _ scattered: ScatteredPayload) -> TCPSegment? {
+        scattered.isEmpty ? TCPSegment(payload) : TCPSegment(header: payload, payload: scattered)
+    }
+
+    /// Scattered data that continues the stream is queued part by part, where it lies, to be written
+    /// with the rest of the batch's; false (nothing done) when it doesn't continue the stream.
+    private func enqueueScattered(_ connection: TCPConnection, _ segment: TCPSegment) -> Bool {
+        let expected = connection.receiveNext &+ UInt32(writeBatch.bytes(connection.index))
+        guard !segment.has(TCPFlags.fin), connection.pending.isEmpty, sequenceLessOrEqual(segment.sequence, expected)
+        else { return false }
+        var skip = Int(expected &- segment.sequence)
+        guard skip < segment.payloadLength else { return false }
+        var sequence = expected
+        for part in segment.scattered.parts {
+            if skip >= part.count {
+                skip -= part.count
+                continue
+            }
+            let piece = UnsafeRawBufferPointer(rebasing: part[skip...])
+            skip = 0
+            // Once the socket is found full, what follows waits in the pool behind what it didn't take.
+            if connection.pending.isEmpty {
+                enqueue(connection, piece, sequence: sequence)
+            } else {
+                holdBack(connection, piece, sequence: sequence, fin: false)
+            }
+            guard isOpen(connection) else { return true }
+            sequence = sequence &+ UInt32(piece.count)
+        }
+        return true
+    }
+
+    /// `payload`: contiguous, from the guest's frame (`queueable`: valid until the batch ends) or a pool slot.
+    private func processData(_ connection: TCPConnection, _ segment: TCPSegment, payload: UnsafeRawBufferPointer,
+                             queueable: Bool) {
+        var payload = payload
         let sequence = segment.sequence
         #if DEBUG
         // The simulation tests' planted bug: they must notice a FIN that came with data being lost.
@@ -14,7 +62,7 @@ extension TCPEngine {
         let fin = segment.has(TCPFlags.fin)
         #endif
         let expected = connection.receiveNext &+ UInt32(writeBatch.bytes(connection.index))
-        if !fin && connection.pending.isEmpty && sequenceLessOrEqual(sequence, expected) {
+        if queueable && !fin && connection.pending.isEmpty && sequenceLessOrEqual(sequence, expected) {
             let old = Int(expected &- sequence)
             if old < payload.count {
                 return enqueue(connection, UnsafeRawBufferPointer(rebasing: payload[old...]), sequence: expected)

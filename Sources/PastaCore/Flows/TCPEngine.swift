@@ -120,10 +120,10 @@ final class TCPEngine {
 
     // MARK: Segments from the guest
 
-    /// `checksumTrusted`: the backend says the checksum needs no verifying (left for us to finish, or
-    /// checked already); otherwise a segment with a bad one is dropped and counted.
-    func handle(ipv4 packet: IPv4Packet, checksumTrusted: Bool = false, now: Int) {
-        guard let segment = TCPSegment(packet.payload) else { return }
+    /// `checksumTrusted`: the checksum needs no verifying (left for us, or checked); else a bad one is
+    /// dropped and counted. `scattered`: the payload, where it doesn't follow the header (trusted only).
+    func handle(ipv4 packet: IPv4Packet, checksumTrusted: Bool = false, scattered: ScatteredPayload = .none, now: Int) {
+        guard let segment = Self.segment(packet.payload, scattered) else { return }
         guard checksumTrusted || InternetChecksum.ipv4(source: packet.source, destination: packet.destination,
                                                        protocolNumber: IPProtocol.tcp, segment: packet.payload) == 0
         else { return dropBadChecksum() }
@@ -134,8 +134,8 @@ final class TCPEngine {
         handle(segment, key: key, timeToLive: packet.timeToLive, now: now)
     }
 
-    func handle(ipv6 packet: IPv6Packet, checksumTrusted: Bool = false, now: Int) {
-        guard let segment = TCPSegment(packet.payload) else { return }
+    func handle(ipv6 packet: IPv6Packet, checksumTrusted: Bool = false, scattered: ScatteredPayload = .none, now: Int) {
+        guard let segment = Self.segment(packet.payload, scattered) else { return }
         guard checksumTrusted || InternetChecksum.ipv6(source: packet.source, destination: packet.destination,
                                                        nextHeader: IPProtocol.tcp, segment: packet.payload) == 0
         else { return dropBadChecksum() }

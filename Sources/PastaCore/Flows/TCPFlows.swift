@@ -23,12 +23,13 @@ public final class TCPFlows {
     /// Segments from the guest dropped for a bad checksum, since the start.
     var badChecksums: Int { engine.badChecksums }
 
-    public func handle(ipv4 packet: IPv4Packet, checksumTrusted: Bool = false, now: Int) {
-        engine.handle(ipv4: packet, checksumTrusted: checksumTrusted, now: now)
+    /// `scattered`: the payload where it lies in further buffers (see ScatteredPayload).
+    public func handle(ipv4 packet: IPv4Packet, checksumTrusted: Bool = false, scattered: ScatteredPayload = .none, now: Int) {
+        engine.handle(ipv4: packet, checksumTrusted: checksumTrusted, scattered: scattered, now: now)
     }
 
-    public func handle(ipv6 packet: IPv6Packet, checksumTrusted: Bool = false, now: Int) {
-        engine.handle(ipv6: packet, checksumTrusted: checksumTrusted, now: now)
+    public func handle(ipv6 packet: IPv6Packet, checksumTrusted: Bool = false, scattered: ScatteredPayload = .none, now: Int) {
+        engine.handle(ipv6: packet, checksumTrusted: checksumTrusted, scattered: scattered, now: now)
     }
 
     public func socketEvent(_ reference: EventReference, events: UInt32, now: Int) {

@@ -56,7 +56,9 @@ public final class GuestPort {
         guard let backend else { return .frames(0, drained: true) }
         let receipt = try backend.receive(into: batch)
         if pcap != nil, case .frames(let count, _) = receipt {
-            for index in 0..<count { capture(batch[index], partialChecksum: batch.offload(index).partialChecksum) }
+            for index in 0..<count {
+                capture(batch[index], scattered: batch.scattered(index), partialChecksum: batch.offload(index).partialChecksum)
+            }
         }
         return receipt
     }
@@ -115,13 +117,16 @@ public final class GuestPort {
         return true
     }
 
-    /// The capture file shows what the wire would: a checksum left to the receiver is finished in a copy.
-    private func capture(_ frame: UnsafeRawBufferPointer, partialChecksum: PartialChecksum?) {
+    /// The capture file shows what the wire would: a checksum left to the receiver is finished in a copy,
+    /// and a payload in further buffers is gathered behind its headers there.
+    private func capture(_ frame: UnsafeRawBufferPointer, scattered: ScatteredPayload = .none, partialChecksum: PartialChecksum?) {
         guard let pcap else { return }
-        guard let partialChecksum, frame.count <= captureCopy.count else { return pcap.record(frame) }
-        let copy = UnsafeMutableRawBufferPointer(rebasing: captureCopy[0..<frame.count])
+        let length = frame.count + scattered.byteCount
+        guard partialChecksum != nil || !scattered.isEmpty, length <= captureCopy.count else { return pcap.record(frame) }
+        let copy = UnsafeMutableRawBufferPointer(rebasing: captureCopy[0..<length])
         copy.copyMemory(from: frame)
-        partialChecksum.complete(copy)
+        _ = scattered.copy(from: 0, into: copy.baseAddress! + frame.count)
+        partialChecksum?.complete(copy)
         pcap.record(UnsafeRawBufferPointer(copy))
     }
 

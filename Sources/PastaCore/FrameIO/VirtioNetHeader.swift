@@ -46,10 +46,14 @@ struct VirtioNetHeader: Equatable {
     /// the frame, and a segmentation type that matches the packet (TCP over IPv4 or IPv6 for TSO, UDP
     /// whose length field covers its whole IP payload for USO, always with a partial checksum). Anything
     /// else (a type we didn't offer, a size of 0, lengths that don't add up) is nil: the frame is dropped.
-    func received(_ frame: UnsafeRawBufferPointer) -> ReceivedOffload? {
+    func received(_ frame: UnsafeRawBufferPointer) -> ReceivedOffload? { received(frame, length: frame.count) }
+
+    /// The same for a frame of `length` bytes of which `frame` is the start, its headers at least (the
+    /// rest lies in further buffers): only a TCP segment can be such a frame.
+    func received(_ frame: UnsafeRawBufferPointer, length: Int) -> ReceivedOffload? {
         var offload = ReceivedOffload()
         if needsChecksum {
-            guard let partial = partialChecksum(frameLength: frame.count) else { return nil }
+            guard let partial = partialChecksum(frameLength: length) else { return nil }
             offload.partialChecksum = partial
             offload.checksumTrusted = true
         } else if flags & Self.dataValid != 0 {
@@ -57,13 +61,13 @@ struct VirtioNetHeader: Equatable {
         }
         let type = gsoType & ~Self.gsoECN
         if type == Self.gsoNone { return offload }
-        guard needsChecksum, gsoSize > 0, let transport = Self.transport(of: frame) else { return nil }
+        guard needsChecksum, gsoSize > 0, let transport = Self.transport(of: frame, length: length) else { return nil }
         switch type {
         case Self.gsoTCPv4, Self.gsoTCPv6:
             guard transport.protocolNumber == IPProtocol.tcp, transport.ipv4 == (type == Self.gsoTCPv4),
                   Int(checksumStart) == transport.offset, checksumOffset == 16 else { return nil }
         case Self.gsoUDP:
-            guard transport.protocolNumber == IPProtocol.udp, Int(checksumStart) == transport.offset,
+            guard length == frame.count, transport.protocolNumber == IPProtocol.udp, Int(checksumStart) == transport.offset,
                   checksumOffset == 6, transport.offset + 8 <= frame.count,
                   Int(frame.bigEndianUInt16(at: transport.offset + 4)) == frame.count - transport.offset
             else { return nil }
@@ -74,21 +78,20 @@ struct VirtioNetHeader: Equatable {
         return offload
     }
 
-    /// The transport header of an IPv4 or IPv6 frame (PartialChecksum.transport) whose IP header is sound
-    /// and whose IP length covers exactly the rest of the frame (a segmented frame has no padding), or nil.
-    private static func transport(of frame: UnsafeRawBufferPointer) -> PartialChecksum.Transport? {
+    /// The transport header of an IPv4 or IPv6 frame of `length` bytes (PartialChecksum.transport) whose IP
+    /// header is sound and whose IP length covers exactly the rest of the frame (a segmented frame has no
+    /// padding), or nil.
+    private static func transport(of frame: UnsafeRawBufferPointer, length: Int) -> PartialChecksum.Transport? {
         guard let transport = PartialChecksum.transport(of: frame) else { return nil }
         if transport.ipv4 {
             guard frame[14] >> 4 == 4, transport.offset >= 14 + 20,
-                  Int(frame.bigEndianUInt16(at: 16)) == frame.count - 14 else { return nil }
+                  Int(frame.bigEndianUInt16(at: 16)) == length - 14 else { return nil }
         } else {
-            guard frame[14] >> 4 == 6, Int(frame.bigEndianUInt16(at: 18)) == frame.count - 14 - 40 else { return nil }
+            guard frame[14] >> 4 == 6, Int(frame.bigEndianUInt16(at: 18)) == length - 14 - 40 else { return nil }
         }
         return transport
     }
 
-    /// Where the partial checksum of a frame of `length` bytes goes: nil if the header asks for none, or
-    /// for one that isn't inside the frame (such a frame is dropped).
     func partialChecksum(frameLength length: Int) -> PartialChecksum? {
         guard needsChecksum else { return nil }
         let start = Int(checksumStart), field = Int(checksumStart) + Int(checksumOffset)

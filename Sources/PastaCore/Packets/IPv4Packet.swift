@@ -13,11 +13,16 @@ public struct IPv4Packet {
     public let bytes: UnsafeRawBufferPointer
     public let headerLength: Int
 
-    public init?(_ bytes: UnsafeRawBufferPointer) {
-        guard bytes.count >= Self.minimumHeaderLength, bytes[0] >> 4 == 4 else { return nil }
+    public init?(_ bytes: UnsafeRawBufferPointer) { self.init(bytes, followedBy: 0) }
+
+    /// A packet whose first bytes are `bytes` (its headers at least) and whose last `following` bytes lie
+    /// in further buffers (see ScatteredPayload): its length must be exactly both, with no padding.
+    public init?(_ bytes: UnsafeRawBufferPointer, followedBy following: Int) {
+        guard bytes.count >= Self.minimumHeaderLength, bytes[0] >> 4 == 4, following >= 0 else { return nil }
         let headerLength = Int(bytes[0] & 0x0F) * 4
         let totalLength = Int(bytes.bigEndianUInt16(at: 2))
-        guard headerLength >= Self.minimumHeaderLength, totalLength >= headerLength, totalLength <= bytes.count
+        guard headerLength >= Self.minimumHeaderLength, totalLength >= headerLength, headerLength <= bytes.count,
+              following == 0 ? totalLength <= bytes.count : totalLength == bytes.count + following
         else { return nil }
         let header = UnsafeRawBufferPointer(rebasing: bytes[0..<headerLength])
         var checksum = InternetChecksum()
@@ -25,7 +30,7 @@ public struct IPv4Packet {
         guard checksum.value == 0 else { return nil }
         // More-fragments set or a non-zero offset: only whole datagrams are handled.
         guard bytes.bigEndianUInt16(at: 6) & 0x3FFF == 0 else { return nil }
-        self.bytes = UnsafeRawBufferPointer(rebasing: bytes[0..<totalLength])
+        self.bytes = UnsafeRawBufferPointer(rebasing: bytes[0..<min(totalLength, bytes.count)])
         self.headerLength = headerLength
     }
 

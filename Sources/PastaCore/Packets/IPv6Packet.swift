@@ -4,11 +4,16 @@ public struct IPv6Packet {
     public static let headerLength = 40
     public let bytes: UnsafeRawBufferPointer
 
-    public init?(_ bytes: UnsafeRawBufferPointer) {
-        guard bytes.count >= Self.headerLength, bytes[0] >> 4 == 6 else { return nil }
+    public init?(_ bytes: UnsafeRawBufferPointer) { self.init(bytes, followedBy: 0) }
+
+    /// A packet whose first bytes are `bytes` (its headers at least) and whose last `following` bytes lie
+    /// in further buffers (see ScatteredPayload): its length must be exactly both, with no padding.
+    public init?(_ bytes: UnsafeRawBufferPointer, followedBy following: Int) {
+        guard bytes.count >= Self.headerLength, bytes[0] >> 4 == 6, following >= 0 else { return nil }
         let payloadLength = Int(bytes.bigEndianUInt16(at: 4))
-        guard Self.headerLength + payloadLength <= bytes.count else { return nil }
-        self.bytes = UnsafeRawBufferPointer(rebasing: bytes[0..<Self.headerLength + payloadLength])
+        let length = Self.headerLength + payloadLength
+        guard following == 0 ? length <= bytes.count : length == bytes.count + following else { return nil }
+        self.bytes = UnsafeRawBufferPointer(rebasing: bytes[0..<min(length, bytes.count)])
     }
 
     public var nextHeader: UInt8 { bytes[6] }

@@ -13,6 +13,8 @@ public struct TCPSegment {
     public static let minimumHeaderLength = 20
     public let bytes: UnsafeRawBufferPointer
     public let headerLength: Int
+    /// The payload, when it lies in further buffers: then `bytes` is the header alone.
+    public let scattered: ScatteredPayload
 
     public init?(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count >= Self.minimumHeaderLength else { return nil }
@@ -20,6 +22,15 @@ public struct TCPSegment {
         guard headerLength >= Self.minimumHeaderLength, headerLength <= bytes.count else { return nil }
         self.bytes = bytes
         self.headerLength = headerLength
+        scattered = .none
+    }
+
+    /// A segment whose header is `header`, exactly, and whose payload is `payload`.
+    public init?(header: UnsafeRawBufferPointer, payload: ScatteredPayload) {
+        guard let segment = TCPSegment(header), segment.headerLength == header.count else { return nil }
+        bytes = header
+        headerLength = header.count
+        scattered = payload
     }
 
     public var sourcePort: UInt16 { bytes.bigEndianUInt16(at: 0) }
@@ -28,7 +39,8 @@ public struct TCPSegment {
     public var acknowledgment: UInt32 { bytes.bigEndianUInt32(at: 8) }
     public var flags: UInt8 { bytes[13] & 0x3F }
     public var window: UInt16 { bytes.bigEndianUInt16(at: 14) }
-    public var payloadLength: Int { bytes.count - headerLength }
+    public var payloadLength: Int { bytes.count - headerLength + scattered.byteCount }
+    /// The payload that follows the header (none when it is `scattered`).
     public var payload: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: bytes[headerLength...]) }
 
     public func has(_ flag: UInt8) -> Bool { bytes[13] & flag != 0 }

@@ -166,7 +166,9 @@ public final class EventLoop {
                 return guestLeft()
             case .frames(let count, let drained):
                 let now = MonotonicClock.milliseconds()
-                for index in 0..<count { guestFrames.handle(batch[index], offload: batch.offload(index), now: now) }
+                for index in 0..<count {
+                    guestFrames.handle(batch[index], offload: batch.offload(index), scattered: batch.scattered(index), now: now)
+                }
                 datapath.finishBatch()
                 datapath.port.release()
                 if drained { return }

@@ -14,8 +14,11 @@ final class GuestFrames {
     deinit { replyBuffer.deallocate() }
 
     /// `offload`: what the frame's virtio-net header said (nothing, from a backend without one).
-    func handle(_ frame: UnsafeRawBufferPointer, offload: ReceivedOffload = ReceivedOffload(), now: Int) {
-        if tracing { logTrace("guest: \(frame.count) bytes") }
+    /// `scattered`: a TCP segment's payload where it lies in further buffers; `frame` is then its headers.
+    func handle(_ frame: UnsafeRawBufferPointer, offload: ReceivedOffload = ReceivedOffload(),
+                scattered: ScatteredPayload = .none, now: Int) {
+        if tracing { logTrace("guest: \(frame.count + scattered.byteCount) bytes") }
+        guard scattered.isEmpty else { return handleScattered(frame, offload: offload, payload: scattered, now: now) }
         guard let ethernet = EthernetFrame(frame) else { return }
         let d = datapath
         switch ethernet.etherType {
@@ -67,6 +70,28 @@ final class GuestFrames {
         case .dropped(let reason):
             logDebug(reason)
         case .notForUs:
+            break
+        }
+    }
+
+    /// A TCP segment whose payload lies in further buffers: only the backend's word vouches for its
+    /// checksum, and only TCP reads such a payload.
+    private func handleScattered(_ headers: UnsafeRawBufferPointer, offload: ReceivedOffload, payload: ScatteredPayload,
+                                 now: Int) {
+        let d = datapath
+        guard offload.checksumTrusted, d.tcpEnabled, let ethernet = EthernetFrame(headers) else { return }
+        switch ethernet.etherType {
+        case EtherType.ipv4:
+            guard let packet = IPv4Packet(ethernet.payload, followedBy: payload.byteCount),
+                  packet.protocolNumber == IPProtocol.tcp else { return }
+            learnGuestMAC(from: ethernet)
+            d.tcp.handle(ipv4: packet, checksumTrusted: true, scattered: payload, now: now)
+        case EtherType.ipv6:
+            guard let packet = IPv6Packet(ethernet.payload, followedBy: payload.byteCount),
+                  packet.nextHeader == IPProtocol.tcp else { return }
+            learnGuestMAC(from: ethernet)
+            d.tcp.handle(ipv6: packet, checksumTrusted: true, scattered: payload, now: now)
+        default:
             break
         }
     }

@@ -24,6 +24,8 @@ final class TCPSimulation {
         /// With offload: the backend lends guest buffers of this many bytes for the engine's frames (as
         /// vhost-user's mergeable receive buffers), instead of taking frames built in the engine's memory.
         var lentBufferSize: Int?
+        /// The guest's segments reach the engine with their payload in parts (ScatteredPayload).
+        var scatterGuestPayloads = false
         var backendCapacity = 256
         var drainPerMillisecond = 64
         /// The guest's application stops reading for a while, from this time on.
@@ -112,8 +114,22 @@ final class TCPSimulation {
             guest.receive(frame)
             if let after = scenario.guestAbortsAfter, guest.received.count >= after { guest.abort() }
         }
+        var scattering = SimulationRandom(seed: seed ^ 0x5CA7)
         link.deliverToEngine = { [unowned self] batch in
+            // Scattered segments' headers and payload parts live in buffers of their own until the batch
+            // is finished, as a guest's transmit buffers do until the backend returns them.
+            var buffers: [UnsafeMutableRawBufferPointer] = []
+            var parts: [UnsafeMutablePointer<UnsafeRawBufferPointer>] = []
+            defer {
+                buffers.forEach { $0.deallocate() }
+                parts.forEach { $0.deallocate() }
+            }
             for packet in batch {
+                if scenario.scatterGuestPayloads,
+                   let scattered = Self.scatter(packet, &scattering, buffers: &buffers, parts: &parts) {
+                    engine.handle(ipv4: scattered.packet, checksumTrusted: true, scattered: scattered.payload, now: scheduler.now)
+                    continue
+                }
                 packet.withUnsafeBytes { raw in
                     if let ipv4 = IPv4Packet(raw) { engine.handle(ipv4: ipv4, checksumTrusted: true, now: scheduler.now) }
                 }
@@ -121,6 +137,35 @@ final class TCPSimulation {
             engine.finishBatch()
         }
         link.drained = { [unowned self] in engine.resume(now: scheduler.now) }
+    }
+
+    /// A segment with a payload, as a Linux guest's TSO frame reaches passt --vhost-user: the headers in a
+    /// buffer of their own, the payload cut at random points into further buffers. Nil for one without.
+    private static func scatter(_ packet: [UInt8], _ random: inout SimulationRandom,
+                                buffers: inout [UnsafeMutableRawBufferPointer],
+                                parts: inout [UnsafeMutablePointer<UnsafeRawBufferPointer>])
+        -> (packet: IPv4Packet, payload: ScatteredPayload)? {
+        guard packet.count >= 40 else { return nil }
+        let headers = Int(packet[0] & 0x0F) * 4 + Int(packet[Int(packet[0] & 0x0F) * 4 + 12] >> 4) * 4
+        guard headers < packet.count else { return nil }
+        let header = UnsafeMutableRawBufferPointer.allocate(byteCount: headers, alignment: 8)
+        buffers.append(header)
+        packet.withUnsafeBytes { header.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<headers])) }
+        var pieces: [UnsafeRawBufferPointer] = []
+        var offset = headers
+        while offset < packet.count {
+            let length = min(packet.count - offset, random.int(1...3000))
+            let piece = UnsafeMutableRawBufferPointer.allocate(byteCount: length, alignment: 1)
+            buffers.append(piece)
+            packet.withUnsafeBytes { piece.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<offset + length])) }
+            pieces.append(UnsafeRawBufferPointer(piece))
+            offset += length
+        }
+        let list = UnsafeMutablePointer<UnsafeRawBufferPointer>.allocate(capacity: pieces.count)
+        list.initialize(from: pieces, count: pieces.count)
+        parts.append(list)
+        guard let ipv4 = IPv4Packet(UnsafeRawBufferPointer(header), followedBy: packet.count - headers) else { return nil }
+        return (ipv4, ScatteredPayload(parts: UnsafeBufferPointer(start: list, count: pieces.count), byteCount: packet.count - headers))
     }
 
     /// The engine's housekeeping tick, every 100 ms, as the event loop's periodic timer.

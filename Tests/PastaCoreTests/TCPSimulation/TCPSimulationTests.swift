@@ -56,6 +56,7 @@ enum SimulationScenarios {
         // From a generator of its own, so the draws below stay what they were for every seed.
         var lending = SimulationRandom(seed: seed ^ 0x1E4D_B0FF)
         if scenario.offload && lending.chance(0.5) { scenario.lentBufferSize = [100, 1000, 4096][lending.int(0...2)] }
+        scenario.scatterGuestPayloads = lending.chance(0.3)
         scenario.hostSendBuffer = [8192, 65_536, 262_144][random.int(0...2)]
         scenario.hostShortWrites = random.chance(0.2) ? random.int(100...4000) : nil
         scenario.host.chunk = [512, 4096, 32_768][random.int(0...2)]

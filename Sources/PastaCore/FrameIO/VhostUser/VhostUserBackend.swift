@@ -120,6 +120,8 @@ public final class VhostUserBackend: FrameBackend {
         } else if first.count == headerSize && chain.readable.count == 2 {
             // The header alone in the first buffer, the frame whole in the second.
             frame = UnsafeRawBufferPointer(start: chain.readable[1].base, count: length)
+        } else if takeScattered(chain, length: length, into: batch) {
+            return
         } else {
             gather(chain, from: headerSize, into: slot)
             frame = UnsafeRawBufferPointer(start: slot, count: length)
@@ -143,6 +145,38 @@ public final class VhostUserBackend: FrameBackend {
             offload.partialChecksum = nil
         }
         batch.append(frame!, offload: offload)
+    }
+
+    /// A TCP frame over several buffers, as a Linux guest lays out its TSO frames (the headers in one, the
+    /// data in page fragments): the payload stays where it lies, as parts of the batch entry (so it goes
+    /// to the socket straight from guest memory), and the frame is its headers alone. Only where the
+    /// header vouches for the checksum, and the headers lie whole in one buffer; false otherwise, and
+    /// the frame is gathered.
+    private func takeScattered(_ chain: DescriptorChain, length: Int, into batch: FrameBatch) -> Bool {
+        guard device.acceptsPartialChecksums else { return false }
+        // The frame's first piece: the rest of the buffer where the virtio-net header ends.
+        var index = 0
+        var skip = Self.headerSize
+        while index < chain.readable.count && skip >= chain.readable[index].count {
+            skip -= chain.readable[index].count
+            index += 1
+        }
+        guard index < chain.readable.count, batch.hasRoom(forPayloadParts: chain.readable.count - index) else { return false }
+        let piece = UnsafeRawBufferPointer(start: chain.readable[index].base + skip, count: chain.readable[index].count - skip)
+        guard let transport = PartialChecksum.transport(of: piece), transport.protocolNumber == IPProtocol.tcp,
+              transport.offset + TCPSegment.minimumHeaderLength <= piece.count else { return false }
+        let headers = transport.offset + Int(piece[transport.offset + 12] >> 4) * 4
+        guard headers <= piece.count else { return false }
+        let head = UnsafeRawBufferPointer(rebasing: piece[0..<headers])
+        let first = chain.readable[0]
+        if first.count < VirtioNetHeader.size { gather(chain, from: 0, count: VirtioNetHeader.size, into: transmitHeader.baseAddress!) }
+        let header = first.count < VirtioNetHeader.size ? UnsafeRawBufferPointer(transmitHeader) : UnsafeRawBufferPointer(start: first.base, count: first.count)
+        guard let virtio = VirtioNetHeader(header), let offload = virtio.received(head, length: length), offload.checksumTrusted,
+              offload.partialChecksum == nil || offload.partialChecksum == PartialChecksum.ofTCP(head) else { return false }
+        batch.addPayloadPart(UnsafeRawBufferPointer(rebasing: piece[headers...]))
+        for buffer in chain.readable[(index + 1)...] { batch.addPayloadPart(UnsafeRawBufferPointer(start: buffer.base, count: buffer.count)) }
+        batch.append(head, offload: offload)
+        return true
     }
 
     /// Copies `count` bytes (all that follow, by default) of the chain's readable buffers, from byte `offset` on.

@@ -1,0 +1,33 @@
+/// A packet's payload where it doesn't follow its headers: parts in further buffers, in order (a guest's
+/// transmit buffers, whose frames a Linux driver lays out as the headers in one buffer and the data in
+/// page fragments). Read where it lies: written to a socket as the parts of one send.
+public struct ScatteredPayload {
+    public let parts: UnsafeBufferPointer<UnsafeRawBufferPointer>
+    public let byteCount: Int
+
+    public static let none = ScatteredPayload(parts: UnsafeBufferPointer(start: nil, count: 0), byteCount: 0)
+
+    public init(parts: UnsafeBufferPointer<UnsafeRawBufferPointer>, byteCount: Int) {
+        self.parts = parts
+        self.byteCount = byteCount
+    }
+
+    public var isEmpty: Bool { byteCount == 0 }
+
+    /// Copies the bytes from `offset` on into `target` (which has room for them); returns how many.
+    public func copy(from offset: Int, into target: UnsafeMutableRawPointer) -> Int {
+        var skip = offset
+        var copied = 0
+        for part in parts {
+            if skip >= part.count {
+                skip -= part.count
+                continue
+            }
+            let piece = part.count - skip
+            (target + copied).copyMemory(from: part.baseAddress! + skip, byteCount: piece)
+            copied += piece
+            skip = 0
+        }
+        return copied
+    }
+}
