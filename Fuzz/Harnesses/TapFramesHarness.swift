@@ -22,6 +22,7 @@ enum TapFramesHarness {
         let body = input.rest()
         var frame = control & 1 == 0 ? body : build(body, udp: control & 2 != 0, ipv4: control & 4 == 0)
         guard let header = headerBytes.withUnsafeBytes({ VirtioNetHeader($0) }) else { return }
+        if control & 8 != 0 { return scattered(frame, header: header, cut: Int(control >> 4)) }
         guard let offload = frame.withUnsafeBytes({ header.received($0) }) else { return }
         if let partial = offload.partialChecksum {
             guard partial.start < frame.count, partial.field + 2 <= frame.count else {
@@ -33,6 +34,37 @@ enum TapFramesHarness {
         let path = FramePathHarness.path
         frame.withUnsafeMutableBytes { path.frames.handle(UnsafeRawBufferPointer($0), offload: offload, now: 1_000) }
         path.datapath.finishBatch()
+        for sent in path.backend.sent { sent.withUnsafeBytes { SentFrameCheck.require($0, from: harness.name) } }
+        path.backend.sent.removeAll(keepingCapacity: true)
+        guard path.datapath.tcp.table.count == 0 else { fatalError("tap-frames: a TCP connection was opened") }
+    }
+
+    /// The frame as passt --vhost-user hands on a Linux guest's TSO frame: its first bytes (the headers,
+    /// if the cut falls right) where they are, the rest as the parts of a ScatteredPayload.
+    static func scattered(_ frame: [UInt8], header: VirtioNetHeader, cut: Int) {
+        let headLength = min(frame.count, 54 + cut * 2)
+        let head = UnsafeMutableRawBufferPointer.allocate(byteCount: max(headLength, 1), alignment: 8)
+        let tail = UnsafeMutableRawBufferPointer.allocate(byteCount: max(frame.count - headLength, 1), alignment: 8)
+        defer {
+            head.deallocate()
+            tail.deallocate()
+        }
+        frame.withUnsafeBytes {
+            head.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<headLength]))
+            tail.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[headLength...]))
+        }
+        let headView = UnsafeRawBufferPointer(rebasing: head[0..<headLength])
+        guard let offload = header.received(headView, length: frame.count) else { return }
+        // The rest in two parts, the first of them possibly empty.
+        let middle = (frame.count - headLength) / 2
+        let parts = [UnsafeRawBufferPointer(rebasing: tail[0..<middle]),
+                     UnsafeRawBufferPointer(rebasing: tail[middle..<(frame.count - headLength)])]
+        let path = FramePathHarness.path
+        parts.withUnsafeBufferPointer { list in
+            let payload = ScatteredPayload(parts: list, byteCount: frame.count - headLength)
+            path.frames.handle(headView, offload: offload, scattered: payload, now: 1_000)
+            path.datapath.finishBatch()
+        }
         for sent in path.backend.sent { sent.withUnsafeBytes { SentFrameCheck.require($0, from: harness.name) } }
         path.backend.sent.removeAll(keepingCapacity: true)
         guard path.datapath.tcp.table.count == 0 else { fatalError("tap-frames: a TCP connection was opened") }
@@ -82,6 +114,11 @@ enum TapFramesHarness {
             [7] + header(VirtioNetHeader(flags: VirtioNetHeader.needsChecksum, gsoType: VirtioNetHeader.gsoUDP,
                                          headerLength: 62, gsoSize: 1400, checksumStart: 54, checksumOffset: 6)) + datagrams,
             [3] + header(VirtioNetHeader(flags: VirtioNetHeader.dataValid)) + Array(datagrams.prefix(300)),
+            // Scattered: the headers (54 bytes) alone, the payload in parts.
+            [9] + header(VirtioNetHeader(flags: VirtioNetHeader.needsChecksum, checksumStart: 34, checksumOffset: 16)) + segment,
+            [9] + header(VirtioNetHeader(flags: VirtioNetHeader.needsChecksum, gsoType: VirtioNetHeader.gsoTCPv4,
+                                         headerLength: 54, gsoSize: 1448, checksumStart: 34, checksumOffset: 16)) + segment,
+            [0x19] + header(VirtioNetHeader(flags: VirtioNetHeader.dataValid)) + segment,
         ]
     }
 }
