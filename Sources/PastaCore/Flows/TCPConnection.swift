@@ -49,6 +49,10 @@ public final class TCPConnection {
     var socketEOF = false
     /// The last peek read everything the socket had past the peek offset.
     var socketDrained = false
+    /// How much room in the guest's buffers to borrow for the next peek (see TCPEngine.borrowGuestFrames):
+    /// about what the socket had last time, so a small reply doesn't take the whole ring only to give it back.
+    var loanSize = TCPConnection.smallestLoan
+    static let smallestLoan = 16 * 1024
     /// The peer's FIN arrived (EPOLLRDHUP): the socket's stream ends after what it holds.
     var peerClosed = false
     var finSent = false

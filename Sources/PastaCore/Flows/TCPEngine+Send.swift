@@ -34,7 +34,7 @@ extension TCPEngine {
         // A probe is one frame, as large as the first transmission's: a smaller one would leave the rest
         // of that frame as a hole of its own.
         let wanted = connection.probing ? min(room, frameLimit) : room
-        let (loan, full) = borrowGuestFrames(connection, bytes: wanted, frameLimit: frameLimit)
+        let (loan, full) = borrowGuestFrames(connection, bytes: min(wanted, connection.loanSize), frameLimit: frameLimit)
         if full {
             waitForRoom(connection)
             return false
@@ -51,7 +51,10 @@ extension TCPEngine {
         }
         let received: Int
         switch connection.socket.peek(into: parts) {
-        case .done(let count): received = count
+        case .done(let count):
+            received = count
+            // Twice what this peek found: a loan it filled grows until the socket has less than that.
+            if loan != nil { connection.loanSize = max(TCPConnection.smallestLoan, min(2 * count, 1 << 24)) }
         case .wouldBlock:
             if let loan { _ = port.settle(loan, frames: 0) }
             connection.socketDrained = true
