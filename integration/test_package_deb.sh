@@ -122,7 +122,7 @@ check "/usr/bin/pasta --version names the commit $commit (got '$version')" \
     eval '[[ "$version" =~ ^pasta-swift\ [0-9.]+\ \((.*)\)$ ]] && [ "${BASH_REMATCH[1]}" = "$commit" ]'
 check "/usr/bin/passt --version says passt" eval '/usr/bin/passt --version | sed -n 2p | grep -q "^passt: "'
 page=$(man -w pasta 2>/dev/null)
-check "man -w pasta finds our page (got '$page')" [ "$page" = /usr/share/man/man1/pasta.1 ]
+check "man -w pasta finds our page, compressed (got '$page')" [ "$page" = /usr/share/man/man1/pasta.1.gz ]
 check "man passt renders our page" eval 'MANWIDTH=80 man passt 2>/dev/null | grep -q "pasta-swift"'
 listed=$(dpkg -L pasta-swift)
 

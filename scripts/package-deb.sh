@@ -10,7 +10,7 @@
 #                 20 s; dpkg reads it since Debian 12), xz (smallest, for older dpkg) or gzip
 #
 # The files are the ones scripts/install.sh lays out with --prefix /usr (it writes them into the staging
-# directory), with debug information stripped. The binaries carry the Swift runtime inside them
+# directory), with debug information stripped and the man pages gzipped. The binaries carry the Swift runtime inside them
 # (--static-swift-stdlib), so the package needs no toolchain at run time; Depends lists the packages of the
 # shared libraries they do load (their NEEDED entries, found with ldconfig, the package owning each with
 # dpkg -S, and the dependency that package declares for that library in its shlibs file, as
@@ -61,6 +61,8 @@ while IFS= read -r file; do
 done < <(find "$root" -type f | sort)
 [ ${#elves[@]} -gt 0 ] || { say "install.sh installed no binary"; exit 1; }
 for file in "${elves[@]}"; do strip --strip-debug "$file"; done
+# Man pages are shipped compressed, as Debian policy (12.1) asks; -n keeps the .deb reproducible.
+gzip -9n "$root"/usr/share/man/man*/*.[1-9]
 
 # depends_of SONAME: the dependency the package shipping that library declares for it (its shlibs line,
 # "NAME VERSION DEPENDENCY"), or the package's name when it declares none.
