@@ -125,8 +125,10 @@ int CLinux_send_memory(int fd, int *buffer_size, int *queued);
 // SO_PEEK_OFF: where the next MSG_PEEK read starts; -1 where the kernel doesn't support it for TCP.
 int CLinux_set_peek_offset(int fd, int offset);
 // Peeks into `count` buffers (one iovec each) without consuming; returns bytes, 0 at EOF, -1 with errno.
-/// Most buffers one peek or gathered send takes; callers pass no more.
-#define CLinux_MAX_PARTS 128
+/// Most buffers one peek or gathered send takes; callers pass no more. A batch's data for one connection
+/// from a guest whose frames lie in page fragments (passt --vhost-user) is ~17 parts a 64 KiB frame.
+/// At most UIO_MAXIOV (1024).
+#define CLinux_MAX_PARTS 1024
 long CLinux_peek_into(int fd, void *const *bases, const size_t *lengths, int count);
 /// One send(MSG_DONTWAIT | MSG_NOSIGNAL) gathering `count` buffers.
 long CLinux_send_parts(int fd, const void *const *bases, const size_t *lengths, int count);

@@ -3,8 +3,9 @@
 /// only until the batch is read again, so the engine writes (or copies into the segment pool) all of it in
 /// `finishBatch`, and nothing outlives the batch here.
 final class TCPBatchWrites {
-    /// Segments of one batch written to a socket in one send.
-    static let partsPerConnection = 64
+    /// Segments (or parts of scattered ones) of one batch written to a socket in one send: a batch's 64
+    /// frames, in as many parts as a guest that writes 64 KiB frames in page fragments needs.
+    static let partsPerConnection = 1024
     private var parts: [[UnsafeRawBufferPointer]]
     private var byteCounts: [Int]
     /// Connections (table slots) with data queued in this batch, in the order they first queued.

@@ -9,8 +9,9 @@ public final class StreamBackend: FrameBackend {
     /// Socket buffers asked for: bursts of 64 KiB frames wait in the kernel rather than in us.
     static let socketBuffer: Int32 = 8 << 20
     static let receiveCapacity = 1 << 20
-    /// Frames per sendmsg: three iovecs each (length, frame, padding) within what one send gathers.
-    static let framesPerSend = SocketCalls.maximumParts / 3
+    /// Frames per sendmsg: three iovecs each (length, frame, padding) within what one send gathers, and
+    /// no more than 42 (what bench/run.sh's stream rows were measured with).
+    static let framesPerSend = min(42, SocketCalls.maximumParts / 3)
 
     public let socket: Descriptor
     private let received: UnsafeMutableRawBufferPointer
