@@ -36,7 +36,7 @@ final class SegmentPool {
     /// The same for a payload in parts.
     func store(_ payload: ScatteredPayload, sequence: UInt32, fin: Bool) -> Int? {
         guard payload.byteCount <= Self.slotSize, let index = free.popLast() else { return nil }
-        let copied = payload.copy(from: 0, into: storage + index * Self.slotSize)
+        let copied = payload.copy(into: storage + index * Self.slotSize)
         slots[index] = Slot(sequence: sequence, length: copied, fin: fin)
         return index
     }

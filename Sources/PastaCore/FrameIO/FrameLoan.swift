@@ -62,18 +62,15 @@ public final class FrameLoan {
         frameCount += 1
     }
 
-    /// Adds a buffer to the current frame's payload, cut to what the frame may still take; returns how many
-    /// of its bytes the frame uses.
-    @discardableResult
-    public func addPart(_ base: UnsafeMutableRawPointer, count: Int) -> Int {
+    /// Adds a buffer to the current frame's payload, cut to what the frame may still take.
+    public func addPart(_ base: UnsafeMutableRawPointer, count: Int) {
         let used = min(count, frameLimit)
-        guard used > 0, partCount < Self.maximumParts else { return 0 }
+        guard used > 0, partCount < Self.maximumParts else { return }
         parts[partCount] = UnsafeMutableRawBufferPointer(start: base, count: used)
         partCount += 1
         room[frameCount - 1] += used
         capacity += used
         frameLimit -= used
-        return used
     }
 
     /// The payload room the current frame may still take.

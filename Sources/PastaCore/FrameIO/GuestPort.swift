@@ -125,7 +125,7 @@ public final class GuestPort {
         guard partialChecksum != nil || !scattered.isEmpty, length <= captureCopy.count else { return pcap.record(frame) }
         let copy = UnsafeMutableRawBufferPointer(rebasing: captureCopy[0..<length])
         copy.copyMemory(from: frame)
-        _ = scattered.copy(from: 0, into: copy.baseAddress! + frame.count)
+        _ = scattered.copy(into: copy.baseAddress! + frame.count)
         partialChecksum?.complete(copy)
         pcap.record(UnsafeRawBufferPointer(copy))
     }

@@ -14,19 +14,12 @@ public struct ScatteredPayload {
 
     public var isEmpty: Bool { byteCount == 0 }
 
-    /// Copies the bytes from `offset` on into `target` (which has room for them); returns how many.
-    public func copy(from offset: Int, into target: UnsafeMutableRawPointer) -> Int {
-        var skip = offset
+    /// Copies the bytes into `target` (which has room for them); returns how many.
+    public func copy(into target: UnsafeMutableRawPointer) -> Int {
         var copied = 0
         for part in parts {
-            if skip >= part.count {
-                skip -= part.count
-                continue
-            }
-            let piece = part.count - skip
-            (target + copied).copyMemory(from: part.baseAddress! + skip, byteCount: piece)
-            copied += piece
-            skip = 0
+            (target + copied).copyMemory(from: part.baseAddress!, byteCount: part.count)
+            copied += part.count
         }
         return copied
     }

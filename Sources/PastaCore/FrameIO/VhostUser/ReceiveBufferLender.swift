@@ -94,10 +94,13 @@ final class ReceiveBufferLender {
             let header = loan.header(frame)
             let ipv4 = header[12] == 0x08 && header[13] == 0x00
             let payload = loan.payloadLength(frame)
+            // Its chains, filled in order; then its virtio-net header (the used ring is published later).
             var left = headersLength + payload
             let first = next
             while next < lentChains.count && lentChains[next].frame == frame && left > 0 {
-                left -= min(lentChains[next].room, left)
+                let written = min(lentChains[next].room, left)
+                left -= written
+                queue.use(head: lentChains[next].head, written: UInt32(written))
                 next += 1
             }
             let virtio = header.baseAddress! - headerSize
@@ -108,12 +111,6 @@ final class ReceiveBufferLender {
             let chains = UInt16(next - first)
             virtio.storeBytes(of: UInt8(truncatingIfNeeded: chains), toByteOffset: 10, as: UInt8.self)
             virtio.storeBytes(of: UInt8(truncatingIfNeeded: chains >> 8), toByteOffset: 11, as: UInt8.self)
-            left = headersLength + payload
-            for index in first..<next {
-                let written = min(lentChains[index].room, left)
-                left -= written
-                queue.use(head: lentChains[index].head, written: UInt32(written))
-            }
         }
         // The unfilled rest goes back if nothing was taken from the ring since; else (a control frame was
         // sent while the loan was out) it is returned empty, which the driver drops and posts again.

@@ -127,8 +127,7 @@ public final class VhostUserBackend: FrameBackend {
             frame = UnsafeRawBufferPointer(start: slot, count: length)
         }
         guard device.acceptsPartialChecksums else { return batch.append(frame!) }
-        if first.count < VirtioNetHeader.size { gather(chain, from: 0, count: VirtioNetHeader.size, into: transmitHeader.baseAddress!) }
-        let header = first.count < VirtioNetHeader.size ? UnsafeRawBufferPointer(transmitHeader) : UnsafeRawBufferPointer(start: first.base, count: first.count)
+        let header = virtioHeader(of: chain)
         guard let virtio = VirtioNetHeader(header), var offload = virtio.received(frame!) else {
             if Logger.shared.enabled(.debug) { logDebug("vhost-user: frame of \(length) bytes dropped, its header disagrees with it: \(VirtioNetHeader(header).map { "\($0)" } ?? "short")") }
             return
@@ -168,15 +167,20 @@ public final class VhostUserBackend: FrameBackend {
         let headers = transport.offset + Int(piece[transport.offset + 12] >> 4) * 4
         guard headers <= piece.count else { return false }
         let head = UnsafeRawBufferPointer(rebasing: piece[0..<headers])
-        let first = chain.readable[0]
-        if first.count < VirtioNetHeader.size { gather(chain, from: 0, count: VirtioNetHeader.size, into: transmitHeader.baseAddress!) }
-        let header = first.count < VirtioNetHeader.size ? UnsafeRawBufferPointer(transmitHeader) : UnsafeRawBufferPointer(start: first.base, count: first.count)
-        guard let virtio = VirtioNetHeader(header), let offload = virtio.received(head, length: length), offload.checksumTrusted,
+        guard let virtio = VirtioNetHeader(virtioHeader(of: chain)), let offload = virtio.received(head, length: length), offload.checksumTrusted,
               offload.partialChecksum == nil || offload.partialChecksum == PartialChecksum.ofTCP(head) else { return false }
         batch.addPayloadPart(UnsafeRawBufferPointer(rebasing: piece[headers...]))
         for buffer in chain.readable[(index + 1)...] { batch.addPayloadPart(UnsafeRawBufferPointer(start: buffer.base, count: buffer.count)) }
         batch.append(head, offload: offload)
         return true
+    }
+
+    /// The chain's virtio-net header: where it lies when its first buffer holds it whole, else gathered.
+    private func virtioHeader(of chain: DescriptorChain) -> UnsafeRawBufferPointer {
+        let first = chain.readable[0]
+        guard first.count < VirtioNetHeader.size else { return UnsafeRawBufferPointer(start: first.base, count: first.count) }
+        gather(chain, from: 0, count: VirtioNetHeader.size, into: transmitHeader.baseAddress!)
+        return UnsafeRawBufferPointer(transmitHeader)
     }
 
     /// Copies `count` bytes (all that follow, by default) of the chain's readable buffers, from byte `offset` on.
